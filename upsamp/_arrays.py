@@ -1,0 +1,82 @@
+"""Small array helpers shared by every numeric module: the dtype rule and argument checks.
+
+The dtype rule (stated in every public docstring's Notes): float64 input gives float64 results,
+every other input (float32, float16, integers, bool) gives float32. Values are never rescaled:
+a uint8 image is computed on its 0..255 values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from .errors import ParameterError
+
+
+def result_dtype(x: np.ndarray) -> np.dtype:
+    """Return the float dtype results take for input ``x`` (float64 stays, all else float32)."""
+    return np.dtype(np.float64) if x.dtype == np.float64 else np.dtype(np.float32)
+
+
+def as_float_image(x: Any, *, name: str = "x") -> np.ndarray:
+    """Return ``x`` as a ``(H, W)`` or ``(H, W, C)`` float array following the dtype rule.
+
+    Raises :class:`ParameterError` for other ranks, empty arrays and non-numeric data.
+    """
+    arr = np.asarray(x)
+    if arr.dtype.kind not in "biuf":
+        raise ParameterError(f"{name} must be a numeric array, got dtype {arr.dtype}")
+    if arr.ndim not in (2, 3):
+        raise ParameterError(f"{name} must be 2-D (H, W) or 3-D (H, W, C), got shape {arr.shape}")
+    if arr.size == 0:
+        raise ParameterError(f"{name} must not be empty, got shape {arr.shape}")
+    return arr.astype(result_dtype(arr), copy=False)
+
+
+def as_planes(x: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Return ``(x3, was_2d)`` where ``x3`` is always ``(H, W, C)``."""
+    if x.ndim == 2:
+        return x[:, :, None], True
+    return x, False
+
+
+def restore_rank(y: np.ndarray, was_2d: bool) -> np.ndarray:
+    """Undo :func:`as_planes` on a result."""
+    return y[:, :, 0] if was_2d else y
+
+
+def int_pair(value: int | Iterable[int], name: str, *, minimum: int = 0) -> tuple[int, int]:
+    """Turn an int or an ``(h, w)`` pair into a checked pair of Python ints.
+
+    >>> int_pair(2, "stride", minimum=1)
+    (2, 2)
+    >>> int_pair((1, 3), "padding")
+    (1, 3)
+    """
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        pair = (int(value), int(value))
+    else:
+        try:
+            items = tuple(value)  # type: ignore[arg-type]
+        except TypeError:
+            raise ParameterError(
+                f"{name} must be an int or an (h, w) pair, got {value!r}"
+            ) from None
+        if len(items) != 2 or not all(
+            isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in items
+        ):
+            raise ParameterError(f"{name} must be an int or an (h, w) pair of ints, got {value!r}")
+        pair = (int(items[0]), int(items[1]))
+    if min(pair) < minimum:
+        raise ParameterError(f"{name} must be >= {minimum}, got {value!r}")
+    return pair
+
+
+def choice(value: str, name: str, allowed: Iterable[str]) -> str:
+    """Check that ``value`` is one of ``allowed``; the error lists the allowed values."""
+    allowed = tuple(allowed)
+    if value not in allowed:
+        raise ParameterError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
+    return value

@@ -1,0 +1,424 @@
+"""Transposed-convolution kernels: built-in presets and kernel files.
+
+A :class:`Kernel` bundles a weight with the geometry it is meant for. Presets are chosen so that
+they enlarge by exactly ``stride`` (``H_out = H * s``) and, except ``bed-of-nails``, keep a flat
+image's level on average: the mean phase sum ``sum(w) / s**2`` is 1. Every preset weight is an
+outer product of a 1-D kernel with itself (separable).
+
+Kernel files
+------------
+``.npy``
+    A 2-D ``(kH, kW)`` or 4-D ``(C_in, C_out/groups, kH, kW)`` numeric array.
+``.json``
+    Either a bare nested list (2-D or 4-D) or an object
+    ``{"weight": [...], "stride", "padding", "output_padding", "dilation", "groups", "bias", "edge"}``
+    where everything but ``weight`` is optional (command-line flags override the file).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._arrays import int_pair
+from .errors import KernelError, ParameterError
+from .methods.transconv import EDGE_MODES, check_transconv_params
+
+__all__ = [
+    "DEFAULT_PRESET",
+    "Kernel",
+    "PRESETS",
+    "preset",
+    "preset_names",
+    "load_kernel",
+    "save_kernel",
+    "resolve_kernel",
+    "normalize",
+    "same_size_geometry",
+]
+
+Pair = tuple[int, int]
+
+DEFAULT_PRESET = "bilinear"
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """A transposed-convolution weight with its geometry.
+
+    Attributes
+    ----------
+    weight : ndarray, float64, shape (kH, kW) or (C_in, C_out/groups, kH, kW)
+    stride, padding, output_padding, dilation : (h, w) pairs
+    groups : int or None
+    bias : ndarray of shape (C_out,) or None
+    edge : "zero", "replicate" or "reflect"
+    name : preset name or file stem
+    description : one line for listings
+    """
+
+    weight: np.ndarray
+    stride: Pair = (1, 1)
+    padding: Pair = (0, 0)
+    output_padding: Pair = (0, 0)
+    dilation: Pair = (1, 1)
+    groups: int | None = None
+    bias: np.ndarray | None = None
+    edge: str = "zero"
+    name: str = "kernel"
+    description: str = ""
+    source: str = field(default="preset")
+
+    def with_overrides(self, **changes: Any) -> Kernel:
+        """Return a copy with the non-``None`` ``changes`` applied (ints expanded to pairs)."""
+        clean: dict[str, Any] = {}
+        for key, value in changes.items():
+            if value is None:
+                continue
+            if key in ("stride", "dilation"):
+                value = int_pair(value, key, minimum=1)
+            elif key in ("padding", "output_padding"):
+                value = int_pair(value, key, minimum=0)
+            elif key == "edge" and value not in EDGE_MODES:
+                raise ParameterError(f"edge must be one of {', '.join(EDGE_MODES)}; got {value!r}")
+            clean[key] = value
+        return replace(self, **clean)
+
+    @property
+    def spatial_shape(self) -> Pair:
+        """``(kH, kW)``."""
+        return (int(self.weight.shape[-2]), int(self.weight.shape[-1]))
+
+    def transconv_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for :func:`upsamp.transconv`."""
+        return {
+            "stride": self.stride,
+            "padding": self.padding,
+            "output_padding": self.output_padding,
+            "dilation": self.dilation,
+            "groups": self.groups,
+            "bias": self.bias,
+            "edge": self.edge,
+        }
+
+
+def same_size_geometry(effective_size: int, stride: int, dilation: int = 1) -> tuple[int, int]:
+    """Return ``(padding, output_padding)`` giving ``H_out = H * stride`` for a kernel of
+    effective size ``k_e = d*(k-1)+1``: we need ``2p - op = k_e - s`` with ``0 <= op < s``.
+
+    >>> same_size_geometry(4, 2)
+    (1, 0)
+    >>> same_size_geometry(3, 2)
+    (1, 1)
+    """
+    excess = effective_size - stride
+    if excess < 0:
+        raise ParameterError(
+            f"a kernel of effective size {effective_size} cannot enlarge by exactly {stride} "
+            "(it must be at least as large as the stride)"
+        )
+    padding = (excess + 1) // 2
+    output_padding = 2 * padding - excess
+    if output_padding and not (output_padding < stride or output_padding < dilation):
+        raise ParameterError(
+            f"a kernel of effective size {effective_size} cannot enlarge by exactly {stride}"
+        )
+    return padding, output_padding
+
+
+def _interpolating_taps(
+    profile: Callable[[np.ndarray], np.ndarray], radius: int, s: int
+) -> np.ndarray:
+    """Sample ``profile(t)`` (support ``|t| < radius`` input pixels) for factor ``s``.
+
+    ``K = 2*radius*s - s%2`` taps, centred at ``c = (K-1)/2``: ``w[t] = profile((t - c) / s)``.
+    With padding ``floor(s/2) + (radius-1)*s`` the transposed convolution evaluates
+    ``y[o] = sum_i x[i] * profile(u - i)`` at ``u = (o + 0.5)/s - 0.5``, the half-pixel
+    interpolation formula.
+    """
+    size = 2 * radius * s - s % 2
+    t = np.arange(size, dtype=np.float64)
+    return profile((t - (size - 1) / 2) / s)
+
+
+def _triangle(t: np.ndarray) -> np.ndarray:
+    return np.maximum(0.0, 1.0 - np.abs(t))
+
+
+def _cubic(t: np.ndarray, a: float = -0.5) -> np.ndarray:
+    """Keys' cubic convolution kernel with parameter ``a`` (Pillow uses ``a = -0.5``)."""
+    t = np.abs(t)
+    near = ((a + 2) * t - (a + 3)) * t * t + 1
+    far = ((a * t - 5 * a) * t + 8 * a) * t - 4 * a
+    return np.where(t <= 1, near, np.where(t < 2, far, 0.0))
+
+
+def _phase_normalized(taps: np.ndarray, s: int) -> np.ndarray:
+    """Scale each of the ``s`` 1-D phases (taps ``t ≡ q mod s``) so it sums to 1."""
+    out = taps.copy()
+    for q in range(s):
+        total = out[q::s].sum()
+        if total != 0:
+            out[q::s] /= total
+    return out
+
+
+@dataclass(frozen=True)
+class _Preset:
+    description: str
+    build: Callable[[int], tuple[np.ndarray, int, int, str]]  # s -> (taps_1d, padding, op, edge)
+
+
+def _nearest_preset(s: int) -> tuple[np.ndarray, int, int, str]:
+    return np.ones(s), 0, 0, "zero"
+
+
+def _bilinear_preset(s: int) -> tuple[np.ndarray, int, int, str]:
+    return _interpolating_taps(_triangle, 1, s), s // 2, 0, "replicate"
+
+
+def _bicubic_preset(s: int) -> tuple[np.ndarray, int, int, str]:
+    return _interpolating_taps(_cubic, 2, s), s // 2 + s, 0, "replicate"
+
+
+def _gaussian_preset(s: int) -> tuple[np.ndarray, int, int, str]:
+    sigma = 0.5  # in input pixels: s/2 output pixels
+    taps = _interpolating_taps(lambda t: np.exp(-0.5 * (t / sigma) ** 2), 2, s)
+    return _phase_normalized(taps, s), s // 2 + s, 0, "replicate"
+
+
+def _bed_of_nails_preset(s: int) -> tuple[np.ndarray, int, int, str]:
+    taps = np.zeros(s)
+    taps[0] = 1.0
+    return taps, 0, 0, "zero"
+
+
+def _checkerboard_preset(s: int) -> tuple[np.ndarray, int, int, str]:
+    if s < 2:
+        raise ParameterError("the checkerboard preset needs stride >= 2 (stride 1 has one phase)")
+    taps = np.full(s + 1, s / (s + 1))  # mean phase sum 1 in 2-D: (s+1)^2 * (s/(s+1))^2 / s^2
+    padding, output_padding = same_size_geometry(s + 1, s)
+    return taps, padding, output_padding, "replicate"
+
+
+PRESETS: dict[str, _Preset] = {
+    "nearest": _Preset("s×s ones: pixel replication, equals the nearest method", _nearest_preset),
+    "bilinear": _Preset(
+        "FCN/Caffe bilinear kernel (2s - s%2 taps): equals the bilinear method", _bilinear_preset
+    ),
+    "bicubic": _Preset(
+        "cubic convolution (a = -0.5, as Pillow) sampled for factor s", _bicubic_preset
+    ),
+    "gaussian": _Preset(
+        "Gaussian, sigma = half an input pixel, each phase normalized to 1 (smooth, artifact-free)",
+        _gaussian_preset,
+    ),
+    "bed-of-nails": _Preset(
+        "a single 1 at the top-left: equals bed of nails (mean phase sum 1/s^2)",
+        _bed_of_nails_preset,
+    ),
+    "checkerboard": _Preset(
+        "(s+1)×(s+1) constant: uneven overlap, makes the seeds' checkerboard artifact",
+        _checkerboard_preset,
+    ),
+}
+
+
+def preset_names() -> list[str]:
+    """Names of the built-in presets."""
+    return list(PRESETS)
+
+
+def preset(name: str, stride: int) -> Kernel:
+    """Build the preset ``name`` for an integer ``stride`` (the enlargement factor).
+
+    The weight is the outer product of the preset's 1-D taps, padding/output_padding are chosen
+    so that ``H_out = H * stride``, and ``edge`` is the preset's own border handling.
+
+    >>> k = preset("bilinear", 2)
+    >>> k.weight[0]
+    array([0.0625, 0.1875, 0.1875, 0.0625])
+    >>> k.padding, k.stride, k.edge
+    ((1, 1), (2, 2), 'replicate')
+    """
+    if name not in PRESETS:
+        raise KernelError(f"unknown kernel preset {name!r}; presets are: {', '.join(PRESETS)}")
+    s = int(stride)
+    if s < 1 or s != stride:
+        raise ParameterError(f"stride must be an integer >= 1, got {stride!r}")
+    entry = PRESETS[name]
+    taps, padding, output_padding, edge = entry.build(s)
+    return Kernel(
+        weight=np.outer(taps, taps),
+        stride=(s, s),
+        padding=(padding, padding),
+        output_padding=(output_padding, output_padding),
+        edge=edge,
+        name=name,
+        description=entry.description,
+        source="preset",
+    )
+
+
+def _check_weight(weight: Any, origin: str) -> np.ndarray:
+    try:
+        w = np.asarray(weight, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise KernelError(
+            f"{origin}: kernel weights must be numbers in a rectangular array"
+        ) from None
+    if w.ndim not in (2, 4):
+        raise KernelError(
+            f"{origin}: kernel must be 2-D (kH, kW) or 4-D (C_in, C_out/groups, kH, kW), "
+            f"got shape {w.shape}"
+        )
+    if w.size == 0:
+        raise KernelError(f"{origin}: kernel is empty (shape {w.shape})")
+    if not np.all(np.isfinite(w)):
+        raise KernelError(f"{origin}: kernel contains NaN or infinite values")
+    return w
+
+
+_JSON_KEYS = ("weight", "stride", "padding", "output_padding", "dilation", "groups", "bias", "edge")
+
+
+def load_kernel(path: str | Path) -> Kernel:
+    """Read a kernel file (``.npy`` or ``.json``, see the module docstring).
+
+    Raises :class:`~upsamp.errors.KernelError` with a one-line message naming the file and the
+    problem (missing, wrong rank, non-numeric, empty, NaN/Inf, unknown keys, bad geometry).
+    """
+    path = Path(path)
+    origin = str(path)
+    if not path.is_file():
+        raise KernelError(f"{origin}: no such kernel file (and not a preset: {', '.join(PRESETS)})")
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        try:
+            raw = np.load(path, allow_pickle=False)
+        except (OSError, ValueError, EOFError) as exc:
+            raise KernelError(f"{origin}: not a readable .npy array ({_first_line(exc)})") from None
+        if raw.dtype.kind not in "biuf":
+            raise KernelError(f"{origin}: kernel must be numeric, got dtype {raw.dtype}")
+        return Kernel(weight=_check_weight(raw, origin), name=path.stem, source=origin)
+    if suffix != ".json":
+        raise KernelError(f"{origin}: kernel files must be .npy or .json")
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise KernelError(f"{origin}: not valid JSON ({_first_line(exc)})") from None
+    if isinstance(doc, list):
+        return Kernel(weight=_check_weight(doc, origin), name=path.stem, source=origin)
+    if not isinstance(doc, dict) or "weight" not in doc:
+        raise KernelError(f'{origin}: expected a nested list or an object with a "weight" key')
+    unknown = sorted(set(doc) - set(_JSON_KEYS))
+    if unknown:
+        raise KernelError(f"{origin}: unknown keys {unknown}; allowed: {', '.join(_JSON_KEYS)}")
+    kernel = Kernel(weight=_check_weight(doc["weight"], origin), name=path.stem, source=origin)
+    try:
+        bias = None
+        if doc.get("bias") is not None:
+            bias = np.atleast_1d(np.asarray(doc["bias"], dtype=np.float64))
+            if bias.ndim != 1 or not np.all(np.isfinite(bias)):
+                raise ParameterError("bias must be a finite number or a list of numbers")
+        groups = doc.get("groups")
+        if groups is not None and (not isinstance(groups, int) or groups < 1):
+            raise ParameterError(f"groups must be a positive integer, got {groups!r}")
+        geometry = {k: _json_pair(doc[k], k) for k in _JSON_KEYS[1:5] if doc.get(k) is not None}
+        kernel = kernel.with_overrides(**geometry, groups=groups, bias=bias, edge=doc.get("edge"))
+        check_transconv_params(
+            kernel.stride, kernel.padding, kernel.output_padding, kernel.dilation
+        )
+    except (ParameterError, TypeError, ValueError) as exc:
+        raise KernelError(f"{origin}: {_first_line(exc)}") from None
+    return kernel
+
+
+def _json_pair(value: Any, key: str) -> Any:
+    if isinstance(value, list):
+        return tuple(value)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, bool) or not isinstance(value, (int, tuple)):
+        raise ParameterError(f"{key} must be an int or a [h, w] pair, got {value!r}")
+    return value
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def save_kernel(kernel: Kernel, path: str | Path) -> dict[str, Any] | np.ndarray:
+    """Return what :func:`upsamp.imageio`-free callers should write for ``kernel`` at ``path``:
+    the weight array for ``.npy``, or the JSON object (weight plus geometry) for ``.json``.
+
+    The writing itself (atomic, no clobbering) belongs to the caller.
+    """
+    suffix = Path(path).suffix.lower()
+    if suffix == ".npy":
+        return np.asarray(kernel.weight, dtype=np.float64)
+    if suffix != ".json":
+        raise KernelError(f"{path}: kernel files must be .npy or .json")
+    doc: dict[str, Any] = {
+        "weight": kernel.weight.tolist(),
+        "stride": list(kernel.stride),
+        "padding": list(kernel.padding),
+        "output_padding": list(kernel.output_padding),
+        "dilation": list(kernel.dilation),
+        "edge": kernel.edge,
+    }
+    if kernel.groups is not None:
+        doc["groups"] = kernel.groups
+    if kernel.bias is not None:
+        doc["bias"] = np.asarray(kernel.bias).tolist()
+    return doc
+
+
+def resolve_kernel(spec: str | Path, stride: int) -> Kernel:
+    """A preset name or a kernel file path. A file's own stride is kept unless the caller
+    overrides it; a preset is built for ``stride``."""
+    text = str(spec)
+    if text in PRESETS:
+        return preset(text, stride)
+    path = Path(text)
+    if path.suffix.lower() not in (".npy", ".json") and not path.exists():
+        raise KernelError(
+            f"unknown kernel {text!r}: not a preset ({', '.join(PRESETS)}) nor a file"
+        )
+    return load_kernel(path)
+
+
+def normalize(kernel: Kernel) -> Kernel:
+    """Scale the weight so its mean phase sum is 1 for every output channel.
+
+    Each input pixel sends its taps to the ``s_h * s_w`` output phases, so the mean phase sum of
+    an output channel is ``sum(w[:, co]) / (s_h * s_w)`` whatever the padding and dilation; the
+    weight is multiplied by ``s_h * s_w / sum`` (per output channel for a 4-D weight, summed over
+    the input channels feeding it).
+    """
+    w = np.asarray(kernel.weight, dtype=np.float64)
+    phases = kernel.stride[0] * kernel.stride[1]
+    if w.ndim == 2:
+        total = w.sum()
+        if math.isclose(total, 0.0, abs_tol=1e-12):
+            raise KernelError(f"{kernel.name}: cannot normalize a kernel whose weights sum to 0")
+        return replace(kernel, weight=w * (phases / total))
+    groups = kernel.groups or 1
+    if w.shape[0] % groups:
+        raise KernelError(
+            f"{kernel.name}: groups={groups} does not divide {w.shape[0]} input channels"
+        )
+    grouped = w.reshape(groups, w.shape[0] // groups, *w.shape[1:])
+    totals = grouped.sum(axis=(1, 3, 4), keepdims=True)  # one per (group, output channel)
+    if np.any(np.isclose(totals, 0.0, atol=1e-12)):
+        raise KernelError(
+            f"{kernel.name}: cannot normalize an output channel whose weights sum to 0"
+        )
+    return replace(kernel, weight=(grouped * (phases / totals)).reshape(w.shape))

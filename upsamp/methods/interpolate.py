@@ -1,0 +1,203 @@
+"""Nearest-neighbour and bilinear interpolation (half-pixel centres).
+
+For output index ``o`` along an axis of input length ``n`` the source coordinate is
+``u = (o + 0.5) * r - 0.5`` with ``r = 1 / scale`` when a scale is given, else ``r = n / n_out``
+(PyTorch ``align_corners=False``, Pillow, OpenCV, TF2). ``align_corners=True`` uses
+``u = o * (n - 1) / (n_out - 1)`` as PyTorch does.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from .._arrays import as_float_image, int_pair
+from ..errors import ParameterError
+from .registry import Method, MethodOptions, register
+
+__all__ = ["nearest", "bilinear", "resolve_output_size"]
+
+Scale = float | int | Sequence[float]
+
+
+def _scale_pair(scale: Scale) -> tuple[float, float]:
+    if isinstance(scale, (int, float, np.integer, np.floating)) and not isinstance(scale, bool):
+        pair = (float(scale), float(scale))
+    else:
+        try:
+            sy, sx = scale  # type: ignore[misc]
+            pair = (float(sy), float(sx))
+        except (TypeError, ValueError):
+            raise ParameterError(
+                f"scale must be a number or an (sy, sx) pair, got {scale!r}"
+            ) from None
+    if not all(math.isfinite(v) and v > 0 for v in pair):
+        raise ParameterError(f"scale must be positive and finite, got {scale!r}")
+    return pair
+
+
+def resolve_output_size(
+    shape: tuple[int, int], scale: Scale | None = None, size: Sequence[int] | None = None
+) -> tuple[tuple[int, int], tuple[float, float]]:
+    """Return ``((out_h, out_w), (r_h, r_w))``: the output size and the source step ``r`` per axis.
+
+    With ``scale`` the size is ``floor(n * scale)`` and ``r = 1 / scale`` (PyTorch's rule for
+    ``scale_factor``); with ``size`` (``(h, w)``) ``r = n / n_out``. Exactly one must be given.
+
+    >>> resolve_output_size((2, 3), scale=2)
+    ((4, 6), (0.5, 0.5))
+    >>> resolve_output_size((2, 3), size=(3, 3))
+    ((3, 3), (0.6666666666666666, 1.0))
+    """
+    if (scale is None) == (size is None):
+        raise ParameterError("give exactly one of scale and size")
+    if size is not None:
+        out = int_pair(tuple(size), "size", minimum=1)
+        return out, (shape[0] / out[0], shape[1] / out[1])
+    sy, sx = _scale_pair(scale)  # type: ignore[arg-type]
+    out = (int(math.floor(shape[0] * sy + 1e-9)), int(math.floor(shape[1] * sx + 1e-9)))
+    if min(out) < 1:
+        raise ParameterError(
+            f"scale {scale!r} gives an empty output for a {shape[0]}x{shape[1]} input"
+        )
+    return out, (1.0 / sy, 1.0 / sx)
+
+
+def _nearest_index(n: int, n_out: int, r: float) -> np.ndarray:
+    """``min(floor((o + 0.5) * r), n - 1)``: PyTorch ``nearest-exact`` / Pillow NEAREST."""
+    o = np.arange(n_out, dtype=np.float64)
+    return np.minimum(np.floor((o + 0.5) * r).astype(np.intp), n - 1)
+
+
+def nearest(
+    x: np.ndarray, scale: Scale | None = None, *, size: Sequence[int] | None = None
+) -> np.ndarray:
+    """Nearest-neighbour upsampling with half-pixel centres.
+
+    Output pixel ``o`` copies input pixel ``min(floor((o + 0.5) * r), n - 1)`` on each axis
+    (see :func:`resolve_output_size` for ``r``). For an integer factor this is exact pixel
+    replication, ``np.repeat`` along both axes.
+
+    Parameters
+    ----------
+    x : ndarray, shape (H, W) or (H, W, C)
+    scale : int, float or (sy, sx), optional
+    size : (out_h, out_w), optional
+        Give ``scale`` or ``size``.
+
+    Notes
+    -----
+    Dtype rule: float64 input gives float64, every other input float32; values are not rescaled.
+
+    Examples
+    --------
+    >>> nearest(np.array([[1, 2], [3, 4]]), 2)
+    array([[1., 1., 2., 2.],
+           [1., 1., 2., 2.],
+           [3., 3., 4., 4.],
+           [3., 3., 4., 4.]], dtype=float32)
+    """
+    x = as_float_image(x)
+    (out_h, out_w), (rh, rw) = resolve_output_size(x.shape[:2], scale, size)
+    rows = _nearest_index(x.shape[0], out_h, rh)
+    cols = _nearest_index(x.shape[1], out_w, rw)
+    return x[rows][:, cols]
+
+
+def _linear_weights(
+    n: int, n_out: int, r: float, align_corners: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return ``(i0, i1, f)``: ``y[o] = (1 - f) * x[i0] + f * x[i1]`` along one axis."""
+    o = np.arange(n_out, dtype=np.float64)
+    if align_corners:
+        u = o * ((n - 1) / (n_out - 1)) if n_out > 1 else np.zeros_like(o)
+    else:
+        u = np.maximum((o + 0.5) * r - 0.5, 0.0)
+    i0 = np.minimum(np.floor(u).astype(np.intp), n - 1)
+    i1 = np.minimum(i0 + 1, n - 1)
+    f = u - i0
+    f[i0 == i1] = 0.0
+    return i0, i1, f
+
+
+def bilinear(
+    x: np.ndarray,
+    scale: Scale | None = None,
+    align_corners: bool = False,
+    *,
+    size: Sequence[int] | None = None,
+) -> np.ndarray:
+    """Bilinear upsampling with half-pixel centres and edge clamping.
+
+    Per axis ``u = max((o + 0.5) * r - 0.5, 0)``, ``i0 = floor(u)``, ``i1 = min(i0 + 1, n - 1)``,
+    ``y[o] = (1 - (u - i0)) * x[i0] + (u - i0) * x[i1]``; the two axes are applied one after the
+    other. This is PyTorch ``bilinear`` (``align_corners=False``) and the float result of Pillow
+    BILINEAR and OpenCV INTER_LINEAR when upsampling. ``align_corners=True`` uses
+    ``u = o * (n - 1) / (n_out - 1)`` as PyTorch.
+
+    Notes
+    -----
+    Dtype rule: float64 input gives float64, every other input float32; values are not rescaled.
+
+    Examples
+    --------
+    Seed 000's table is the floor of this exact result:
+
+    >>> bilinear(np.array([[10., 20.], [30., 40.]]), 2)
+    array([[10. , 12.5, 17.5, 20. ],
+           [15. , 17.5, 22.5, 25. ],
+           [25. , 27.5, 32.5, 35. ],
+           [30. , 32.5, 37.5, 40. ]])
+    """
+    x = as_float_image(x)
+    (out_h, out_w), (rh, rw) = resolve_output_size(x.shape[:2], scale, size)
+    dtype = x.dtype
+    i0, i1, f = _linear_weights(x.shape[0], out_h, rh, align_corners)
+    f = f.astype(dtype).reshape((-1,) + (1,) * (x.ndim - 1))
+    rows = x[i0] * (1 - f) + x[i1] * f
+    j0, j1, g = _linear_weights(x.shape[1], out_w, rw, align_corners)
+    g = g.astype(dtype).reshape((1, -1) + (1,) * (x.ndim - 2))
+    return rows[:, j0] * (1 - g) + rows[:, j1] * g
+
+
+def _factor(options: MethodOptions) -> tuple[Scale | None, tuple[int, int] | None]:
+    if options.size is not None:
+        return None, options.size
+    return (options.scale if options.scale is not None else options.stride), None
+
+
+def _nearest_backend(x: np.ndarray, options: MethodOptions) -> np.ndarray:
+    scale, size = _factor(options)
+    return nearest(x, scale, size=size)
+
+
+def _bilinear_backend(x: np.ndarray, options: MethodOptions) -> np.ndarray:
+    scale, size = _factor(options)
+    return bilinear(x, scale, options.align_corners, size=size)
+
+
+def _resized_shape(shape: tuple[int, int], options: MethodOptions) -> tuple[int, int]:
+    scale, size = _factor(options)
+    return resolve_output_size(shape, scale, size)[0]
+
+
+register(
+    Method(
+        name="nearest",
+        summary="nearest neighbour: each pixel repeated (half-pixel centres for other factors)",
+        upsample=_nearest_backend,
+        output_shape=_resized_shape,
+        uses=frozenset({"stride", "scale", "size"}),
+    )
+)
+register(
+    Method(
+        name="bilinear",
+        summary="bilinear interpolation, half-pixel centres, edges clamped",
+        upsample=_bilinear_backend,
+        output_shape=_resized_shape,
+        uses=frozenset({"stride", "scale", "size", "align_corners"}),
+    )
+)

@@ -1,0 +1,218 @@
+"""Bed of nails, max pooling with indices, and max unpooling (PyTorch conventions).
+
+An index is the flat position ``h * W + w`` of the maximum within its channel plane of the
+pooled-from image (``H x W``), stored as int64 with the shape of the pooled array. Windows are
+``s x s`` with stride ``s`` and no padding; rows/columns that do not fill a window are dropped, as
+``max_pool2d`` does. Ties go to the first maximum in row-major order; a NaN always wins (the last
+NaN of the window, as PyTorch's ``val > maxval || isnan(val)`` update rule keeps).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from .._arrays import as_float_image, as_planes, int_pair, restore_rank
+from ..errors import ParameterError
+from .registry import Method, MethodOptions, register
+
+__all__ = ["bed_of_nails", "max_pool", "max_unpool", "unpool_output_size"]
+
+
+def bed_of_nails(x: np.ndarray, stride: int | Iterable[int]) -> np.ndarray:
+    """Place each value at the top-left of its ``s x s`` cell, zeros elsewhere.
+
+    ``y[i * s_h, j * s_w] = x[i, j]`` and ``y = 0`` at every other position; output ``(H*s_h, W*s_w)``.
+
+    Notes
+    -----
+    Dtype rule: float64 input gives float64, every other input float32; values are not rescaled.
+
+    Examples
+    --------
+    >>> bed_of_nails(np.array([[1., 2.], [3., 4.]]), 2)
+    array([[1., 0., 2., 0.],
+           [0., 0., 0., 0.],
+           [3., 0., 4., 0.],
+           [0., 0., 0., 0.]])
+    """
+    x = as_float_image(x)
+    sh, sw = int_pair(stride, "stride", minimum=1)
+    y = np.zeros((x.shape[0] * sh, x.shape[1] * sw) + x.shape[2:], dtype=x.dtype)
+    y[::sh, ::sw] = x
+    return y
+
+
+def max_pool(x: np.ndarray, size: int | Iterable[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Max-pool with ``size x size`` windows and stride ``size``, returning the argmax indices.
+
+    Returns
+    -------
+    pooled : ndarray, shape (H // s_h, W // s_w[, C])
+    indices : int64 ndarray, same shape
+        ``h * W + w`` of each window's maximum in the pooled-from plane (PyTorch convention).
+
+    Notes
+    -----
+    Dtype rule: float64 input gives float64, every other input float32.
+
+    Examples
+    --------
+    Seed 000's example:
+
+    >>> x = np.array([[1, 2, 4, 1], [3, 4, 2, 3], [1, 4, 1, 2], [2, 3, 4, 3]])
+    >>> pooled, idx = max_pool(x, 2)
+    >>> pooled
+    array([[4., 4.],
+           [4., 4.]], dtype=float32)
+    >>> idx
+    array([[ 5,  2],
+           [ 9, 14]])
+    """
+    x = as_float_image(x)
+    sh, sw = int_pair(size, "size", minimum=1)
+    x3, was_2d = as_planes(x)
+    h, w, c = x3.shape
+    ph, pw = h // sh, w // sw
+    if ph < 1 or pw < 1:
+        raise ParameterError(f"a {h}x{w} image is smaller than one {sh}x{sw} pooling window")
+    windows = (
+        x3[: ph * sh, : pw * sw]
+        .reshape(ph, sh, pw, sw, c)
+        .transpose(0, 2, 4, 1, 3)
+        .reshape(ph, pw, c, sh * sw)
+    )
+    flat = np.argmax(windows, axis=-1)  # first maximum; numpy also returns the first NaN
+    nan_mask = np.isnan(windows)
+    if nan_mask.any():
+        last_nan = sh * sw - 1 - np.argmax(nan_mask[..., ::-1], axis=-1)
+        flat = np.where(nan_mask.any(axis=-1), last_nan, flat)
+    pooled = np.take_along_axis(windows, flat[..., None], axis=-1)[..., 0]
+    wy, wx = np.divmod(flat, sw)
+    rows = np.arange(ph)[:, None, None] * sh + wy
+    cols = np.arange(pw)[None, :, None] * sw + wx
+    indices = (rows * w + cols).astype(np.int64)
+    return restore_rank(pooled, was_2d), restore_rank(indices, was_2d)
+
+
+def unpool_output_size(
+    shape: tuple[int, int], stride: tuple[int, int], output_size: Sequence[int] | None
+) -> tuple[int, int]:
+    """Output size of :func:`max_unpool`: ``H * s`` by default, or a checked ``output_size``.
+
+    ``output_size`` must lie strictly between ``default - s`` and ``default + s`` per axis
+    (PyTorch's rule), which admits every size that pools back to ``shape``.
+    """
+    default = (shape[0] * stride[0], shape[1] * stride[1])
+    if output_size is None:
+        return default
+    size = int_pair(tuple(output_size), "output_size", minimum=1)
+    for axis in range(2):
+        lo, hi = default[axis] - stride[axis], default[axis] + stride[axis]
+        if not lo < size[axis] < hi:
+            raise ParameterError(
+                f"output_size {size[0]}x{size[1]} does not fit a {shape[0]}x{shape[1]} input at "
+                f"stride {stride[0]}x{stride[1]}: each side must lie strictly between "
+                f"{default[0] - stride[0]}..{default[0] + stride[0]} and "
+                f"{default[1] - stride[1]}..{default[1] + stride[1]}"
+            )
+    return size
+
+
+def max_unpool(
+    x: np.ndarray,
+    indices: np.ndarray,
+    stride: int | Iterable[int],
+    output_size: Sequence[int] | None = None,
+) -> np.ndarray:
+    """Scatter each value to the position its index names; zeros elsewhere.
+
+    ``y.reshape(H_out * W_out, C)[indices[i, j, c], c] = x[i, j, c]`` with ``(H_out, W_out)``
+    from :func:`unpool_output_size`. When two indices coincide (overlapping windows) the last
+    write in row-major order wins.
+
+    Parameters
+    ----------
+    x : ndarray, shape (H, W) or (H, W, C)
+    indices : integer ndarray, same shape as ``x``
+        Flat positions ``h * W_out + w`` from :func:`max_pool`.
+    stride : int or (h, w)
+    output_size : (h, w), optional
+        The pooled-from size when it was not a multiple of the stride.
+
+    Notes
+    -----
+    Dtype rule: float64 input gives float64, every other input float32.
+
+    Examples
+    --------
+    Seed 000's example:
+
+    >>> idx = np.array([[5, 2], [9, 14]])
+    >>> max_unpool(np.array([[1., 2.], [3., 4.]]), idx, 2)
+    array([[0., 0., 2., 0.],
+           [0., 1., 0., 0.],
+           [0., 3., 0., 0.],
+           [0., 0., 4., 0.]])
+    """
+    x = as_float_image(x)
+    s = int_pair(stride, "stride", minimum=1)
+    idx = np.asarray(indices)
+    if idx.dtype.kind not in "iu":
+        raise ParameterError(f"indices must be integers, got dtype {idx.dtype}")
+    if idx.shape != x.shape:
+        raise ParameterError(f"indices have shape {idx.shape} but the input has shape {x.shape}")
+    out_h, out_w = unpool_output_size(x.shape[:2], s, output_size)
+    x3, was_2d = as_planes(x)
+    i3, _ = as_planes(idx.astype(np.int64, copy=False))
+    if i3.min() < 0 or i3.max() >= out_h * out_w:
+        raise ParameterError(
+            f"indices must lie in [0, {out_h * out_w}) for a {out_h}x{out_w} output; "
+            f"found {int(i3.min())}..{int(i3.max())}"
+        )
+    c = x3.shape[2]
+    y = np.zeros((out_h * out_w, c), dtype=x.dtype)
+    channel = np.broadcast_to(np.arange(c), x3.shape)
+    y[i3.ravel(), channel.ravel()] = x3.ravel()
+    return restore_rank(y.reshape(out_h, out_w, c), was_2d)
+
+
+def _bed_of_nails_backend(x: np.ndarray, options: MethodOptions) -> np.ndarray:
+    return bed_of_nails(x, options.stride)
+
+
+def _max_unpool_backend(x: np.ndarray, options: MethodOptions) -> np.ndarray:
+    if options.indices is None:
+        raise ParameterError(
+            "max-unpool needs the positions of the maxima: pass --indices FILE.npz "
+            "(written by 'upsamp pool ... --indices-out FILE.npz') or --guide IMAGE"
+        )
+    return max_unpool(x, options.indices, options.stride, options.output_size)
+
+
+def _scaled_shape(shape: tuple[int, int], options: MethodOptions) -> tuple[int, int]:
+    return (shape[0] * options.stride[0], shape[1] * options.stride[1])
+
+
+def _unpool_shape(shape: tuple[int, int], options: MethodOptions) -> tuple[int, int]:
+    return unpool_output_size(shape, options.stride, options.output_size)
+
+
+register(
+    Method(
+        name="bed-of-nails",
+        summary="each value at the top-left of its stride×stride cell, zeros elsewhere",
+        upsample=_bed_of_nails_backend,
+        output_shape=_scaled_shape,
+    )
+)
+register(
+    Method(
+        name="max-unpool",
+        summary="each value back where max-pooling found it (needs indices or a guide), zeros elsewhere",
+        upsample=_max_unpool_backend,
+        output_shape=_unpool_shape,
+        uses=frozenset({"stride", "indices", "output_size"}),
+    )
+)
