@@ -74,6 +74,7 @@ class Kernel:
     name: str = "kernel"
     description: str = ""
     source: str = field(default="preset")
+    stated: frozenset[str] = frozenset()  #: geometry keys a kernel file stated itself
 
     def with_overrides(self, **changes: Any) -> Kernel:
         """Return a copy with the non-``None`` ``changes`` applied (ints expanded to pairs)."""
@@ -235,11 +236,13 @@ def preset_names() -> list[str]:
     return list(PRESETS)
 
 
-def preset(name: str, stride: int) -> Kernel:
-    """Build the preset ``name`` for an integer ``stride`` (the enlargement factor).
+def preset(name: str, stride: int | tuple[int, int]) -> Kernel:
+    """Build the preset ``name`` for an integer ``stride`` (the enlargement factor, or an
+    ``(s_h, s_w)`` pair).
 
-    The weight is the outer product of the preset's 1-D taps, padding/output_padding are chosen
-    so that ``H_out = H * stride``, and ``edge`` is the preset's own border handling.
+    The weight is the outer product of the preset's 1-D taps for each axis, padding and
+    output_padding are chosen so that ``H_out = H * s_h`` and ``W_out = W * s_w``, and ``edge``
+    is the preset's own border handling.
 
     >>> k = preset("bilinear", 2)
     >>> k.weight[0]
@@ -249,20 +252,20 @@ def preset(name: str, stride: int) -> Kernel:
     """
     if name not in PRESETS:
         raise KernelError(f"unknown kernel preset {name!r}; presets are: {', '.join(PRESETS)}")
-    s = int(stride)
-    if s < 1 or s != stride:
-        raise ParameterError(f"stride must be an integer >= 1, got {stride!r}")
+    sh, sw = int_pair(stride, "stride", minimum=1)
     entry = PRESETS[name]
-    taps, padding, output_padding, edge = entry.build(s)
+    taps_h, pad_h, op_h, edge = entry.build(sh)
+    taps_w, pad_w, op_w, _ = entry.build(sw)
     return Kernel(
-        weight=np.outer(taps, taps),
-        stride=(s, s),
-        padding=(padding, padding),
-        output_padding=(output_padding, output_padding),
+        weight=np.outer(taps_h, taps_w),
+        stride=(sh, sw),
+        padding=(pad_h, pad_w),
+        output_padding=(op_h, op_w),
         edge=edge,
         name=name,
         description=entry.description,
         source="preset",
+        stated=frozenset({"stride", "padding", "output_padding", "edge"}),
     )
 
 
@@ -320,7 +323,12 @@ def load_kernel(path: str | Path) -> Kernel:
     unknown = sorted(set(doc) - set(_JSON_KEYS))
     if unknown:
         raise KernelError(f"{origin}: unknown keys {unknown}; allowed: {', '.join(_JSON_KEYS)}")
-    kernel = Kernel(weight=_check_weight(doc["weight"], origin), name=path.stem, source=origin)
+    kernel = Kernel(
+        weight=_check_weight(doc["weight"], origin),
+        name=path.stem,
+        source=origin,
+        stated=frozenset(k for k in doc if doc[k] is not None),
+    )
     try:
         bias = None
         if doc.get("bias") is not None:
@@ -381,7 +389,7 @@ def save_kernel(kernel: Kernel, path: str | Path) -> dict[str, Any] | np.ndarray
     return doc
 
 
-def resolve_kernel(spec: str | Path, stride: int) -> Kernel:
+def resolve_kernel(spec: str | Path, stride: int | tuple[int, int]) -> Kernel:
     """A preset name or a kernel file path. A file's own stride is kept unless the caller
     overrides it; a preset is built for ``stride``."""
     text = str(spec)

@@ -254,7 +254,7 @@ def _kernel_for(options: MethodOptions):  # -> upsamp.kernels.Kernel
         return options.kernel
     from ..kernels import DEFAULT_PRESET, preset  # kernels imports this module
 
-    return preset(DEFAULT_PRESET, options.stride[0]).with_overrides(stride=options.stride)
+    return preset(DEFAULT_PRESET, options.stride)
 
 
 def _transconv_backend(x: np.ndarray, options: MethodOptions) -> np.ndarray:

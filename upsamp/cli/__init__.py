@@ -1,0 +1,82 @@
+"""The ``upsamp`` command line: Click commands that parse, call the library and render.
+
+Expected failures (:class:`upsamp.errors.UpsampError`, and operating-system errors such as a full
+disk) become one line on stderr and the exit code the error carries; ``--debug`` shows the
+traceback instead. Usage errors exit 2 with Click's usage line.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from ..errors import ExitCode, UpsampError
+
+__all__ = ["main", "cli"]
+
+
+class UpsampGroup(click.Group):
+    """A group whose invocation turns expected errors into one-line messages."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except UpsampError as exc:
+            if ctx.meta.get("upsamp.debug"):
+                raise
+            fail(str(exc), exc.exit_code)
+        except KeyboardInterrupt:
+            if ctx.meta.get("upsamp.debug"):
+                raise
+            fail("interrupted", ExitCode.INTERRUPTED)
+        except (OSError, MemoryError) as exc:
+            if ctx.meta.get("upsamp.debug"):
+                raise
+            reason = "out of memory" if isinstance(exc, MemoryError) else _os_message(exc)
+            fail(reason, ExitCode.FAILURE)
+
+
+def _os_message(exc: OSError) -> str:
+    where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+    return f"{where}{exc.strerror or exc}"
+
+
+def fail(message: str, code: int) -> None:
+    """Print ``upsamp: error: <message>`` on stderr (one line) and exit with ``code``."""
+    line = " ".join(str(message).split())
+    click.echo(f"upsamp: error: {line}", err=True)
+    sys.exit(int(code))
+
+
+@click.group(cls=UpsampGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show full tracebacks instead of one-line errors.")
+@click.version_option(package_name="upsamp", prog_name="upsamp")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """Enlarge images with the classic upsampling techniques and see what each one does.
+
+    \b
+    Methods: nearest, bilinear, bed-of-nails, max-unpool, transconv.
+    Example: upsamp enlarge photo.png --method transconv --stride 2
+    """
+    ctx.meta["upsamp.debug"] = debug
+
+
+def _register_commands() -> None:
+    from . import enlarge, kernels_cmd, pool
+
+    cli.add_command(enlarge.enlarge)
+    cli.add_command(pool.pool)
+    cli.add_command(kernels_cmd.kernels)
+
+
+_register_commands()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    cli.main(args=argv, prog_name="upsamp")

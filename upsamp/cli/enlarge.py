@@ -1,0 +1,62 @@
+"""``upsamp enlarge``: one image (or .npy array) through one method."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .options import method_options, output_options, settings_from_options
+
+#: Warn when more than this fraction of integer output values had to be clipped.
+CLIP_WARNING_FRACTION = 0.001
+
+
+@click.command()
+@click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Output file; the extension picks the format (.npy keeps the exact float result) "
+    "[default: <stem>_<method>x<stride><ext> next to INPUT].",
+)
+@method_options
+@output_options
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print one JSON object about the run on stdout."
+)
+@click.option("--show", is_flag=True, help="Print small input and output arrays (up to 16×16).")
+def enlarge(
+    input_path: Path, output: Path | None, as_json: bool, show: bool, **params: Any
+) -> None:
+    """Enlarge INPUT (an image or a .npy array) with one upsampling method.
+
+    \b
+    Examples:
+      upsamp enlarge photo.png --method transconv --stride 2
+      upsamp enlarge photo.png --method bilinear --scale 1.5 -o big.png
+      upsamp enlarge x.npy --method transconv --kernel k.npy --stride 1 -o y.npy --show
+    """
+    from ..pipeline import enlarge_file
+    from . import render
+
+    settings = settings_from_options(params)
+    outcome = enlarge_file(input_path, output, settings, keep_arrays=show)
+    if outcome.clipped_fraction > CLIP_WARNING_FRACTION:
+        render.warn(
+            f"{outcome.clipped_fraction:.2%} of the output values were outside the image's range "
+            "and were clipped; try --normalize or --range rescale"
+        )
+    if show and outcome.result is not None and outcome.source is not None:
+        render.show_arrays({"input": outcome.source, "output": outcome.result})
+    if as_json:
+        render.print_json(outcome.to_json())
+    else:
+        shape_in = "×".join(str(v) for v in outcome.input_shape[:2][::-1])
+        shape_out = "×".join(str(v) for v in outcome.output_shape[:2][::-1])
+        render.info(
+            f"{outcome.input} ({shape_in}) → {outcome.output} ({shape_out}) "
+            f"with {outcome.method} in {outcome.seconds:.2f} s"
+        )

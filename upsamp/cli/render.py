@@ -1,0 +1,92 @@
+"""Rendering for the command line: JSON on stdout, Rich tables and messages on stderr.
+
+stdout carries data only (JSON, arrays shown on request); progress, warnings and errors go to
+stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import numpy as np
+
+#: Arrays up to this size (per side) are printed by ``--show``.
+SHOW_LIMIT = 16
+
+
+def stdout_console() -> Any:
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=True)
+
+
+def stderr_console() -> Any:
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def print_json(payload: Any) -> None:
+    """One JSON document on stdout, one line."""
+    sys.stdout.write(json.dumps(payload, default=_json_default) + "\n")
+    sys.stdout.flush()
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return str(value)
+
+
+def warn(message: str) -> None:
+    """A one-line warning on stderr."""
+    stderr_console().print(f"[yellow]warning:[/yellow] {message}", markup=True)
+
+
+def info(message: str) -> None:
+    """A one-line human message on stderr."""
+    stderr_console().print(message, markup=False)
+
+
+def format_number(value: float) -> str:
+    """Shortest readable form: integers without a decimal point, others with up to 4 digits."""
+    if np.isnan(value):
+        return "nan"
+    if float(value).is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return f"{value:.4g}"
+
+
+def array_tables(array: np.ndarray, title: str) -> list[Any]:
+    """Rich tables of a small ``(H, W)`` or ``(H, W, C)`` array, one per channel."""
+    from rich.table import Table
+
+    planes = [array] if array.ndim == 2 else [array[:, :, c] for c in range(array.shape[2])]
+    tables = []
+    for index, plane in enumerate(planes):
+        name = title if len(planes) == 1 else f"{title} [channel {index}]"
+        table = Table(title=f"{name} {plane.shape[0]}×{plane.shape[1]}", show_header=False)
+        for _ in range(plane.shape[1]):
+            table.add_column(justify="right")
+        for row in plane:
+            table.add_row(*(format_number(float(v)) for v in row))
+        tables.append(table)
+    return tables
+
+
+def show_arrays(named: dict[str, np.ndarray]) -> None:
+    """Print small arrays as tables on stdout (data asked for with ``--show``)."""
+    console = stdout_console()
+    for name, array in named.items():
+        if array.shape[0] > SHOW_LIMIT or array.shape[1] > SHOW_LIMIT:
+            warn(
+                f"{name} is {array.shape[0]}×{array.shape[1]}: --show prints arrays up to "
+                f"{SHOW_LIMIT}×{SHOW_LIMIT} only"
+            )
+            continue
+        for table in array_tables(array, name):
+            console.print(table)

@@ -1,0 +1,102 @@
+"""Max-pooling indices files (``.npz``) and guides: where max-unpool puts each value.
+
+An indices file written by ``upsamp pool`` holds three arrays:
+
+``indices``
+    int64, shape ``(H', W', C)``: flat positions ``h * W + w`` in the pooled-from plane.
+``input_shape``
+    ``(H, W)`` of the pooled-from image (the unpooled output size).
+``stride``
+    ``(s_h, s_w)``.
+
+This module holds no PIL code: images arrive as arrays from :mod:`upsamp.imageio`.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputError
+from .methods.pooling import max_pool
+
+__all__ = ["PoolIndices", "load_indices", "indices_payload", "indices_from_guide", "fit_indices"]
+
+
+@dataclass(frozen=True)
+class PoolIndices:
+    """Indices with the geometry they belong to."""
+
+    indices: np.ndarray  # (H', W', C) int64
+    input_shape: tuple[int, int]
+    stride: tuple[int, int]
+
+
+def indices_payload(found: PoolIndices) -> dict[str, np.ndarray]:
+    """The arrays to store in an ``.npz`` file for ``found``."""
+    return {
+        "indices": np.asarray(found.indices, dtype=np.int64),
+        "input_shape": np.asarray(found.input_shape, dtype=np.int64),
+        "stride": np.asarray(found.stride, dtype=np.int64),
+    }
+
+
+def load_indices(path: str | Path) -> PoolIndices:
+    """Read an indices file; every problem is an :class:`InputError` naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such indices file")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            missing = {"indices", "input_shape", "stride"} - set(data.files)
+            if missing:
+                raise InputError(
+                    f"{path}: not an upsamp indices file (missing {', '.join(sorted(missing))}); "
+                    "write one with 'upsamp pool ... --indices-out FILE.npz'"
+                )
+            indices = data["indices"]
+            input_shape = tuple(int(v) for v in data["input_shape"])
+            stride = tuple(int(v) for v in data["stride"])
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise InputError(f"{path}: not a readable .npz indices file ({exc})") from None
+    if indices.dtype.kind not in "iu" or indices.ndim not in (2, 3):
+        raise InputError(f"{path}: indices must be a 2-D or 3-D integer array")
+    if len(input_shape) != 2 or len(stride) != 2 or min(stride) < 1 or min(input_shape) < 1:
+        raise InputError(f"{path}: bad input_shape {input_shape} or stride {stride}")
+    if indices.ndim == 2:
+        indices = indices[:, :, None]
+    return PoolIndices(indices.astype(np.int64), input_shape, stride)  # type: ignore[arg-type]
+
+
+def indices_from_guide(guide: np.ndarray, stride: tuple[int, int]) -> PoolIndices:
+    """Max-pool ``guide`` (``(H, W)`` or ``(H, W, C)``) to find the positions of the maxima."""
+    _, found = max_pool(guide, stride)
+    if found.ndim == 2:
+        found = found[:, :, None]
+    return PoolIndices(found, (int(guide.shape[0]), int(guide.shape[1])), stride)
+
+
+def fit_indices(found: PoolIndices, pooled_shape: tuple[int, ...], origin: str) -> np.ndarray:
+    """Return indices shaped ``(H', W', C)`` for a pooled image of shape ``pooled_shape``.
+
+    The spatial size must match; a single index plane is shared by every channel; otherwise
+    the channel counts must match.
+    """
+    h, w = pooled_shape[:2]
+    channels = pooled_shape[2] if len(pooled_shape) == 3 else 1
+    idx = found.indices
+    if idx.shape[:2] != (h, w):
+        raise InputError(
+            f"{origin}: positions are for a {idx.shape[0]}x{idx.shape[1]} pooled image, "
+            f"but the input is {h}x{w}"
+        )
+    if idx.shape[2] == channels:
+        return idx
+    if idx.shape[2] == 1:
+        return np.repeat(idx, channels, axis=2)
+    raise InputError(
+        f"{origin}: positions have {idx.shape[2]} channels but the input has {channels}"
+    )

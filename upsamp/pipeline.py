@@ -1,0 +1,436 @@
+"""The job behind ``upsamp enlarge`` (and each file of ``upsamp batch``), with no Click and no Rich.
+
+Data flows one way: :mod:`upsamp.imageio` loads the file, a registered method enlarges the colour
+channels (and the alpha plane on its own, never mixed into colour), and :mod:`upsamp.imageio`
+writes the result atomically.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import imageio
+from .errors import InputError, OutputError, ParameterError
+from .indices import PoolIndices, fit_indices, indices_from_guide, load_indices
+from .kernels import Kernel, normalize, resolve_kernel, same_size_geometry
+from .methods import Method, MethodOptions, get_method
+
+__all__ = [
+    "EnlargeSettings",
+    "EnlargeOutcome",
+    "DEFAULT_MAX_OUTPUT_PIXELS",
+    "build_kernel",
+    "default_output_path",
+    "enlarge_file",
+    "enlarge_image",
+    "estimate_bytes",
+    "output_shape",
+    "pool_image",
+]
+
+#: Twice Pillow's decompression-bomb limit (89,478,485 pixels).
+DEFAULT_MAX_OUTPUT_PIXELS = 2 * 89_478_485
+
+
+@dataclass(frozen=True)
+class EnlargeSettings:
+    """What to do to each image: the method and its options, plus output handling."""
+
+    method: str = "bilinear"
+    options: MethodOptions = field(default_factory=MethodOptions)
+    indices_file: Path | None = None
+    guide_file: Path | None = None
+    range_mode: str = "clip"
+    overwrite: bool = False
+    max_pixels: int | None = None
+    max_output_pixels: int = DEFAULT_MAX_OUTPUT_PIXELS
+    compress_level: int | None = None
+    quality: int | None = None
+
+    def parameters(self) -> dict[str, Any]:
+        """The effective parameters, JSON-ready."""
+        opts = self.options
+        out: dict[str, Any] = {"stride": list(opts.stride)}
+        method = get_method(self.method)
+        if "scale" in method.uses and opts.scale is not None:
+            out["scale"] = opts.scale if isinstance(opts.scale, float) else list(opts.scale)
+        if "size" in method.uses and opts.size is not None:
+            out["size"] = [opts.size[1], opts.size[0]]
+        if "align_corners" in method.uses:
+            out["align_corners"] = opts.align_corners
+        kernel = opts.kernel
+        if isinstance(kernel, Kernel):
+            out["kernel"] = {
+                "name": kernel.name,
+                "shape": list(kernel.weight.shape),
+                "stride": list(kernel.stride),
+                "padding": list(kernel.padding),
+                "output_padding": list(kernel.output_padding),
+                "dilation": list(kernel.dilation),
+                "groups": kernel.groups,
+                "edge": kernel.edge,
+                "bias": None if kernel.bias is None else np.asarray(kernel.bias).tolist(),
+            }
+        if self.indices_file:
+            out["indices"] = str(self.indices_file)
+        if self.guide_file:
+            out["guide"] = str(self.guide_file)
+        out["range"] = self.range_mode
+        return out
+
+
+@dataclass
+class EnlargeOutcome:
+    """What happened to one file."""
+
+    input: Path
+    output: Path
+    method: str
+    parameters: dict[str, Any]
+    input_shape: tuple[int, ...]
+    output_shape: tuple[int, ...]
+    clipped_fraction: float
+    seconds: float
+    result: np.ndarray | None = None  # the float result (colour channels), kept for --show/--report
+    source: np.ndarray | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready summary (no arrays)."""
+        return {
+            "input": str(self.input),
+            "output": str(self.output),
+            "method": self.method,
+            "parameters": self.parameters,
+            "input_shape": list(self.input_shape),
+            "output_shape": list(self.output_shape),
+            "clipped_fraction": self.clipped_fraction,
+            "seconds": round(self.seconds, 6),
+        }
+
+
+def build_kernel(
+    spec: str | Path | None,
+    *,
+    stride: tuple[int, int] | None,
+    padding: tuple[int, int] | str | None = None,
+    output_padding: tuple[int, int] | None = None,
+    dilation: tuple[int, int] | None = None,
+    edge: str | None = None,
+    normalize_phases: bool = False,
+) -> Kernel:
+    """Resolve a preset name or kernel file and apply explicit overrides.
+
+    ``stride`` None keeps a kernel file's own stride (2 when the file does not state one);
+    ``padding="same"`` picks padding and output_padding so that ``H_out = H * stride``.
+    """
+    from .kernels import DEFAULT_PRESET
+
+    base_stride = stride if stride is not None else 2
+    kernel = resolve_kernel(spec if spec is not None else DEFAULT_PRESET, base_stride)
+    if kernel.source != "preset" and stride is None and "stride" not in kernel.stated:
+        stride = (2, 2)
+    kernel = kernel.with_overrides(
+        stride=stride,
+        padding=None if padding == "same" else padding,
+        output_padding=output_padding,
+        dilation=dilation,
+        edge=edge,
+    )
+    if padding == "same":
+        kh, kw = kernel.spatial_shape
+        geo = [
+            same_size_geometry(
+                kernel.dilation[a] * ((kh, kw)[a] - 1) + 1, kernel.stride[a], kernel.dilation[a]
+            )
+            for a in range(2)
+        ]
+        kernel = kernel.with_overrides(
+            padding=(geo[0][0], geo[1][0]), output_padding=(geo[0][1], geo[1][1])
+        )
+    if normalize_phases:
+        kernel = normalize(kernel)
+    return kernel
+
+
+def default_output_path(
+    input_path: Path, settings: EnlargeSettings, suffix: str | None = None
+) -> Path:
+    """``<stem>_<method>x<stride><ext>`` next to the input (``x1.5`` for a scale, ``_WxH`` for a
+    size); a ``.npy`` input gives a ``.npy`` output."""
+    opts = settings.options
+    method = get_method(settings.method)
+    if "size" in method.uses and opts.size is not None:
+        tag = f"_{opts.size[1]}x{opts.size[0]}"
+    elif "scale" in method.uses and opts.scale is not None:
+        scale = opts.scale if isinstance(opts.scale, (int, float)) else opts.scale[0]
+        tag = f"x{scale:g}"
+    else:
+        sh, sw = opts.stride
+        if isinstance(opts.kernel, Kernel):
+            sh, sw = opts.kernel.stride
+        tag = f"x{sh}" if sh == sw else f"x{sh}x{sw}"
+    ext = suffix if suffix is not None else input_path.suffix
+    return input_path.with_name(f"{input_path.stem}_{settings.method}{tag}{ext}")
+
+
+def _options_for(
+    image: imageio.LoadedImage, settings: EnlargeSettings, method: Method
+) -> tuple[MethodOptions, np.ndarray | None]:
+    """Attach max-unpool indices (from a file or a guide) to the options.
+
+    Returns the options for the colour channels and the indices for the alpha plane.
+    """
+    opts = settings.options
+    if method.name != "max-unpool" or (
+        settings.indices_file is None and settings.guide_file is None
+    ):
+        return opts, None
+    colour_channels = image.pixels.shape[2] if image.pixels.ndim == 3 else 1
+    wanted = colour_channels + (1 if image.has_alpha else 0)
+    if settings.indices_file is not None:
+        found = load_indices(settings.indices_file)
+        origin = str(settings.indices_file)
+    else:
+        guide = imageio.load_input(settings.guide_file, max_pixels=settings.max_pixels)
+        planes = [guide.pixels if guide.pixels.ndim == 3 else guide.pixels[:, :, None]]
+        if guide.has_alpha and image.has_alpha:
+            planes.append(guide.alpha[:, :, None])
+        stride = opts.stride
+        found = indices_from_guide(np.concatenate(planes, axis=2).astype(np.float64), stride)
+        origin = str(settings.guide_file)
+    if found.indices.shape[2] not in (1, colour_channels, wanted):
+        raise InputError(
+            f"{origin}: positions have {found.indices.shape[2]} channels but the image has "
+            f"{colour_channels}{' + alpha' if image.has_alpha else ''}"
+        )
+    colour_idx = fit_indices(
+        PoolIndices(found.indices[:, :, :colour_channels], found.input_shape, found.stride)
+        if found.indices.shape[2] == wanted and wanted != colour_channels
+        else found,
+        image.pixels.shape,
+        origin,
+    )
+    alpha_idx = None
+    if image.has_alpha:
+        alpha_idx = (
+            found.indices[:, :, -1] if found.indices.shape[2] == wanted else colour_idx[:, :, 0]
+        )
+    if image.pixels.ndim == 2:
+        colour_idx = colour_idx[:, :, 0]
+    new = replace(opts, indices=colour_idx, stride=found.stride, output_size=found.input_shape)
+    return new, alpha_idx
+
+
+def output_shape(input_shape: tuple[int, ...], settings: EnlargeSettings) -> tuple[int, ...]:
+    """Output shape of ``settings`` for an input shape (no indices file is read for max-unpool
+    when the file states the size; a guide's size is used as is)."""
+    method = get_method(settings.method)
+    opts = settings.options
+    if settings.method == "max-unpool" and settings.indices_file is not None:
+        found = load_indices(settings.indices_file)
+        opts = replace(opts, stride=found.stride, output_size=found.input_shape)
+    h, w = method.output_shape((int(input_shape[0]), int(input_shape[1])), opts)
+    if (
+        settings.method == "transconv"
+        and isinstance(opts.kernel, Kernel)
+        and opts.kernel.weight.ndim == 4
+    ):
+        c_out = opts.kernel.weight.shape[1] * (opts.kernel.groups or 1)
+        return (h, w, c_out) if c_out > 1 or len(input_shape) == 3 else (h, w)
+    return (h, w, *input_shape[2:])
+
+
+def estimate_bytes(
+    input_shape: tuple[int, ...], out_shape: tuple[int, ...], itemsize: int = 4
+) -> int:
+    """Rough peak working memory of one enlargement: input as float, the output, a scatter buffer
+    of the output's size, and the storage copy."""
+    n_in = int(np.prod(input_shape))
+    n_out = int(np.prod(out_shape))
+    return itemsize * (n_in + 3 * n_out) + n_out
+
+
+def _available_memory() -> int | None:
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_output_budget(
+    input_shape: tuple[int, ...], out_shape: tuple[int, ...], max_output_pixels: int
+) -> None:
+    """Refuse an output larger than ``max_output_pixels`` or than the memory available."""
+    pixels = int(out_shape[0]) * int(out_shape[1])
+    if pixels > max_output_pixels:
+        raise OutputError(
+            f"the output would be {out_shape[1]}x{out_shape[0]} = {pixels:,} pixels, more than "
+            f"--max-output-pixels {max_output_pixels:,}"
+        )
+    need = estimate_bytes(input_shape, out_shape)
+    available = _available_memory()
+    if available is not None and need > available:
+        raise OutputError(
+            f"the output would be {out_shape[1]}x{out_shape[0]} and needs about "
+            f"{need / 2**30:.1f} GiB of memory; only {available / 2**30:.1f} GiB is available"
+        )
+
+
+def enlarge_image(
+    image: imageio.LoadedImage, settings: EnlargeSettings
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Enlarge the colour channels and, separately, the alpha plane of ``image``.
+
+    The alpha plane goes through the same method when the method acts on each channel alone;
+    a channel-mixing (4-D) kernel resamples alpha bilinearly to the output size instead.
+    """
+    method = get_method(settings.method)
+    opts, alpha_indices = _options_for(image, settings, method)
+    colour = method.upsample(image.pixels, opts)
+    alpha = None
+    if image.has_alpha:
+        if method.per_channel(opts):
+            alpha_opts = replace(opts, indices=alpha_indices) if alpha_indices is not None else opts
+            alpha = method.upsample(image.alpha, alpha_opts)
+        else:
+            bilinear = get_method("bilinear")
+            alpha = bilinear.upsample(image.alpha, MethodOptions(size=colour.shape[:2]))
+    return colour, alpha
+
+
+def _saved_mode(image: imageio.LoadedImage, colour: np.ndarray) -> str:
+    """The Pillow mode of the output: the input's, unless a 4-D kernel changed the channel count."""
+    channels = colour.shape[2] if colour.ndim == 3 else 1
+    base = image.mode[:-1] if image.mode in ("LA", "RGBA") else image.mode
+    if channels == 3 and base not in ("RGB",):
+        base = "RGB"
+    elif channels == 1 and base == "RGB":
+        base = "L"
+    elif channels not in (1, 3):
+        raise OutputError(
+            f"the result has {channels} channels; only 1 or 3 can be saved as an image "
+            "(save it as .npy instead)"
+        )
+    return base + ("A" if image.has_alpha and base in ("L", "RGB") else "")
+
+
+def enlarge_file(
+    input_path: str | Path,
+    output_path: str | Path | None,
+    settings: EnlargeSettings,
+    *,
+    keep_arrays: bool = False,
+) -> EnlargeOutcome:
+    """Load ``input_path``, enlarge it with ``settings`` and write ``output_path`` atomically.
+
+    Raises an :class:`~upsamp.errors.UpsampError` subclass for every expected problem; nothing is
+    written then.
+    """
+    started = time.perf_counter()
+    input_path = Path(input_path)
+    image = imageio.load_input(input_path, max_pixels=settings.max_pixels)
+    if output_path is None:
+        output_path = default_output_path(input_path, settings)
+    output_path = Path(output_path)
+    fmt = imageio.output_format(output_path)
+    if output_path.exists() and imageio.same_file(input_path, output_path):
+        raise OutputError(f"{output_path}: refusing to overwrite the input file")
+    if output_path.exists() and not settings.overwrite:
+        raise OutputError(f"{output_path}: exists; use --overwrite to replace it")
+    if settings.method != "max-unpool" or settings.indices_file is not None:
+        check_output_budget(
+            image.shape, output_shape(image.shape, settings), settings.max_output_pixels
+        )
+    colour, alpha = enlarge_image(image, settings)
+    if fmt == "NPY":
+        result = (
+            colour
+            if alpha is None
+            else np.concatenate(
+                [colour if colour.ndim == 3 else colour[:, :, None], alpha[:, :, None]], axis=2
+            )
+        )
+        imageio.save_array(output_path, result, overwrite=settings.overwrite)
+        clipped = 0.0
+    else:
+        mode = _saved_mode(image, colour)
+        clipped = imageio.save_image(
+            output_path,
+            colour,
+            alpha,
+            mode=mode,
+            info=image.info,
+            overwrite=settings.overwrite,
+            range_mode=settings.range_mode,
+            compress_level=settings.compress_level,
+            quality=settings.quality,
+        )
+    return EnlargeOutcome(
+        input=input_path,
+        output=output_path,
+        method=settings.method,
+        parameters=settings.parameters(),
+        input_shape=tuple(image.shape),
+        output_shape=tuple(colour.shape),
+        clipped_fraction=float(clipped),
+        seconds=time.perf_counter() - started,
+        result=colour if keep_arrays else None,
+        source=image.pixels if keep_arrays else None,
+    )
+
+
+def pool_image(
+    image: imageio.LoadedImage, stride: tuple[int, int], guide: imageio.LoadedImage | None = None
+) -> tuple[np.ndarray, np.ndarray | None, PoolIndices]:
+    """Max-pool ``image`` (colour and alpha planes alike) and return
+    ``(pooled colour, pooled alpha, indices)``; with a ``guide`` the positions come from the
+    guide's maxima and the image's values at those positions are taken."""
+    planes = image.pixels if image.pixels.ndim == 3 else image.pixels[:, :, None]
+    if image.has_alpha:
+        planes = np.concatenate([planes, image.alpha[:, :, None]], axis=2)
+    planes = planes.astype(np.float64)
+    if guide is None:
+        found = indices_from_guide(planes, stride)
+    else:
+        if guide.shape[:2] != image.shape[:2]:
+            raise InputError(
+                f"the guide is {guide.shape[1]}x{guide.shape[0]} but the image is "
+                f"{image.shape[1]}x{image.shape[0]}"
+            )
+        g = guide.pixels if guide.pixels.ndim == 3 else guide.pixels[:, :, None]
+        if guide.has_alpha and image.has_alpha:
+            g = np.concatenate([g, guide.alpha[:, :, None]], axis=2)
+        found = indices_from_guide(g.astype(np.float64), stride)
+        if found.indices.shape[2] == 1:
+            found = PoolIndices(
+                np.repeat(found.indices, planes.shape[2], axis=2), found.input_shape, found.stride
+            )
+        elif found.indices.shape[2] != planes.shape[2]:
+            raise InputError(
+                f"the guide has {found.indices.shape[2]} channels but the image has {planes.shape[2]}"
+            )
+    h, w = planes.shape[:2]
+    flat = planes.reshape(h * w, planes.shape[2])
+    pooled = np.take_along_axis(flat, found.indices.reshape(-1, planes.shape[2]), axis=0)
+    pooled = pooled.reshape(found.indices.shape)
+    colour_channels = planes.shape[2] - (1 if image.has_alpha else 0)
+    colour = pooled[:, :, :colour_channels]
+    if image.pixels.ndim == 2:
+        colour = colour[:, :, 0]
+    alpha = pooled[:, :, -1] if image.has_alpha else None
+    if min(stride) < 1:
+        raise ParameterError("stride must be >= 1")
+    return colour, alpha, found
