@@ -22,11 +22,18 @@ import numpy as np
 
 from .._arrays import as_float_image, as_planes, choice, int_pair, restore_rank, result_dtype
 from ..errors import KernelError, ParameterError
+from .polyphase import full_window
 from .registry import Method, MethodOptions, register
 
 EDGE_MODES = ("zero", "replicate", "reflect")
 
-__all__ = ["EDGE_MODES", "transconv", "transconv_output_size", "check_transconv_params"]
+__all__ = [
+    "EDGE_MODES",
+    "transconv",
+    "transconv_plain",
+    "transconv_output_size",
+    "check_transconv_params",
+]
 
 IntOrPair = int | Iterable[int]
 
@@ -112,6 +119,9 @@ def transconv(
     groups: int | None = None,
     bias: np.ndarray | float | None = None,
     edge: str = "zero",
+    *,
+    rows: tuple[int, int] | None = None,
+    threads: int | None = None,
 ) -> np.ndarray:
     """Transposed convolution of a channel-last image (``conv_transpose2d`` semantics).
 
@@ -132,6 +142,11 @@ def transconv(
         ``zero`` is the framework behaviour. ``replicate``/``reflect`` pad the input by enough edge
         pixels, run the same operation and crop back to the same output size, so the implicit zeros
         beyond the border do not darken it.
+    rows : (start, stop), optional
+        Compute only these output rows (for banded processing); the result is identical to the
+        same rows of the whole output.
+    threads : int, optional
+        Threads for this call (default: every CPU this process may use).
 
     Returns
     -------
@@ -175,6 +190,62 @@ def transconv(
     c_out = c if depthwise else w4.shape[1] * g
     bias_vec = _bias_vector(bias, c_out)
 
+    if rows is not None:
+        r0, r1 = int(rows[0]), int(rows[1])
+        if not 0 <= r0 < r1 <= out_h:
+            raise ParameterError(f"rows must satisfy 0 <= start < stop <= {out_h}, got {rows}")
+        rows = (r0, r1)
+    y = full_window(
+        x3,
+        w4.astype(dtype, copy=False),
+        groups=g,
+        depthwise=depthwise,
+        stride=s,
+        dilation=d,
+        origin=p,
+        out_shape=(out_h, out_w),
+        rows=rows,
+        dtype=dtype,
+        edge=edge,
+        threads=threads,
+    )
+    if bias_vec is not None:
+        y += bias_vec.astype(dtype)
+    return restore_rank(y, was_2d and c_out == 1)
+
+
+def transconv_plain(
+    x: np.ndarray,
+    weight: np.ndarray,
+    stride: IntOrPair = 1,
+    padding: IntOrPair = 0,
+    output_padding: IntOrPair = 0,
+    dilation: IntOrPair = 1,
+    groups: int | None = None,
+    bias: np.ndarray | float | None = None,
+    edge: str = "zero",
+) -> np.ndarray:
+    """The same operation as :func:`transconv` by the textbook route: pad the input for the edge
+    mode, accumulate one strided slice per tap into the full scatter, then crop. Slower; kept as
+    a second, independent engine for tests and benchmarks."""
+    x = as_float_image(x)
+    dtype = result_dtype(x)
+    choice(edge, "edge", EDGE_MODES)
+    s, p, op, d = check_transconv_params(stride, padding, output_padding, dilation)
+    x3, was_2d = as_planes(x)
+    h, w_, c = x3.shape
+    w4, g, depthwise = _as_weight(weight, c, groups)
+    kh, kw = w4.shape[2:]
+    out_h = transconv_output_size(
+        h, kh, stride=s[0], padding=p[0], output_padding=op[0], dilation=d[0]
+    )
+    out_w = transconv_output_size(
+        w_, kw, stride=s[1], padding=p[1], output_padding=op[1], dilation=d[1]
+    )
+    if out_h < 1 or out_w < 1:
+        raise ParameterError(f"output size would be {out_h}x{out_w}")
+    c_out = c if depthwise else w4.shape[1] * g
+    bias_vec = _bias_vector(bias, c_out)
     if edge != "zero":
         margin = tuple(math.ceil((d[a] * ((kh, kw)[a] - 1) + op[a]) / s[a]) + 1 for a in range(2))
         mode = "edge" if edge == "replicate" else "reflect"
@@ -182,9 +253,7 @@ def transconv(
         offset = (margin[0] * s[0], margin[1] * s[1])
     else:
         offset = (0, 0)
-
     y = _scatter(x3, w4.astype(dtype, copy=False), g, depthwise, s, d, dtype)
-    # y is the full scatter; crop `padding` (+ the edge offset) and extend by output_padding.
     y = _crop(y, (p[0] + offset[0], p[1] + offset[1]), (out_h, out_w))
     if bias_vec is not None:
         y += bias_vec.astype(dtype)

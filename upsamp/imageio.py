@@ -1,0 +1,1050 @@
+"""Reading and writing images and arrays: the only module of the package that imports Pillow.
+
+Conventions
+-----------
+* Arrays are ``(H, W)`` for one colour channel and ``(H, W, 3)`` for RGB; row 0 is the top of the
+  image as a viewer shows it (EXIF orientation is applied on load).
+* Alpha is never mixed into the colour channels: :class:`LoadedImage` keeps it apart in
+  ``.alpha`` and :func:`save_image` takes it as a separate argument.
+* Values are never rescaled on load: an 8-bit image holds 0..255, a 16-bit one 0..65535.
+* The numeric code computes in floating point; :func:`to_storage` turns float results back into
+  the storage dtype of a Pillow mode (round half to even, then clip or rescale).
+* Every expected failure raises :class:`~upsamp.errors.InputError` (reading) or
+  :class:`~upsamp.errors.OutputError` (writing) with a one-line message that starts with the
+  file's path. Inconsistent arguments from the calling code raise
+  :class:`~upsamp.errors.ParameterError`.
+* Outputs are written atomically (:func:`atomic_write`): a temporary file in the target's folder,
+  fsync, then a rename; an existing file is never replaced unless ``overwrite`` is true.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import secrets
+import stat
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError, features
+
+from .errors import InputError, OutputError, ParameterError
+
+__all__ = [
+    "LoadedImage",
+    "atomic_write",
+    "is_image_file",
+    "load_array",
+    "load_image",
+    "load_input",
+    "output_format",
+    "same_file",
+    "save_array",
+    "save_image",
+    "to_storage",
+    "value_range",
+]
+
+PathLike = str | os.PathLike[str]
+
+#: Storage dtype of every mode a :class:`LoadedImage` can have.
+_STORAGE_DTYPE: dict[str, np.dtype] = {
+    "L": np.dtype(np.uint8),
+    "LA": np.dtype(np.uint8),
+    "RGB": np.dtype(np.uint8),
+    "RGBA": np.dtype(np.uint8),
+    "I;16": np.dtype(np.uint16),
+    "I": np.dtype(np.int32),
+    "F": np.dtype(np.float32),
+}
+
+#: Pillow's names of 16-bit grayscale modes; all are loaded and saved as "I;16".
+_SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N"})
+
+#: Modes whose colours are converted to RGB on load (their ICC profile no longer applies).
+_CONVERTED_TO_RGB = frozenset({"CMYK", "YCbCr", "LAB", "HSV"})
+
+#: Output extension -> Pillow format name ("NPY" for NumPy's own format).
+_EXTENSIONS: dict[str, str] = {
+    ".png": "PNG",
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".webp": "WEBP",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+    ".bmp": "BMP",
+    ".gif": "GIF",
+    ".npy": "NPY",
+}
+
+#: Which metadata each output format can carry.
+_CARRIES_ICC = frozenset({"PNG", "JPEG", "WEBP", "TIFF"})
+_CARRIES_DPI = frozenset({"PNG", "JPEG", "TIFF", "BMP"})
+_CARRIES_EXIF = frozenset({"PNG", "JPEG", "WEBP", "TIFF"})
+#: Formats that can store an 8-bit alpha channel.
+_CARRIES_ALPHA = frozenset({"PNG", "WEBP", "TIFF"})
+
+_EXIF_ORIENTATION = 0x0112
+_DEFAULT_QUALITY = 95
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_NPY_MAGIC = b"\x93NUMPY"
+
+
+@dataclass
+class LoadedImage:
+    """An image read from a file, split into colour channels and alpha.
+
+    Attributes
+    ----------
+    pixels : numpy.ndarray
+        Colour channels only: ``(H, W)`` for modes L/LA/I;16/I/F, ``(H, W, 3)`` for RGB/RGBA.
+        The dtype is the storage dtype of ``mode``: uint8 (L, LA, RGB, RGBA), uint16 (I;16),
+        int32 (I), float32 (F). For ``format == "NPY"`` it is the array exactly as stored (any
+        numeric dtype, any channel count) and ``mode`` follows its dtype (:func:`load_input`).
+    alpha : numpy.ndarray or None
+        ``(H, W)`` alpha channel with the dtype of ``pixels``, or None.
+    mode : str
+        The Pillow mode the result is saved in: one of "L", "LA", "RGB", "RGBA", "I;16", "I", "F".
+    source_mode : str
+        The file's own Pillow mode (e.g. "P", "CMYK", "1", "I;16B"); for NPY inputs, the
+        array's dtype name (e.g. "float64").
+    format : str or None
+        Pillow's format name of the source ("PNG", "JPEG", ...) or "NPY".
+    info : dict
+        Metadata to carry to the output, each key only when present: ``"icc_profile"`` (bytes),
+        ``"dpi"`` (tuple of two floats), ``"exif"`` (bytes, orientation reset to 1).
+    path : pathlib.Path or None
+        The file the image was read from.
+    """
+
+    pixels: np.ndarray
+    alpha: np.ndarray | None
+    mode: str
+    source_mode: str
+    format: str | None
+    info: dict[str, Any] = field(default_factory=dict)
+    path: Path | None = None
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Shape of ``pixels``: ``(H, W)`` or ``(H, W, C)``."""
+        return tuple(self.pixels.shape)
+
+    @property
+    def has_alpha(self) -> bool:
+        """True when the image has an alpha channel."""
+        return self.alpha is not None
+
+
+# --------------------------------------------------------------------------------------------
+# Pillow's own decompression-bomb limit
+# --------------------------------------------------------------------------------------------
+
+_limit_lock = threading.Lock()
+_limit_users = 0
+_saved_pillow_limit: int | None = None
+
+
+@contextmanager
+def _pillow_size_checks_off() -> Iterator[int | None]:
+    """Switch off Pillow's own pixel-count checks while Pillow is used here.
+
+    This module checks the size itself (from the header, before decoding) against a limit it
+    chooses, so Pillow must neither warn nor refuse. ``Image.MAX_IMAGE_PIXELS`` is restored when
+    the last user leaves. Yields the limit that was in force before (Pillow's default unless
+    someone changed it), which is the default of ``max_pixels``.
+    """
+    global _limit_users, _saved_pillow_limit
+    with _limit_lock:
+        if _limit_users == 0:
+            _saved_pillow_limit = Image.MAX_IMAGE_PIXELS
+            Image.MAX_IMAGE_PIXELS = None
+        _limit_users += 1
+        saved = _saved_pillow_limit
+    try:
+        yield saved
+    finally:
+        with _limit_lock:
+            _limit_users -= 1
+            if _limit_users == 0:
+                Image.MAX_IMAGE_PIXELS = _saved_pillow_limit
+
+
+def _reason(exc: BaseException) -> str:
+    """A one-line description of ``exc`` for an error message."""
+    if isinstance(exc, OSError) and exc.strerror:
+        text = exc.strerror
+    else:
+        text = str(exc) or type(exc).__name__
+    return " ".join(text.split())
+
+
+def _check_max_pixels(max_pixels: int | None) -> None:
+    if max_pixels is not None and (
+        isinstance(max_pixels, bool) or not isinstance(max_pixels, int) or max_pixels < 1
+    ):
+        raise ParameterError(f"max_pixels must be a positive integer or None, got {max_pixels!r}")
+
+
+def _refuse_too_big(path: Path, height: int, width: int, limit: int | None) -> None:
+    if limit is not None and width * height > limit:
+        raise InputError(
+            f"{path}: image is {width}x{height} = {width * height} pixels, more than the limit of "
+            f"{limit}; raise it with --max-pixels if the file is trusted"
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Loading
+# --------------------------------------------------------------------------------------------
+
+
+def _open_for_reading(path: Path) -> Any:
+    """Open ``path`` in binary mode, turning the usual OS failures into InputError."""
+    try:
+        return path.open("rb")
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory, not a file") from None
+    except PermissionError:
+        raise InputError(f"{path}: permission denied") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({_reason(exc)})") from None
+
+
+def _check_is_file(path: Path) -> None:
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory, not a file")
+
+
+def _png_header(head: bytes) -> tuple[int, int] | None:
+    """Return ``(bit_depth, colour_type)`` from a PNG's IHDR, or None when not a PNG."""
+    if len(head) < 26 or not head.startswith(_PNG_SIGNATURE) or head[12:16] != b"IHDR":
+        return None
+    return head[24], head[25]
+
+
+def _refuse_reduced_png(path: Path, png: tuple[int, int] | None) -> None:
+    """Refuse 16-bit colour PNGs, which Pillow silently reduces to 8 bits."""
+    if png is None or png[0] != 16:
+        return
+    if png[1] in (2, 6):
+        raise InputError(
+            f"{path}: 16-bit RGB PNG is not supported (it would be reduced to 8 bits); "
+            "convert it to 16-bit grayscale or 8-bit RGB"
+        )
+    if png[1] == 4:
+        raise InputError(
+            f"{path}: 16-bit grayscale+alpha PNG is not supported (it would be reduced to "
+            "8 bits); convert it to 16-bit grayscale or 8-bit grayscale+alpha"
+        )
+
+
+def _refuse_reduced_tiff(path: Path, im: Image.Image) -> None:
+    """Refuse TIFFs of more than 8 bits per sample that Pillow would open in an 8-bit mode."""
+    if im.format != "TIFF" or im.mode in _SIXTEEN_BIT_MODES or im.mode in ("I", "F"):
+        return
+    tags = getattr(im, "tag_v2", None)
+    bits = tags.get(258) if tags is not None else None  # BitsPerSample
+    if bits is None:
+        return
+    values = bits if isinstance(bits, tuple) else (bits,)
+    if any(int(b) > 8 for b in values):
+        raise InputError(
+            f"{path}: {max(int(b) for b in values)}-bit {im.mode} TIFF is not supported (it "
+            "would be reduced to 8 bits); convert it to 16-bit grayscale or 8-bit RGB"
+        )
+
+
+def _orientation(im: Image.Image) -> int:
+    try:
+        value = im.getexif().get(_EXIF_ORIENTATION, 1)
+        return int(value) if value in range(1, 9) else 1
+    except Exception:  # unreadable EXIF: treat as no orientation
+        return 1
+
+
+def _carried_exif(raw: Any, had_orientation: bool) -> bytes | None:
+    """Return EXIF bytes to carry to the output, with the orientation reset to 1."""
+    if not isinstance(raw, bytes | bytearray) or not raw:
+        return None
+    try:
+        exif = Image.Exif()
+        exif.load(bytes(raw))
+        if had_orientation or _EXIF_ORIENTATION in exif:
+            exif[_EXIF_ORIENTATION] = 1
+        data = exif.tobytes()
+    except Exception:  # malformed EXIF is dropped rather than failing the whole image
+        return None
+    return data if data else None
+
+
+def _to_supported_mode(im: Image.Image, png: tuple[int, int] | None) -> tuple[Image.Image, str]:
+    """Convert ``im`` to one of the modes of :class:`LoadedImage`; return it and that mode."""
+    mode = im.mode
+    if mode in _SIXTEEN_BIT_MODES:
+        return im, "I;16"
+    if mode == "I":
+        if png is not None and png == (16, 0):  # a Pillow that opens 16-bit gray PNG as "I"
+            return im, "I;16"
+        return im, "I"
+    if mode == "F":
+        return im, "F"
+    if mode in ("L", "RGB"):
+        if im.has_transparency_data:  # a tRNS colour key becomes a real alpha channel
+            target = "LA" if mode == "L" else "RGBA"
+            return im.convert(target), target
+        return im, mode
+    if mode in ("LA", "RGBA"):
+        return im, mode
+    if mode == "1":
+        return im.convert("L"), "L"
+    if mode == "La":
+        return im.convert("LA"), "LA"
+    if mode == "P":
+        target = "RGBA" if im.has_transparency_data else "RGB"
+        return im.convert(target), target
+    if mode in ("PA", "RGBa"):
+        return im.convert("RGBA"), "RGBA"
+    if mode in _CONVERTED_TO_RGB or mode == "RGBX":
+        return im.convert("RGB"), "RGB"
+    target = "RGBA" if "A" in im.getbands() else "RGB"
+    return im.convert(target), target
+
+
+def _split(im: Image.Image, mode: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """Return ``(pixels, alpha)`` as writable arrays of the storage dtype of ``mode``."""
+    arr = np.array(im)
+    dtype = _STORAGE_DTYPE[mode]
+    if mode in ("LA", "RGBA"):
+        pixels = np.ascontiguousarray(arr[..., :-1], dtype=dtype)
+        if mode == "LA":
+            pixels = pixels[..., 0]
+        alpha = np.ascontiguousarray(arr[..., -1], dtype=dtype)
+        return pixels, alpha
+    return np.ascontiguousarray(arr, dtype=dtype), None
+
+
+def load_image(path: PathLike, *, max_pixels: int | None = None) -> LoadedImage:
+    """Read an image file with Pillow.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file. Its format is found from its content, not its extension.
+    max_pixels : int or None
+        Refuse images with more than this many pixels (width times height), checked from the
+        header before any decoding. None means Pillow's limit in force
+        (``PIL.Image.MAX_IMAGE_PIXELS``; no limit when that is None).
+
+    Returns
+    -------
+    LoadedImage
+        Colour channels and alpha as separate arrays of the storage dtype (see
+        :class:`LoadedImage`), with EXIF orientation applied.
+
+    Raises
+    ------
+    InputError
+        Missing file, directory, unreadable, not an image, truncated or corrupt, larger than
+        ``max_pixels``, or a 16-bit colour image Pillow would reduce to 8 bits.
+    ParameterError
+        ``max_pixels`` is not a positive integer or None.
+
+    Notes
+    -----
+    Modes: L, LA, RGB, RGBA are kept; "1" becomes L (0/255); P becomes RGB, or RGBA when it
+    has transparency; PA, La, RGBa become RGBA; L/RGB with a tRNS colour key become LA/RGBA;
+    CMYK, YCbCr, LAB, HSV become RGB (and their ICC profile is dropped, as it describes the old
+    colour space); 16-bit grayscale (I;16, I;16B, ...) is kept as uint16 with mode "I;16";
+    I stays int32, F stays float32. Only the first frame of a multi-frame file is read.
+    """
+    _check_max_pixels(max_pixels)
+    p = Path(path)
+    _check_is_file(p)
+    with _open_for_reading(p) as fh:
+        try:
+            head = fh.read(32)
+            fh.seek(0)
+        except OSError as exc:
+            raise InputError(f"{p}: cannot read ({_reason(exc)})") from None
+        png = _png_header(head)
+        _refuse_reduced_png(p, png)
+        with _pillow_size_checks_off() as pillow_limit:
+            limit = pillow_limit if max_pixels is None else max_pixels
+            try:
+                im = Image.open(fh)
+            except UnidentifiedImageError:
+                raise InputError(f"{p}: not an image Pillow can read") from None
+            except Exception as exc:
+                raise InputError(f"{p}: truncated or corrupt image data ({_reason(exc)})") from None
+            with im:
+                return _decode(p, im, png, limit)
+
+
+def _decode(
+    path: Path, im: Image.Image, png: tuple[int, int] | None, limit: int | None
+) -> LoadedImage:
+    width, height = im.size
+    _refuse_too_big(path, height, width, limit)
+    _refuse_reduced_tiff(path, im)
+    source_mode = im.mode
+    source_format = im.format
+    try:
+        im.load()
+    except MemoryError:
+        raise InputError(f"{path}: not enough memory to decode a {width}x{height} image") from None
+    except Exception as exc:
+        raise InputError(f"{path}: truncated or corrupt image data ({_reason(exc)})") from None
+
+    orientation = _orientation(im)
+    raw_exif = im.info.get("exif")
+    had_orientation = orientation != 1
+    if had_orientation:
+        try:
+            im = ImageOps.exif_transpose(im)
+        except Exception:  # a broken EXIF block must not make a readable image unreadable
+            had_orientation = False
+    try:
+        converted, mode = _to_supported_mode(im, png)
+        pixels, alpha = _split(converted, mode)
+    except (ValueError, OSError) as exc:
+        raise InputError(
+            f"{path}: image mode {source_mode} cannot be converted ({_reason(exc)})"
+        ) from None
+
+    info: dict[str, Any] = {}
+    icc = im.info.get("icc_profile")
+    if isinstance(icc, bytes | bytearray) and icc and source_mode not in _CONVERTED_TO_RGB:
+        info["icc_profile"] = bytes(icc)
+    dpi = im.info.get("dpi")
+    if isinstance(dpi, tuple | list) and len(dpi) == 2:
+        try:
+            xdpi, ydpi = float(dpi[0]), float(dpi[1])
+        except (TypeError, ValueError):
+            xdpi = ydpi = 0.0
+        if xdpi > 0 and ydpi > 0:
+            # orientations 5..8 swap the axes, and so the horizontal and vertical resolutions
+            info["dpi"] = (ydpi, xdpi) if had_orientation and orientation >= 5 else (xdpi, ydpi)
+    exif = _carried_exif(raw_exif, had_orientation)
+    if exif is not None:
+        info["exif"] = exif
+    return LoadedImage(
+        pixels=pixels,
+        alpha=alpha,
+        mode=mode,
+        source_mode=source_mode,
+        format=source_format,
+        info=info,
+        path=path,
+    )
+
+
+def _read_npy_header(path: Path, fh: Any) -> tuple[tuple[int, ...], np.dtype]:
+    try:
+        magic = fh.read(len(_NPY_MAGIC))
+        fh.seek(0)
+        if magic != _NPY_MAGIC:
+            raise InputError(f"{path}: not a valid .npy file (no NumPy header)")
+        version = np.lib.format.read_magic(fh)
+        if version == (1, 0):
+            shape, _fortran, dtype = np.lib.format.read_array_header_1_0(fh)
+        else:
+            shape, _fortran, dtype = np.lib.format.read_array_header_2_0(fh)
+    except InputError:
+        raise
+    except Exception as exc:
+        raise InputError(f"{path}: not a valid .npy file ({_reason(exc)})") from None
+    fh.seek(0)
+    return tuple(shape), np.dtype(dtype)
+
+
+def load_array(path: PathLike, *, max_pixels: int | None = None) -> np.ndarray:
+    """Read a ``.npy`` file holding a 2-D ``(H, W)`` or 3-D ``(H, W, C)`` numeric array.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A file named ``*.npy`` (any case). Pickled objects are never loaded.
+    max_pixels : int or None
+        Refuse arrays with more than this many pixels (``H * W``), checked from the header
+        before reading the data. None means no limit.
+
+    Returns
+    -------
+    numpy.ndarray
+        The array exactly as stored (dtype and values unchanged): bool, integer or float.
+
+    Raises
+    ------
+    InputError
+        Missing, a directory, unreadable, not named .npy, not a valid .npy file, truncated,
+        not numeric (object, string, structured or complex dtype), not 2-D or 3-D, empty, or
+        larger than ``max_pixels``.
+    """
+    _check_max_pixels(max_pixels)
+    p = Path(path)
+    _check_is_file(p)
+    if p.suffix.lower() != ".npy":
+        raise InputError(f"{p}: not a .npy file (arrays must be stored with numpy.save as .npy)")
+    with _open_for_reading(p) as fh:
+        shape, dtype = _read_npy_header(p, fh)
+        if dtype.kind not in "biuf":
+            raise InputError(f"{p}: array of dtype {dtype} is not numeric (need bool, int, float)")
+        if len(shape) not in (2, 3):
+            raise InputError(f"{p}: expected a 2-D (H, W) or 3-D (H, W, C) array, got {shape}")
+        if 0 in shape:
+            raise InputError(f"{p}: the array is empty (shape {shape})")
+        _refuse_too_big(p, shape[0], shape[1], max_pixels)
+        try:
+            array = np.load(fh, allow_pickle=False)
+        except Exception as exc:
+            raise InputError(f"{p}: truncated or corrupt .npy data ({_reason(exc)})") from None
+    if not isinstance(array, np.ndarray) or array.shape != shape:
+        raise InputError(f"{p}: truncated or corrupt .npy data")
+    return array
+
+
+def _array_mode(array: np.ndarray) -> str:
+    """The mode an array input is saved in: its dtype and channel count decide."""
+    channels = 1 if array.ndim == 2 else array.shape[2]
+    if array.dtype == np.uint8 and channels in (1, 3):
+        return "L" if channels == 1 else "RGB"
+    if array.dtype == np.uint16 and channels == 1:
+        return "I;16"
+    return "F"
+
+
+def load_input(path: PathLike, *, max_pixels: int | None = None) -> LoadedImage:
+    """Read an input: a ``.npy`` array or any image Pillow can read.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Files whose name ends in ``.npy`` (any case) are read with :func:`load_array`, all
+        others with :func:`load_image`.
+    max_pixels : int or None
+        As in :func:`load_image`; for arrays it is checked against ``H * W`` too, with the same
+        default (Pillow's limit in force).
+
+    Returns
+    -------
+    LoadedImage
+        For an array: ``pixels`` is the array as stored (any numeric dtype, ``(H, W)`` or
+        ``(H, W, C)``), ``alpha`` is None, ``source_mode`` is the dtype name, ``format`` is
+        "NPY" and ``info`` is empty. ``mode`` follows the dtype: uint8 with 1 or 3 channels ->
+        "L" or "RGB", uint16 with 1 channel -> "I;16", anything else -> "F" (a single-channel
+        "F" result can be saved as a float TIFF; others only as .npy).
+
+    Raises
+    ------
+    InputError
+        As :func:`load_array` or :func:`load_image`.
+    """
+    _check_max_pixels(max_pixels)
+    p = Path(path)
+    if p.suffix.lower() != ".npy":
+        return load_image(p, max_pixels=max_pixels)
+    if max_pixels is None:
+        with _pillow_size_checks_off() as pillow_limit:
+            max_pixels = pillow_limit
+    array = load_array(p, max_pixels=max_pixels)
+    return LoadedImage(
+        pixels=array,
+        alpha=None,
+        mode=_array_mode(array),
+        source_mode=array.dtype.name,
+        format="NPY",
+        info={},
+        path=p,
+    )
+
+
+def is_image_file(path: PathLike) -> bool:
+    """Return True when Pillow recognises the file's content as an image.
+
+    The extension plays no part and nothing is decoded: only the header is read, and the size
+    limit is not applied. Never raises (a missing file, a directory, a bad argument give
+    False).
+    """
+    try:
+        p = Path(path)
+        if not p.is_file():
+            return False
+        with _pillow_size_checks_off(), Image.open(p) as im:
+            return im.format is not None
+    except Exception:
+        return False
+
+
+# --------------------------------------------------------------------------------------------
+# Values and modes
+# --------------------------------------------------------------------------------------------
+
+
+def _base_mode(mode: str) -> str:
+    """Return the mode name used here for ``mode`` (16-bit variants -> "I;16")."""
+    if mode in _SIXTEEN_BIT_MODES:
+        return "I;16"
+    if mode not in _STORAGE_DTYPE:
+        known = ", ".join(_STORAGE_DTYPE)
+        raise ParameterError(f"unsupported image mode {mode!r} (known: {known})")
+    return mode
+
+
+def value_range(mode: str) -> tuple[float, float] | None:
+    """Return the ``(lowest, highest)`` storable value of a mode, or None for float mode F.
+
+    (0, 255) for L, LA, RGB, RGBA; (0, 65535) for I;16 (and I;16B, I;16L, I;16N);
+    (-2**31, 2**31 - 1) for I; None for F. Raises ParameterError for other modes.
+    """
+    base = _base_mode(mode)
+    if base == "F":
+        return None
+    info = np.iinfo(_STORAGE_DTYPE[base])
+    return float(info.min), float(info.max)
+
+
+def to_storage(
+    values: np.ndarray, mode: str, *, range_mode: str = "clip"
+) -> tuple[np.ndarray, float]:
+    """Convert float results to the storage dtype of ``mode``.
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        Results of any shape and numeric dtype.
+    mode : str
+        Target Pillow mode (see :func:`value_range`).
+    range_mode : {"clip", "rescale"}
+        "clip": round, then clip to the mode's range. "rescale": first map
+        ``[min(lo, vmin), max(hi, vmax)]`` linearly onto ``[lo, hi]`` (``vmin``/``vmax`` over
+        the finite values), so results already in range are left unchanged and out-of-range
+        ones are squeezed in, all by the same map; then round.
+
+    Returns
+    -------
+    stored : numpy.ndarray
+        Same shape; uint8, uint16, int32 or float32 as the mode needs.
+    clipped_fraction : float
+        Fraction of the values that were outside the range after rounding and so were clipped
+        (0.0 for mode F, and for "rescale" unless there are non-finite values).
+
+    Notes
+    -----
+    Rounding is half to even (``numpy.rint``): 0.5 -> 0, 1.5 -> 2, 2.5 -> 2. NaN is stored
+    as the lowest value, +inf/-inf as the highest/lowest; all three count as clipped. Mode F
+    returns float32 values unchanged (no clipping). Computation is in float64.
+    """
+    if range_mode not in ("clip", "rescale"):
+        raise ParameterError(f"range_mode must be 'clip' or 'rescale', got {range_mode!r}")
+    base = _base_mode(mode)
+    arr = np.asarray(values)
+    if arr.dtype.kind not in "biuf":
+        raise ParameterError(f"values must be numeric, got dtype {arr.dtype}")
+    if base == "F":
+        return arr.astype(np.float32), 0.0
+    bounds = value_range(base)
+    assert bounds is not None
+    lo, hi = bounds
+    v = np.array(arr, dtype=np.float64)  # a copy: modified in place below
+    if v.size == 0:
+        return v.astype(_STORAGE_DTYPE[base]), 0.0
+    finite = np.isfinite(v)
+    all_finite = bool(finite.all())
+    if range_mode == "rescale":
+        if all_finite:
+            vmin, vmax = float(v.min()), float(v.max())
+        elif finite.any():
+            vmin, vmax = float(v[finite].min()), float(v[finite].max())
+        else:
+            vmin, vmax = lo, hi
+        a, b = min(lo, vmin), max(hi, vmax)
+        if a < lo or b > hi:
+            v -= a
+            v *= (hi - lo) / (b - a)
+            v += lo
+    np.rint(v, out=v)
+    if not all_finite:
+        nan = np.isnan(v)
+        v[nan] = lo
+        outside = (v < lo) | (v > hi) | nan
+    else:
+        outside = (v < lo) | (v > hi)
+    fraction = float(np.count_nonzero(outside)) / v.size
+    np.clip(v, lo, hi, out=v)
+    return v.astype(_STORAGE_DTYPE[base]), fraction
+
+
+# --------------------------------------------------------------------------------------------
+# Writing
+# --------------------------------------------------------------------------------------------
+
+
+def output_format(path: PathLike) -> str:
+    """Return the Pillow format name for an output path from its extension (any case).
+
+    .png -> PNG, .jpg/.jpeg -> JPEG, .webp -> WEBP, .tif/.tiff -> TIFF, .bmp -> BMP,
+    .gif -> GIF, .npy -> NPY. Raises OutputError for other extensions (listing the supported
+    ones) and for WebP when this Pillow has no WebP support.
+    """
+    p = Path(path)
+    suffix = p.suffix.lower()
+    fmt = _EXTENSIONS.get(suffix)
+    if fmt is None:
+        supported = ", ".join(_EXTENSIONS)
+        what = f"extension {p.suffix!r}" if p.suffix else "no extension"
+        raise OutputError(f"{p}: unknown output format ({what}); use one of {supported}")
+    if fmt == "WEBP" and not features.check("webp"):
+        raise OutputError(f"{p}: this Pillow was built without WebP support; use .png")
+    return fmt
+
+
+def same_file(a: PathLike, b: PathLike) -> bool:
+    """Return True when two paths name the same file (following links). Never raises.
+
+    When both exist the device and inode are compared; otherwise the resolved absolute paths.
+    """
+    try:
+        return os.path.samefile(a, b)
+    except (OSError, ValueError, TypeError):
+        pass
+    try:
+        return Path(a).resolve() == Path(b).resolve()
+    except (OSError, ValueError, TypeError, RuntimeError):
+        return False
+
+
+def _check_target(path: Path, overwrite: bool) -> None:
+    """Raise OutputError when ``path`` cannot be (or must not be) written."""
+    folder = path.parent
+    if not folder.exists():
+        raise OutputError(f"{path}: folder {folder} does not exist")
+    if not folder.is_dir():
+        raise OutputError(f"{path}: {folder} is not a folder")
+    if path.is_dir():
+        raise OutputError(f"{path}: is a directory")
+    if not overwrite and (path.exists() or path.is_symlink()):
+        raise OutputError(f"{path}: exists; use --overwrite")
+
+
+def _create_temp(path: Path) -> Path:
+    """Create an empty, uniquely named temporary file next to ``path`` and return its path.
+
+    The name is ``.<name>.<random>.tmp``; the file gets the default permissions (umask).
+    """
+    name = path.name[:200]
+    for _ in range(100):
+        tmp = path.with_name(f".{name}.{secrets.token_hex(6)}.tmp")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            continue
+        except PermissionError:
+            raise OutputError(f"{path}: cannot write in {path.parent}: permission denied") from None
+        except OSError as exc:
+            raise OutputError(f"{path}: cannot create a file ({_reason(exc)})") from None
+        os.close(fd)
+        return tmp
+    raise OutputError(f"{path}: cannot create a temporary file in {path.parent}")
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make a rename durable; best effort (not every platform can open a folder)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _move_into_place(tmp: Path, path: Path, overwrite: bool) -> None:
+    if overwrite:
+        try:  # keep the permissions of the file being replaced
+            os.chmod(tmp, stat.S_IMODE(os.stat(path).st_mode))
+        except OSError:
+            pass
+        os.replace(tmp, path)
+        return
+    # Without overwrite, a hard link refuses atomically to replace a file created meanwhile.
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise OutputError(f"{path}: exists; use --overwrite") from None
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.EXDEV, errno.ENOTSUP, errno.EMLINK, errno.ENOSYS):
+            raise
+        if path.exists() or path.is_symlink():  # file system without hard links
+            raise OutputError(f"{path}: exists; use --overwrite") from None
+        os.replace(tmp, path)
+        return
+    os.unlink(tmp)
+
+
+def atomic_write(path: PathLike, write: Callable[[Path], None], *, overwrite: bool = False) -> None:
+    """Write a file atomically: all of it appears at ``path``, or nothing does.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The target. Its folder must exist.
+    write : callable
+        Called once with the path of an empty temporary file in the same folder, named
+        ``.<name>.<random>.tmp``, which it must fill (the suffix is not the target's: a writer
+        that picks a format must be told it explicitly).
+    overwrite : bool
+        Replace an existing ``path``; otherwise an existing file is left untouched.
+
+    Raises
+    ------
+    OutputError
+        The folder does not exist or cannot be written, ``path`` is a directory, or it exists
+        and ``overwrite`` is false, or syncing/renaming fails.
+
+    Notes
+    -----
+    The temporary file is fsync'ed, then renamed over ``path`` (``os.replace``); without
+    ``overwrite`` a hard link is used so that a file created meanwhile is not replaced either.
+    On any exception from ``write`` (including KeyboardInterrupt) the temporary file is removed
+    and the exception re-raised unchanged.
+    """
+    target = Path(path)
+    _check_target(target, overwrite)
+    tmp = _create_temp(target)
+    try:
+        write(tmp)
+        try:
+            _fsync_file(tmp)
+            _move_into_place(tmp, target, overwrite)
+        except OSError as exc:
+            raise OutputError(f"{target}: cannot write ({_reason(exc)})") from None
+    except BaseException:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise
+    _fsync_folder(target.parent)
+
+
+def _mode_for_save(mode: str, has_alpha: bool) -> tuple[str, str]:
+    """Return ``(colour_mode, full_mode)`` for a save; e.g. ("RGB", "RGBA") with alpha."""
+    base = "I;16" if mode in _SIXTEEN_BIT_MODES else mode
+    if base in ("LA", "RGBA"):
+        if not has_alpha:
+            raise ParameterError(f"mode {mode} needs an alpha array")
+        return base[:-1], base
+    _base_mode(base)  # raises for unknown modes
+    if has_alpha:
+        if base in ("L", "RGB"):
+            return base, base + "A"
+        return base, base  # refused with a clear OutputError by _check_format
+    return base, base
+
+
+_DEPTH_NAMES = {
+    "I;16": ("16-bit images", ".png or .tiff"),
+    "I": ("32-bit integer images", ".tiff"),
+    "F": ("floating-point images", ".tiff"),
+}
+
+
+def _check_format(path: Path, fmt: str, colour_mode: str, has_alpha: bool, ndim: int) -> None:
+    """Raise OutputError when ``fmt`` cannot store an image of this kind."""
+    if colour_mode in _DEPTH_NAMES:
+        what, where = _DEPTH_NAMES[colour_mode]
+        if has_alpha:
+            raise OutputError(
+                f"{path}: {what} with an alpha channel cannot be saved as an image; use .npy"
+            )
+        if colour_mode == "F" and ndim != 2:
+            raise OutputError(
+                f"{path}: a floating-point array with channels can only be saved as .npy"
+            )
+        allowed = ("PNG", "TIFF") if colour_mode == "I;16" else ("TIFF",)
+        if fmt not in allowed:
+            raise OutputError(f"{path}: {fmt} cannot store {what}; use {where} (or .npy)")
+    if has_alpha and fmt not in _CARRIES_ALPHA:
+        raise OutputError(f"{path}: {fmt} cannot store an alpha channel; use .png/.webp/.tiff")
+
+
+def _check_shapes(pixels: np.ndarray, alpha: np.ndarray | None, colour_mode: str) -> np.ndarray:
+    if colour_mode == "RGB":
+        if pixels.ndim != 3 or pixels.shape[2] != 3:
+            raise ParameterError(f"mode RGB needs (H, W, 3) pixels, got shape {pixels.shape}")
+    else:
+        if pixels.ndim == 3 and pixels.shape[2] == 1:
+            pixels = pixels[:, :, 0]
+        if pixels.ndim != 2 and colour_mode != "F":
+            raise ParameterError(
+                f"mode {colour_mode} needs (H, W) pixels, got shape {pixels.shape}"
+            )
+        if pixels.ndim not in (2, 3):
+            raise ParameterError(f"pixels must be 2-D or 3-D, got shape {pixels.shape}")
+    if pixels.size == 0:
+        raise ParameterError(f"pixels must not be empty, got shape {pixels.shape}")
+    if alpha is not None and alpha.shape != pixels.shape[:2]:
+        raise ParameterError(f"alpha must have shape {pixels.shape[:2]}, got {alpha.shape}")
+    return pixels
+
+
+def _save_options(
+    fmt: str, info: dict[str, Any], compress_level: int | None, quality: int | None
+) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    icc = info.get("icc_profile")
+    if fmt in _CARRIES_ICC and isinstance(icc, bytes | bytearray) and icc:
+        options["icc_profile"] = bytes(icc)
+    dpi = info.get("dpi")
+    if fmt in _CARRIES_DPI and isinstance(dpi, tuple | list) and len(dpi) == 2:
+        options["dpi"] = (float(dpi[0]), float(dpi[1]))
+    exif = info.get("exif")
+    if fmt in _CARRIES_EXIF and isinstance(exif, bytes | bytearray) and exif:
+        if not (fmt == "JPEG" and len(exif) > 65_000):  # JPEG's APP1 segment limit
+            options["exif"] = bytes(exif)
+    if compress_level is not None:
+        if isinstance(compress_level, bool) or not 0 <= compress_level <= 9:
+            raise ParameterError(f"compress_level must be 0..9, got {compress_level!r}")
+        if fmt == "PNG":
+            options["compress_level"] = int(compress_level)
+    if quality is not None and (isinstance(quality, bool) or not 1 <= quality <= 100):
+        raise ParameterError(f"quality must be 1..100, got {quality!r}")
+    if fmt in ("JPEG", "WEBP"):
+        options["quality"] = _DEFAULT_QUALITY if quality is None else int(quality)
+    return options
+
+
+def save_image(
+    path: PathLike,
+    pixels: np.ndarray,
+    alpha: np.ndarray | None,
+    *,
+    mode: str,
+    info: dict[str, Any] | None = None,
+    overwrite: bool = False,
+    compress_level: int | None = None,
+    quality: int | None = None,
+    range_mode: str = "clip",
+) -> float:
+    """Convert float results to ``mode`` and write them atomically in the format of the suffix.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Output file; the extension picks the format (:func:`output_format`).
+    pixels : numpy.ndarray
+        Float results, ``(H, W)`` or ``(H, W, 3)`` on the scale of ``mode`` (0..255 for 8-bit).
+    alpha : numpy.ndarray or None
+        Float ``(H, W)`` alpha on the 0..255 scale, or None.
+    mode : str
+        The source's :attr:`LoadedImage.mode`; "L"/"RGB" with an ``alpha`` become "LA"/"RGBA".
+    info : dict or None
+        Metadata from :attr:`LoadedImage.info`; each item is written where the format can hold
+        it (ICC: PNG, JPEG, WebP, TIFF; DPI: PNG, JPEG, TIFF, BMP; EXIF: PNG, JPEG, WebP,
+        TIFF) and silently left out elsewhere.
+    overwrite : bool
+        Replace an existing file.
+    compress_level : int or None
+        PNG zlib level 0..9 (ignored by other formats); None is Pillow's default.
+    quality : int or None
+        JPEG/WebP quality 1..100; None means 95.
+    range_mode : {"clip", "rescale"}
+        How colour values outside the mode's range are handled (:func:`to_storage`); alpha is
+        always clipped, since rescaling it would make opaque pixels translucent.
+
+    Returns
+    -------
+    float
+        Fraction of the colour values that were clipped (alpha not counted); 0.0 for ``.npy``.
+
+    Raises
+    ------
+    OutputError
+        Unknown extension, a format that cannot hold this image (alpha in JPEG/BMP/GIF; 16-bit
+        outside PNG/TIFF; 32-bit integer or float outside TIFF), an existing file without
+        ``overwrite``, a missing folder, or a write failure. Nothing is left at ``path``.
+    ParameterError
+        Shapes that do not fit ``mode``, or bad ``quality``/``compress_level``/``range_mode``.
+
+    Notes
+    -----
+    For ``.npy`` the float results are saved exactly by :func:`save_array`, with alpha (if
+    any) appended as the last channel. WebP has no grayscale: L/LA are stored as RGB/RGBA.
+    GIF stores a palette of at most 256 colours.
+    """
+    target = Path(path)
+    fmt = output_format(target)
+    pix = np.asarray(pixels)
+    alp = None if alpha is None else np.asarray(alpha)
+    if fmt == "NPY":
+        if alp is not None:
+            planes = pix if pix.ndim == 3 else pix[:, :, None]
+            pix = np.concatenate([planes, alp[:, :, None].astype(planes.dtype)], axis=2)
+        save_array(target, pix, overwrite=overwrite)
+        return 0.0
+    colour_mode, full_mode = _mode_for_save(mode, alp is not None)
+    pix = _check_shapes(pix, alp, colour_mode)
+    _check_format(target, fmt, colour_mode, alp is not None, pix.ndim)
+    options = _save_options(fmt, info or {}, compress_level, quality)
+    _check_target(target, overwrite)  # fail before the conversion work
+
+    stored, fraction = to_storage(pix, colour_mode, range_mode=range_mode)
+    if alp is not None:
+        stored_alpha, _ = to_storage(alp, "L", range_mode="clip")
+        planes = stored if stored.ndim == 3 else stored[:, :, None]
+        stored = np.concatenate([planes, stored_alpha[:, :, None]], axis=2)
+    image = Image.fromarray(stored)
+    if image.mode != full_mode:  # cannot happen with the checks above; guards Pillow changes
+        raise OutputError(f"{target}: internal error: built a {image.mode} image for {full_mode}")
+
+    def write(tmp: Path) -> None:
+        try:
+            image.save(tmp, format=fmt, **options)
+        except (OSError, ValueError, TypeError, KeyError) as exc:
+            raise OutputError(f"{target}: cannot write {fmt} ({_reason(exc)})") from None
+
+    atomic_write(target, write, overwrite=overwrite)
+    return fraction
+
+
+def save_array(path: PathLike, array: np.ndarray, *, overwrite: bool = False) -> None:
+    """Save a numeric array exactly (dtype and values) as ``.npy``, atomically.
+
+    Raises OutputError when the name does not end in ``.npy``, the file exists and
+    ``overwrite`` is false, the folder is missing, or writing fails; ParameterError when the
+    array is not numeric.
+    """
+    target = Path(path)
+    if target.suffix.lower() != ".npy":
+        raise OutputError(f"{target}: arrays are saved as .npy; name the output *.npy")
+    arr = np.asarray(array)
+    if arr.dtype.kind not in "biuf":
+        raise ParameterError(f"array must be numeric, got dtype {arr.dtype}")
+
+    def write(tmp: Path) -> None:
+        try:
+            with tmp.open("wb") as fh:
+                np.save(fh, arr, allow_pickle=False)
+        except OSError as exc:
+            raise OutputError(f"{target}: cannot write ({_reason(exc)})") from None
+
+    atomic_write(target, write, overwrite=overwrite)
