@@ -65,10 +65,18 @@ def resolve_output_size(
     return out, (1.0 / sy, 1.0 / sx)
 
 
-def _nearest_index(n: int, n_out: int, r: float) -> np.ndarray:
-    """``min(floor((o + 0.5) * r), n - 1)``: PyTorch ``nearest-exact`` / Pillow NEAREST."""
-    o = np.arange(n_out, dtype=np.float64)
-    return np.minimum(np.floor((o + 0.5) * r).astype(np.intp), n - 1)
+def _nearest_index(n: int, n_out: int, r: float, by_size: bool) -> np.ndarray:
+    """``min(floor((o + 0.5) * r), n - 1)``: PyTorch ``nearest-exact`` / Pillow NEAREST.
+
+    With an explicit size ``r = n / n_out`` is rational and the floor is taken exactly,
+    ``((2o + 1) * n) // (2 * n_out)``, so ties are not lost to rounding.
+    """
+    o = np.arange(n_out, dtype=np.int64)
+    if by_size:
+        index = ((2 * o + 1) * n) // (2 * n_out)
+    else:
+        index = np.floor((o + 0.5) * r).astype(np.int64)
+    return np.minimum(index, n - 1).astype(np.intp)
 
 
 def nearest(
@@ -101,8 +109,8 @@ def nearest(
     """
     x = as_float_image(x)
     (out_h, out_w), (rh, rw) = resolve_output_size(x.shape[:2], scale, size)
-    rows = _nearest_index(x.shape[0], out_h, rh)
-    cols = _nearest_index(x.shape[1], out_w, rw)
+    rows = _nearest_index(x.shape[0], out_h, rh, size is not None)
+    cols = _nearest_index(x.shape[1], out_w, rw, size is not None)
     return x[rows][:, cols]
 
 
