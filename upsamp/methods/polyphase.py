@@ -192,11 +192,17 @@ def _band_depthwise(
     n_rows, n_cols = rows[1] - rows[0], cols[1] - cols[0]
     factors = rank_one_factors(w2)
     if factors is not None:
+        # Columns first, on just the input rows this band needs; then rows, so the second and
+        # larger pass writes whole contiguous rows.
         u, v = factors
-        rows_done = _pass_axis(x, u.astype(dtype), ph, qa_h, qb_h, 0, dtype, edge)
-        rows_done = rows_done[start_h : start_h + n_rows]
-        both = _pass_axis(rows_done, v.astype(dtype), pw, qa_w, qb_w, 1, dtype, edge)
-        return both[:, start_w : start_w + n_cols]
+        needed = _take(x, qa_h - ph.max_shift, qb_h, 0, edge)
+        cols_done = _pass_axis(needed, v.astype(dtype), pw, qa_w, qb_w, 1, dtype, edge)
+        cols_done = cols_done[:, start_w : start_w + n_cols]
+        q_rows = qb_h - qa_h
+        both = _pass_axis(
+            cols_done, u.astype(dtype), ph, ph.max_shift, ph.max_shift + q_rows, 0, dtype, edge
+        )
+        return both[start_h : start_h + n_rows]
     block = _take(_take(x, qa_h - ph.max_shift, qb_h, 0, edge), qa_w - pw.max_shift, qb_w, 1, edge)
     qh, qw = qb_h - qa_h, qb_w - qa_w
     out = np.empty((qh, ph.stride, qw, pw.stride, x.shape[2]), dtype=dtype)
