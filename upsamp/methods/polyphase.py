@@ -271,9 +271,15 @@ def _band_mixing(
         stacked[:, :, n * c_in : (n + 1) * c_in] = block[
             ph.max_shift - mh : ph.max_shift - mh + qh, pw.max_shift - mw : pw.max_shift - mw + qw
         ]
-    product = stacked.reshape(qh * qw, -1) @ matrix
     c_out = matrix.shape[1] // (ph.stride * pw.stride)
-    phases = product.reshape(qh, qw, ph.stride, pw.stride, c_out).transpose(0, 2, 1, 3, 4)
+    phases = np.empty((qh, ph.stride, qw, pw.stride, c_out), dtype=dtype)
+    per_row_phase = matrix.reshape(matrix.shape[0], ph.stride, pw.stride * c_out)
+    for rh in range(ph.stride):
+        # One batched product per row phase writes straight into the phase-major layout (no
+        # transpose); numpy's batched matmul also avoids BLAS's own threads, which would fight
+        # the band threads.
+        target = phases[:, rh].reshape(qh, qw, pw.stride * c_out)
+        np.matmul(stacked, np.ascontiguousarray(per_row_phase[:, rh]), out=target)
     flat = phases.reshape(qh * ph.stride, qw * pw.stride, c_out)
     return flat[start_h : start_h + rows[1] - rows[0], start_w : start_w + cols[1] - cols[0]]
 
@@ -318,6 +324,11 @@ def full_window(
     band = max(8, BAND_VALUES // row_values)
     band = math.ceil(band / stride[0]) * stride[0]
     starts = list(range(r0, r1, band))
+    if depthwise and rank_one_factors(w4[0, 0]) is None:
+        # A general depthwise kernel is fastest as a grouped channel-mixing product.
+        channels = x.shape[2]
+        w4 = np.broadcast_to(w4, (channels, 1) + w4.shape[2:])
+        groups, depthwise = channels, False
     if depthwise:
         w2 = w4[0, 0]
 
