@@ -25,6 +25,13 @@ def as_float_image(x: Any, *, name: str = "x") -> np.ndarray:
 
     Raises :class:`ParameterError` for other ranks, empty arrays and non-numeric data.
     """
+    arr = check_image(x, name=name)
+    return arr.astype(result_dtype(arr), copy=False)
+
+
+def check_image(x: Any, *, name: str = "x") -> np.ndarray:
+    """Validate ``x`` as a numeric ``(H, W)`` or ``(H, W, C)`` array without converting it (the
+    engines cast band by band, so an 8-bit image is never copied whole to float)."""
     arr = np.asarray(x)
     if arr.dtype.kind not in "biuf":
         raise ParameterError(f"{name} must be a numeric array, got dtype {arr.dtype}")
@@ -32,7 +39,7 @@ def as_float_image(x: Any, *, name: str = "x") -> np.ndarray:
         raise ParameterError(f"{name} must be 2-D (H, W) or 3-D (H, W, C), got shape {arr.shape}")
     if arr.size == 0:
         raise ParameterError(f"{name} must not be empty, got shape {arr.shape}")
-    return arr.astype(result_dtype(arr), copy=False)
+    return arr
 
 
 def as_planes(x: np.ndarray) -> tuple[np.ndarray, bool]:
@@ -80,3 +87,13 @@ def choice(value: str, name: str, allowed: Iterable[str]) -> str:
     if value not in allowed:
         raise ParameterError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
     return value
+
+
+def row_range(rows: tuple[int, int] | None, out_h: int) -> tuple[int, int]:
+    """Check a ``rows=(start, stop)`` request against an output height (None: every row)."""
+    if rows is None:
+        return 0, out_h
+    r0, r1 = int(rows[0]), int(rows[1])
+    if not 0 <= r0 < r1 <= out_h:
+        raise ParameterError(f"rows must satisfy 0 <= start < stop <= {out_h}, got {rows}")
+    return r0, r1

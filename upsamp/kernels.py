@@ -11,8 +11,8 @@ Kernel files
     A 2-D ``(kH, kW)`` or 4-D ``(C_in, C_out/groups, kH, kW)`` numeric array.
 ``.json``
     Either a bare nested list (2-D or 4-D) or an object
-    ``{"weight": [...], "stride", "padding", "output_padding", "dilation", "groups", "bias", "edge"}``
-    where everything but ``weight`` is optional (command-line flags override the file).
+    ``{"weight": [...], "stride", "padding", "output_padding", "dilation", "groups", "bias",
+    "edge"}`` where everything but ``weight`` is optional (command-line flags override the file).
 """
 
 from __future__ import annotations

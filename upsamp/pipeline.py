@@ -420,7 +420,8 @@ def pool_image(
             )
         elif found.indices.shape[2] != planes.shape[2]:
             raise InputError(
-                f"the guide has {found.indices.shape[2]} channels but the image has {planes.shape[2]}"
+                f"the guide has {found.indices.shape[2]} channels "
+                f"but the image has {planes.shape[2]}"
             )
     h, w = planes.shape[:2]
     flat = planes.reshape(h * w, planes.shape[2])

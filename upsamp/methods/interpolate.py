@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .._arrays import as_float_image, int_pair
+from .._arrays import check_image, int_pair, result_dtype, row_range
 from ..errors import ParameterError
 from .registry import Method, MethodOptions, register
 
@@ -80,7 +80,12 @@ def _nearest_index(n: int, n_out: int, r: float, by_size: bool) -> np.ndarray:
 
 
 def nearest(
-    x: np.ndarray, scale: Scale | None = None, *, size: Sequence[int] | None = None
+    x: np.ndarray,
+    scale: Scale | None = None,
+    *,
+    size: Sequence[int] | None = None,
+    rows: tuple[int, int] | None = None,
+    keep_dtype: bool = False,
 ) -> np.ndarray:
     """Nearest-neighbour upsampling with half-pixel centres.
 
@@ -94,10 +99,15 @@ def nearest(
     scale : int, float or (sy, sx), optional
     size : (out_h, out_w), optional
         Give ``scale`` or ``size``.
+    rows : (start, stop), optional
+        Compute only these output rows (banded processing).
+    keep_dtype : bool
+        Return the input's dtype instead of float: exact, since values are only copied.
 
     Notes
     -----
-    Dtype rule: float64 input gives float64, every other input float32; values are not rescaled.
+    Dtype rule: float64 input gives float64, every other input float32 (unless ``keep_dtype``);
+    values are not rescaled.
 
     Examples
     --------
@@ -107,11 +117,25 @@ def nearest(
            [3., 3., 4., 4.],
            [3., 3., 4., 4.]], dtype=float32)
     """
-    x = as_float_image(x)
+    x = check_image(x)
     (out_h, out_w), (rh, rw) = resolve_output_size(x.shape[:2], scale, size)
-    rows = _nearest_index(x.shape[0], out_h, rh, size is not None)
-    cols = _nearest_index(x.shape[1], out_w, rw, size is not None)
-    return x[rows][:, cols]
+    r0, r1 = row_range(rows, out_h)
+    dtype = x.dtype if keep_dtype else result_dtype(x)
+    src_rows = _nearest_index(x.shape[0], out_h, rh, size is not None)[r0:r1]
+    src_cols = _nearest_index(x.shape[1], out_w, rw, size is not None)
+    factor = (out_h // x.shape[0], out_w // x.shape[1])
+    if (
+        out_h == factor[0] * x.shape[0]
+        and out_w == factor[1] * x.shape[1]
+        and r0 % factor[0] == 0
+        and r1 % factor[0] == 0
+    ):
+        # Integer factor: replication by one broadcast copy (no index gathers).
+        band = x[r0 // factor[0] : r1 // factor[0]]
+        out = np.empty((band.shape[0], factor[0], band.shape[1], factor[1]) + x.shape[2:], dtype)
+        out[...] = band[:, None, :, None]
+        return out.reshape((r1 - r0, out_w) + x.shape[2:])
+    return x[src_rows][:, src_cols].astype(dtype, copy=False)
 
 
 def _linear_weights(
@@ -136,6 +160,7 @@ def bilinear(
     align_corners: bool = False,
     *,
     size: Sequence[int] | None = None,
+    rows: tuple[int, int] | None = None,
 ) -> np.ndarray:
     """Bilinear upsampling with half-pixel centres and edge clamping.
 
@@ -144,6 +169,10 @@ def bilinear(
     other. This is PyTorch ``bilinear`` (``align_corners=False``) and the float result of Pillow
     BILINEAR and OpenCV INTER_LINEAR when upsampling. ``align_corners=True`` uses
     ``u = o * (n - 1) / (n_out - 1)`` as PyTorch.
+
+    ``rows=(start, stop)`` computes only those output rows (banded processing). For an integer
+    factor the same formula is evaluated by the polyphase engine (the bilinear kernel preset with
+    replicated edges), which agrees to rounding.
 
     Notes
     -----
@@ -159,15 +188,33 @@ def bilinear(
            [25. , 27.5, 32.5, 35. ],
            [30. , 32.5, 37.5, 40. ]])
     """
-    x = as_float_image(x)
+    x = check_image(x)
     (out_h, out_w), (rh, rw) = resolve_output_size(x.shape[:2], scale, size)
-    dtype = x.dtype
+    r0, r1 = row_range(rows, out_h)
+    dtype = result_dtype(x)
+    factor = (out_h // x.shape[0], out_w // x.shape[1])
+    if (
+        not align_corners
+        and out_h == factor[0] * x.shape[0]
+        and out_w == factor[1] * x.shape[1]
+        and abs(rh * factor[0] - 1) < 1e-12
+        and abs(rw * factor[1] - 1) < 1e-12
+    ):
+        # Integer factor: the bilinear preset with replicated edges is this same formula
+        # (see upsamp.kernels), and the polyphase engine computes it fastest.
+        from ..kernels import preset
+        from .transconv import transconv
+
+        kernel = preset("bilinear", factor)
+        return transconv(x, kernel.weight, **kernel.transconv_kwargs(), rows=(r0, r1))
     i0, i1, f = _linear_weights(x.shape[0], out_h, rh, align_corners)
+    i0, i1, f = i0[r0:r1], i1[r0:r1], f[r0:r1]
     f = f.astype(dtype).reshape((-1,) + (1,) * (x.ndim - 1))
-    rows = x[i0] * (1 - f) + x[i1] * f
+    top, bottom = x[i0].astype(dtype, copy=False), x[i1].astype(dtype, copy=False)
+    band = top * (1 - f) + bottom * f
     j0, j1, g = _linear_weights(x.shape[1], out_w, rw, align_corners)
     g = g.astype(dtype).reshape((1, -1) + (1,) * (x.ndim - 2))
-    return rows[:, j0] * (1 - g) + rows[:, j1] * g
+    return band[:, j0] * (1 - g) + band[:, j1] * g
 
 
 def _factor(options: MethodOptions) -> tuple[Scale | None, tuple[int, int] | None]:

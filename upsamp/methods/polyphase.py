@@ -107,19 +107,22 @@ def extended_indices(start: int, stop: int, n: int, edge: str) -> np.ndarray | N
     return np.where(index > n - 1, period - index, index)
 
 
-def _take(x: np.ndarray, start: int, stop: int, axis: int, edge: str = "zero") -> np.ndarray:
-    """``x`` indexed ``[start, stop)`` along ``axis``, extended beyond ``[0, n)`` by ``edge``."""
+def _take(
+    x: np.ndarray, start: int, stop: int, axis: int, edge: str, dtype: np.dtype
+) -> np.ndarray:
+    """``x`` indexed ``[start, stop)`` along ``axis``, extended beyond ``[0, n)`` by ``edge``,
+    as ``dtype`` (the input is cast one band at a time)."""
     n = x.shape[axis]
     if start >= 0 and stop <= n:
         index = [slice(None)] * x.ndim
         index[axis] = slice(start, stop)
-        return x[tuple(index)]
+        return x[tuple(index)].astype(dtype, copy=False)
     source = extended_indices(start, stop, n, edge)
     if source is not None:
-        return np.take(x, source, axis=axis)
+        return np.take(x, source, axis=axis).astype(dtype, copy=False)
     shape = list(x.shape)
     shape[axis] = stop - start
-    out = np.zeros(shape, dtype=x.dtype)
+    out = np.zeros(shape, dtype=dtype)
     lo, hi = max(start, 0), min(stop, n)
     if hi > lo:
         src = [slice(None)] * x.ndim
@@ -158,7 +161,7 @@ def _pass_axis(
     """1-D polyphase pass along ``axis`` (0 or 1) of a 3-D block; returns the phase-major buffer
     flattened along that axis (length ``(qb - qa) * s``)."""
     s, big_m = plan.stride, plan.max_shift
-    block = _take(x, qa - big_m, qb, axis, edge)
+    block = _take(x, qa - big_m, qb, axis, edge, dtype)
     q = qb - qa
     if axis == 0:
         out = np.empty((q, s) + x.shape[1:], dtype=dtype)
@@ -195,7 +198,7 @@ def _band_depthwise(
         # Columns first, on just the input rows this band needs; then rows, so the second and
         # larger pass writes whole contiguous rows.
         u, v = factors
-        needed = _take(x, qa_h - ph.max_shift, qb_h, 0, edge)
+        needed = _take(x, qa_h - ph.max_shift, qb_h, 0, edge, dtype)
         cols_done = _pass_axis(needed, v.astype(dtype), pw, qa_w, qb_w, 1, dtype, edge)
         cols_done = cols_done[:, start_w : start_w + n_cols]
         q_rows = qb_h - qa_h
@@ -203,7 +206,14 @@ def _band_depthwise(
             cols_done, u.astype(dtype), ph, ph.max_shift, ph.max_shift + q_rows, 0, dtype, edge
         )
         return both[start_h : start_h + n_rows]
-    block = _take(_take(x, qa_h - ph.max_shift, qb_h, 0, edge), qa_w - pw.max_shift, qb_w, 1, edge)
+    block = _take(
+        _take(x, qa_h - ph.max_shift, qb_h, 0, edge, dtype),
+        qa_w - pw.max_shift,
+        qb_w,
+        1,
+        edge,
+        dtype,
+    )
     qh, qw = qb_h - qa_h, qb_w - qa_w
     out = np.empty((qh, ph.stride, qw, pw.stride, x.shape[2]), dtype=dtype)
     scratch = np.empty((qh, qw, x.shape[2]), dtype=dtype)
@@ -263,7 +273,14 @@ def _band_mixing(
     ph, pw = plans
     qa_h, qb_h, start_h = _window(rows[0], rows[1], origin[0], ph.stride)
     qa_w, qb_w, start_w = _window(cols[0], cols[1], origin[1], pw.stride)
-    block = _take(_take(x, qa_h - ph.max_shift, qb_h, 0, edge), qa_w - pw.max_shift, qb_w, 1, edge)
+    block = _take(
+        _take(x, qa_h - ph.max_shift, qb_h, 0, edge, dtype),
+        qa_w - pw.max_shift,
+        qb_w,
+        1,
+        edge,
+        dtype,
+    )
     qh, qw = qb_h - qa_h, qb_w - qa_w
     c_in = x.shape[2]
     stacked = np.empty((qh, qw, len(shifts) * c_in), dtype=dtype)

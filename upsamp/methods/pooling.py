@@ -13,21 +13,38 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from .._arrays import as_float_image, as_planes, int_pair, restore_rank
+from .._arrays import (
+    as_float_image,
+    as_planes,
+    check_image,
+    int_pair,
+    restore_rank,
+    result_dtype,
+    row_range,
+)
 from ..errors import ParameterError
 from .registry import Method, MethodOptions, register
 
 __all__ = ["bed_of_nails", "max_pool", "max_unpool", "unpool_output_size"]
 
 
-def bed_of_nails(x: np.ndarray, stride: int | Iterable[int]) -> np.ndarray:
+def bed_of_nails(
+    x: np.ndarray,
+    stride: int | Iterable[int],
+    *,
+    rows: tuple[int, int] | None = None,
+    keep_dtype: bool = False,
+) -> np.ndarray:
     """Place each value at the top-left of its ``s x s`` cell, zeros elsewhere.
 
-    ``y[i * s_h, j * s_w] = x[i, j]`` and ``y = 0`` at every other position; output ``(H*s_h, W*s_w)``.
+    ``y[i * s_h, j * s_w] = x[i, j]`` and ``y = 0`` elsewhere; output ``(H*s_h, W*s_w)``.
+    ``rows=(start, stop)`` computes only those output rows; ``keep_dtype`` returns the input's
+    dtype (exact: values are only copied).
 
     Notes
     -----
-    Dtype rule: float64 input gives float64, every other input float32; values are not rescaled.
+    Dtype rule: float64 input gives float64, every other input float32 (unless ``keep_dtype``);
+    values are not rescaled.
 
     Examples
     --------
@@ -37,10 +54,14 @@ def bed_of_nails(x: np.ndarray, stride: int | Iterable[int]) -> np.ndarray:
            [3., 0., 4., 0.],
            [0., 0., 0., 0.]])
     """
-    x = as_float_image(x)
+    x = check_image(x)
     sh, sw = int_pair(stride, "stride", minimum=1)
-    y = np.zeros((x.shape[0] * sh, x.shape[1] * sw) + x.shape[2:], dtype=x.dtype)
-    y[::sh, ::sw] = x
+    r0, r1 = row_range(rows, x.shape[0] * sh)
+    dtype = x.dtype if keep_dtype else result_dtype(x)
+    y = np.zeros((r1 - r0, x.shape[1] * sw) + x.shape[2:], dtype=dtype)
+    first = -(-r0 // sh)  # first input row whose nail lies in the band
+    last = -(-r1 // sh)
+    y[first * sh - r0 :: sh, ::sw] = x[first:last]
     return y
 
 
@@ -125,6 +146,9 @@ def max_unpool(
     indices: np.ndarray,
     stride: int | Iterable[int],
     output_size: Sequence[int] | None = None,
+    *,
+    rows: tuple[int, int] | None = None,
+    keep_dtype: bool = False,
 ) -> np.ndarray:
     """Scatter each value to the position its index names; zeros elsewhere.
 
@@ -140,6 +164,10 @@ def max_unpool(
     stride : int or (h, w)
     output_size : (h, w), optional
         The pooled-from size when it was not a multiple of the stride.
+    rows : (start, stop), optional
+        Compute only these output rows (banded processing).
+    keep_dtype : bool
+        Return the input's dtype instead of float (exact: values are only copied).
 
     Notes
     -----
@@ -156,7 +184,7 @@ def max_unpool(
            [0., 3., 0., 0.],
            [0., 0., 4., 0.]])
     """
-    x = as_float_image(x)
+    x = check_image(x)
     s = int_pair(stride, "stride", minimum=1)
     idx = np.asarray(indices)
     if idx.dtype.kind not in "iu":
@@ -171,11 +199,17 @@ def max_unpool(
             f"indices must lie in [0, {out_h * out_w}) for a {out_h}x{out_w} output; "
             f"found {int(i3.min())}..{int(i3.max())}"
         )
+    r0, r1 = row_range(rows, out_h)
     c = x3.shape[2]
-    y = np.zeros((out_h * out_w, c), dtype=x.dtype)
+    dtype = x.dtype if keep_dtype else result_dtype(x)
+    y = np.zeros(((r1 - r0) * out_w, c), dtype=dtype)
     channel = np.broadcast_to(np.arange(c), x3.shape)
-    y[i3.ravel(), channel.ravel()] = x3.ravel()
-    return restore_rank(y.reshape(out_h, out_w, c), was_2d)
+    if (r0, r1) == (0, out_h):
+        y[i3.ravel(), channel.ravel()] = x3.ravel()
+    else:
+        inside = (i3 >= r0 * out_w) & (i3 < r1 * out_w)
+        y[i3[inside] - r0 * out_w, channel[inside]] = x3[inside]
+    return restore_rank(y.reshape(r1 - r0, out_w, c), was_2d)
 
 
 def _bed_of_nails_backend(x: np.ndarray, options: MethodOptions) -> np.ndarray:
@@ -210,7 +244,7 @@ register(
 register(
     Method(
         name="max-unpool",
-        summary="each value back where max-pooling found it (needs indices or a guide), zeros elsewhere",
+        summary="each value back where max-pooling found it (needs indices or a guide)",
         upsample=_max_unpool_backend,
         output_shape=_unpool_shape,
         uses=frozenset({"stride", "indices", "output_size"}),

@@ -87,7 +87,7 @@ _entry_points_loaded = False
 
 
 def register(method: Method, *, clobber: bool = False) -> Method:
-    """Add ``method`` to the registry; refuse a second method of the same name unless ``clobber``."""
+    """Add ``method`` to the registry; refuse a second one of the same name unless ``clobber``."""
     if not isinstance(method, Method):
         raise MethodError(f"register() takes a Method, got {type(method).__name__}")
     if method.name in _registry and not clobber:

@@ -1,7 +1,7 @@
 """Transposed convolution with exactly ``torch.nn.functional.conv_transpose2d`` semantics.
 
-The scatter form (no kernel flip): every input pixel ``x[ih, iw, ci]`` adds ``x * w[ci, co, kh, kw]`` to the
-output position
+The scatter form (no kernel flip): every input pixel ``x[ih, iw, ci]`` adds
+``x * w[ci, co, kh, kw]`` to the output position
 
     oh = ih * s_h - p_h + kh * d_h,    ow = iw * s_w - p_w + kw * d_w
 
@@ -20,7 +20,16 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from .._arrays import as_float_image, as_planes, choice, int_pair, restore_rank, result_dtype
+from .._arrays import (
+    as_float_image,
+    as_planes,
+    check_image,
+    choice,
+    int_pair,
+    restore_rank,
+    result_dtype,
+    row_range,
+)
 from ..errors import KernelError, ParameterError
 from .polyphase import full_window
 from .registry import Method, MethodOptions, register
@@ -47,7 +56,9 @@ def transconv_output_size(
     output_padding: int = 0,
     dilation: int = 1,
 ) -> int:
-    """Output length along one axis: ``(size-1)*stride - 2*padding + dilation*(kernel-1) + output_padding + 1``.
+    """Output length along one axis.
+
+    ``(size-1)*stride - 2*padding + dilation*(kernel-1) + output_padding + 1``
 
     >>> transconv_output_size(2, 2, stride=1)
     3
@@ -157,7 +168,8 @@ def transconv(
 
     Notes
     -----
-    Scatter form, no kernel flip: ``y[ih*s - p + kh*d, iw*s - p + kw*d, co] += x[ih, iw, ci] * w[ci, co, kh, kw]``.
+    Scatter form, no kernel flip:
+    ``y[ih*s - p + kh*d, iw*s - p + kw*d, co] += x[ih, iw, ci] * w[ci, co, kh, kw]``.
     Dtype rule: float64 input gives float64, every other input float32; values are not rescaled.
 
     Examples
@@ -169,7 +181,7 @@ def transconv(
            [20., 50., 30.],
            [15., 35., 20.]])
     """
-    x = as_float_image(x)
+    x = check_image(x)
     dtype = result_dtype(x)
     choice(edge, "edge", EDGE_MODES)
     s, p, op, d = check_transconv_params(stride, padding, output_padding, dilation)
@@ -190,11 +202,7 @@ def transconv(
     c_out = c if depthwise else w4.shape[1] * g
     bias_vec = _bias_vector(bias, c_out)
 
-    if rows is not None:
-        r0, r1 = int(rows[0]), int(rows[1])
-        if not 0 <= r0 < r1 <= out_h:
-            raise ParameterError(f"rows must satisfy 0 <= start < stop <= {out_h}, got {rows}")
-        rows = (r0, r1)
+    rows = row_range(rows, out_h)
     y = full_window(
         x3,
         w4.astype(dtype, copy=False),
@@ -284,7 +292,7 @@ def _scatter(
     d: tuple[int, int],
     dtype: np.dtype,
 ) -> np.ndarray:
-    """Full (uncropped) scatter of ``x3`` (H, W, C) with ``w4``: one strided accumulation per tap."""
+    """Full (uncropped) scatter of ``x3`` (H, W, C): one strided accumulation per tap."""
     h, w, c = x3.shape
     kh, kw = w4.shape[2:]
     full_h = (h - 1) * s[0] + d[0] * (kh - 1) + 1
