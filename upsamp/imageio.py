@@ -46,6 +46,8 @@ __all__ = [
     "same_file",
     "save_array",
     "save_image",
+    "save_stored",
+    "storage_dtype",
     "to_storage",
     "value_range",
 ]
@@ -598,6 +600,12 @@ def _base_mode(mode: str) -> str:
     return mode
 
 
+def storage_dtype(mode: str) -> np.dtype:
+    """The numpy dtype pixels of ``mode`` are stored in (uint8 for L/LA/RGB/RGBA, uint16 for
+    I;16, int32 for I, float32 for F)."""
+    return np.dtype(_STORAGE_DTYPE[_base_mode(mode)])
+
+
 def value_range(mode: str) -> tuple[float, float] | None:
     """Return the ``(lowest, highest)`` storable value of a mode, or None for float mode F.
 
@@ -612,7 +620,11 @@ def value_range(mode: str) -> tuple[float, float] | None:
 
 
 def to_storage(
-    values: np.ndarray, mode: str, *, range_mode: str = "clip"
+    values: np.ndarray,
+    mode: str,
+    *,
+    range_mode: str = "clip",
+    value_span: tuple[float, float] | None = None,
 ) -> tuple[np.ndarray, float]:
     """Convert float results to the storage dtype of ``mode``.
 
@@ -627,6 +639,9 @@ def to_storage(
         ``[min(lo, vmin), max(hi, vmax)]`` linearly onto ``[lo, hi]`` (``vmin``/``vmax`` over
         the finite values), so results already in range are left unchanged and out-of-range
         ones are squeezed in, all by the same map; then round.
+    value_span : (vmin, vmax), optional
+        For "rescale": the minimum and maximum of the whole result when ``values`` is one band
+        of it (so every band gets the same map). Default: those of ``values``.
 
     Returns
     -------
@@ -640,7 +655,9 @@ def to_storage(
     -----
     Rounding is half to even (``numpy.rint``): 0.5 -> 0, 1.5 -> 2, 2.5 -> 2. NaN is stored
     as the lowest value, +inf/-inf as the highest/lowest; all three count as clipped. Mode F
-    returns float32 values unchanged (no clipping). Computation is in float64.
+    returns float32 values unchanged (no clipping). Computation is in float32 for float32
+    input to 8/16-bit modes (exact: rounding a float32 gives a float32 integer) and in float64
+    otherwise.
     """
     if range_mode not in ("clip", "rescale"):
         raise ParameterError(f"range_mode must be 'clip' or 'rescale', got {range_mode!r}")
@@ -653,13 +670,16 @@ def to_storage(
     bounds = value_range(base)
     assert bounds is not None
     lo, hi = bounds
-    v = np.array(arr, dtype=np.float64)  # a copy: modified in place below
+    work = np.float32 if arr.dtype == np.float32 and base in ("L", "RGB", "I;16") else np.float64
+    v = np.array(arr, dtype=work)  # a copy: modified in place below
     if v.size == 0:
         return v.astype(_STORAGE_DTYPE[base]), 0.0
     finite = np.isfinite(v)
     all_finite = bool(finite.all())
     if range_mode == "rescale":
-        if all_finite:
+        if value_span is not None:
+            vmin, vmax = float(value_span[0]), float(value_span[1])
+        elif all_finite:
             vmin, vmax = float(v.min()), float(v.max())
         elif finite.any():
             vmin, vmax = float(v[finite].min()), float(v[finite].max())
@@ -1004,15 +1024,58 @@ def save_image(
     colour_mode, full_mode = _mode_for_save(mode, alp is not None)
     pix = _check_shapes(pix, alp, colour_mode)
     _check_format(target, fmt, colour_mode, alp is not None, pix.ndim)
-    options = _save_options(fmt, info or {}, compress_level, quality)
     _check_target(target, overwrite)  # fail before the conversion work
-
     stored, fraction = to_storage(pix, colour_mode, range_mode=range_mode)
     if alp is not None:
         stored_alpha, _ = to_storage(alp, "L", range_mode="clip")
         planes = stored if stored.ndim == 3 else stored[:, :, None]
         stored = np.concatenate([planes, stored_alpha[:, :, None]], axis=2)
-    image = Image.fromarray(stored)
+    save_stored(
+        target,
+        stored,
+        mode=full_mode,
+        info=info,
+        overwrite=overwrite,
+        compress_level=compress_level,
+        quality=quality,
+    )
+    return fraction
+
+
+def save_stored(
+    path: PathLike,
+    stored: np.ndarray,
+    *,
+    mode: str,
+    info: dict[str, Any] | None = None,
+    overwrite: bool = False,
+    compress_level: int | None = None,
+    quality: int | None = None,
+) -> None:
+    """Write values that are already in the storage dtype of ``mode`` (see :func:`to_storage`).
+
+    ``stored`` holds the channels of ``mode`` in order: ``(H, W)`` for L, I;16, I and F,
+    ``(H, W, 3)`` for RGB, and the alpha plane last for LA ``(H, W, 2)`` and RGBA
+    ``(H, W, 4)``. The banded pipeline fills one such array band by band, so no float copy of
+    the whole output ever exists. Same checks, metadata and atomic write as :func:`save_image`.
+    """
+    target = Path(path)
+    fmt = output_format(target)
+    if fmt == "NPY":
+        raise OutputError(f"{target}: .npy outputs keep float results; use save_array")
+    arr = np.asarray(stored)
+    has_alpha = mode in ("LA", "RGBA")
+    colour_mode, full_mode = _mode_for_save(mode, has_alpha)
+    if has_alpha and (arr.ndim != 3 or arr.shape[2] != len(mode)):
+        raise ParameterError(f"mode {mode} needs (H, W, {len(mode)}) values, got {arr.shape}")
+    colour = arr[:, :, :-1] if has_alpha else arr
+    _check_shapes(colour, arr[:, :, -1] if has_alpha else None, colour_mode)
+    _check_format(target, fmt, colour_mode, has_alpha, 3 if colour_mode == "RGB" else 2)
+    options = _save_options(fmt, info or {}, compress_level, quality)
+    _check_target(target, overwrite)
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[:, :, 0]
+    image = Image.fromarray(arr)
     if image.mode != full_mode:  # cannot happen with the checks above; guards Pillow changes
         raise OutputError(f"{target}: internal error: built a {image.mode} image for {full_mode}")
 
@@ -1023,7 +1086,6 @@ def save_image(
             raise OutputError(f"{target}: cannot write {fmt} ({_reason(exc)})") from None
 
     atomic_write(target, write, overwrite=overwrite)
-    return fraction
 
 
 def save_array(path: PathLike, array: np.ndarray, *, overwrite: bool = False) -> None:

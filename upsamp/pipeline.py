@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,9 @@ __all__ = [
     "output_shape",
     "pool_image",
 ]
+
+#: Output values per band of the banded pipeline (16 MiB of float32).
+BAND_VALUES = 1 << 22
 
 #: Twice Pillow's decompression-bomb limit (89,478,485 pixels).
 DEFAULT_MAX_OUTPUT_PIXELS = 2 * 89_478_485
@@ -289,33 +293,155 @@ def check_output_budget(
         )
 
 
+def _alpha_plan(
+    image: imageio.LoadedImage,
+    method: Method,
+    opts: MethodOptions,
+    alpha_indices: np.ndarray | None,
+    out_hw: tuple[int, int],
+) -> tuple[Method, MethodOptions] | None:
+    """How the alpha plane is enlarged: by the same method when it acts on each channel alone
+    (with its own indices for max-unpool), else bilinearly to the output size."""
+    if not image.has_alpha:
+        return None
+    if method.per_channel(opts):
+        return method, replace(opts, indices=alpha_indices) if alpha_indices is not None else opts
+    return get_method("bilinear"), MethodOptions(size=out_hw)
+
+
+def _run(method: Method, x: np.ndarray, opts: MethodOptions, rows: tuple[int, int] | None):
+    if rows is None:
+        return method.upsample(x, opts)
+    return method.upsample(x, opts, rows=rows)
+
+
+def iter_bands(
+    image: imageio.LoadedImage,
+    settings: EnlargeSettings,
+    *,
+    band_values: int = BAND_VALUES,
+    keep_dtype: bool = False,
+) -> Iterator[tuple[int, int, np.ndarray, np.ndarray | None]]:
+    """Yield ``(start, stop, colour, alpha)`` for consecutive bands of output rows.
+
+    Methods that support row bands are run one band at a time (about ``band_values`` output
+    values each), so no full-size float copy of a big output is ever held; other methods yield
+    one band covering everything. ``colour`` is ``(rows, W_out[, C])``, ``alpha`` ``(rows,
+    W_out)`` or None. With ``keep_dtype`` value-copying methods keep the input dtype.
+    """
+    method = get_method(settings.method)
+    opts, alpha_indices = _options_for(image, settings, method)
+    if keep_dtype and method.copies_values:
+        opts = replace(opts, keep_dtype=True)
+    out_hw = method.output_shape(image.shape[:2], opts)
+    alpha_plan = _alpha_plan(image, method, opts, alpha_indices, out_hw)
+    if not method.supports_rows or (alpha_plan is not None and not alpha_plan[0].supports_rows):
+        colour = _run(method, image.pixels, opts, None)
+        alpha = (
+            None if alpha_plan is None else _run(alpha_plan[0], image.alpha, alpha_plan[1], None)
+        )
+        yield 0, colour.shape[0], colour, alpha
+        return
+    channels = (image.pixels.shape[2] if image.pixels.ndim == 3 else 1) + image.has_alpha
+    step = max(1, band_values // max(1, out_hw[1] * channels))
+    for start in range(0, out_hw[0], step):
+        rows = (start, min(start + step, out_hw[0]))
+        colour = _run(method, image.pixels, opts, rows)
+        alpha = None
+        if alpha_plan is not None:
+            alpha = _run(alpha_plan[0], image.alpha, alpha_plan[1], rows)
+        yield rows[0], rows[1], colour, alpha
+
+
 def enlarge_image(
     image: imageio.LoadedImage, settings: EnlargeSettings
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """Enlarge the colour channels and, separately, the alpha plane of ``image``.
+    """Enlarge the colour channels and, separately, the alpha plane of ``image`` (whole float
+    results; see :func:`enlarge_to_storage` for the memory-bounded path to an image file).
 
     The alpha plane goes through the same method when the method acts on each channel alone;
     a channel-mixing (4-D) kernel resamples alpha bilinearly to the output size instead.
     """
-    method = get_method(settings.method)
-    opts, alpha_indices = _options_for(image, settings, method)
-    colour = method.upsample(image.pixels, opts)
-    alpha = None
-    if image.has_alpha:
-        if method.per_channel(opts):
-            alpha_opts = replace(opts, indices=alpha_indices) if alpha_indices is not None else opts
-            alpha = method.upsample(image.alpha, alpha_opts)
-        else:
-            bilinear = get_method("bilinear")
-            alpha = bilinear.upsample(image.alpha, MethodOptions(size=colour.shape[:2]))
+    bands = list(iter_bands(image, settings, band_values=1 << 62))
+    colour = np.concatenate([b[2] for b in bands]) if len(bands) > 1 else bands[0][2]
+    alpha = (
+        bands[0][3]
+        if len(bands) == 1
+        else (None if bands[0][3] is None else np.concatenate([b[3] for b in bands]))
+    )
     return colour, alpha
 
 
-def _saved_mode(image: imageio.LoadedImage, colour: np.ndarray) -> str:
+def enlarge_to_storage(
+    image: imageio.LoadedImage, settings: EnlargeSettings, mode: str
+) -> tuple[np.ndarray, float]:
+    """Enlarge ``image`` straight into the storage dtype of ``mode`` (alpha last for LA/RGBA),
+    band by band. Returns the stored array and the fraction of colour values clipped.
+
+    Rounding is half to even and values are clipped to the mode's range, or, with
+    ``range_mode="rescale"``, mapped by one linear map computed from the whole result (a first
+    pass over the bands finds its minimum and maximum).
+    """
+    dtype = imageio.storage_dtype(mode)
+    has_alpha = mode in ("LA", "RGBA")
+    colour_mode = mode[:-1] if has_alpha else mode
+    keep = image.pixels.dtype == dtype and colour_mode == image.mode.rstrip("A")
+    span = None
+    if settings.range_mode == "rescale":
+        lows, highs = [], []
+        for _, _, colour, _ in iter_bands(image, settings):
+            finite = colour[np.isfinite(colour)]
+            if finite.size:
+                lows.append(float(finite.min()))
+                highs.append(float(finite.max()))
+        span = (min(lows), max(highs)) if lows else None
+    stored: np.ndarray | None = None
+    clipped = 0
+    total = 0
+    for start, stop, colour, alpha in iter_bands(image, settings, keep_dtype=keep):
+        if stored is None:
+            width = colour.shape[1]
+            channels = (colour.shape[2] if colour.ndim == 3 else 1) + has_alpha
+            out_h = _output_height(image, settings)
+            stored = np.empty((out_h, width, channels), dtype=dtype)
+        colour3 = colour if colour.ndim == 3 else colour[:, :, None]
+        if colour3.dtype == dtype and keep:
+            values, fraction = colour3, 0.0
+        else:
+            values, fraction = imageio.to_storage(
+                colour3, colour_mode, range_mode=settings.range_mode, value_span=span
+            )
+        stored[start:stop, :, : colour3.shape[2]] = values
+        clipped += fraction * colour3.size
+        total += colour3.size
+        if alpha is not None:
+            stored[start:stop, :, -1] = (
+                alpha if alpha.dtype == dtype else imageio.to_storage(alpha, "L")[0]
+            )
+    assert stored is not None
+    if stored.shape[2] == 1:
+        stored = stored[:, :, 0]
+    return stored, (clipped / total if total else 0.0)
+
+
+def _output_height(image: imageio.LoadedImage, settings: EnlargeSettings) -> int:
+    method = get_method(settings.method)
+    opts, _ = _options_for(image, settings, method)
+    return method.output_shape(image.shape[:2], opts)[0]
+
+
+def _output_channels(image: imageio.LoadedImage, settings: EnlargeSettings) -> int:
+    """Colour channels of the result (a 4-D kernel may change them)."""
+    kernel = settings.options.kernel
+    if settings.method == "transconv" and isinstance(kernel, Kernel) and kernel.weight.ndim == 4:
+        return int(kernel.weight.shape[1] * (kernel.groups or 1))
+    return image.pixels.shape[2] if image.pixels.ndim == 3 else 1
+
+
+def _saved_mode(image: imageio.LoadedImage, channels: int) -> str:
     """The Pillow mode of the output: the input's, unless a 4-D kernel changed the channel count."""
-    channels = colour.shape[2] if colour.ndim == 3 else 1
     base = image.mode[:-1] if image.mode in ("LA", "RGBA") else image.mode
-    if channels == 3 and base not in ("RGB",):
+    if channels == 3 and base != "RGB":
         base = "RGB"
     elif channels == 1 and base == "RGB":
         base = "L"
@@ -354,7 +480,9 @@ def enlarge_file(
         check_output_budget(
             image.shape, output_shape(image.shape, settings), settings.max_output_pixels
         )
-    colour, alpha = enlarge_image(image, settings)
+    colour = alpha = None
+    if fmt == "NPY" or keep_arrays:
+        colour, alpha = enlarge_image(image, settings)
     if fmt == "NPY":
         result = (
             colour
@@ -365,26 +493,30 @@ def enlarge_file(
         )
         imageio.save_array(output_path, result, overwrite=settings.overwrite)
         clipped = 0.0
+        result_shape = tuple(colour.shape)
     else:
-        mode = _saved_mode(image, colour)
-        clipped = imageio.save_image(
+        channels = _output_channels(image, settings)
+        mode = _saved_mode(image, channels)
+        stored, clipped = enlarge_to_storage(image, settings, mode)
+        imageio.save_stored(
             output_path,
-            colour,
-            alpha,
+            stored,
             mode=mode,
             info=image.info,
             overwrite=settings.overwrite,
-            range_mode=settings.range_mode,
             compress_level=settings.compress_level,
             quality=settings.quality,
         )
+        result_shape = stored.shape[:2] + ((channels,) if channels > 1 else ())
+        if image.pixels.ndim == 3 and channels == 1:
+            result_shape = stored.shape[:2] + (1,)
     return EnlargeOutcome(
         input=input_path,
         output=output_path,
         method=settings.method,
         parameters=settings.parameters(),
         input_shape=tuple(image.shape),
-        output_shape=tuple(colour.shape),
+        output_shape=result_shape,
         clipped_fraction=float(clipped),
         seconds=time.perf_counter() - started,
         result=colour if keep_arrays else None,

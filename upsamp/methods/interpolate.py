@@ -15,7 +15,7 @@ import numpy as np
 
 from .._arrays import check_image, int_pair, result_dtype, row_range
 from ..errors import ParameterError
-from .registry import Method, MethodOptions, register
+from .registry import Method, MethodOptions, Rows, register
 
 __all__ = ["nearest", "bilinear", "resolve_output_size"]
 
@@ -223,14 +223,14 @@ def _factor(options: MethodOptions) -> tuple[Scale | None, tuple[int, int] | Non
     return (options.scale if options.scale is not None else options.stride), None
 
 
-def _nearest_backend(x: np.ndarray, options: MethodOptions) -> np.ndarray:
+def _nearest_backend(x: np.ndarray, options: MethodOptions, rows: Rows = None) -> np.ndarray:
     scale, size = _factor(options)
-    return nearest(x, scale, size=size)
+    return nearest(x, scale, size=size, rows=rows, keep_dtype=options.keep_dtype)
 
 
-def _bilinear_backend(x: np.ndarray, options: MethodOptions) -> np.ndarray:
+def _bilinear_backend(x: np.ndarray, options: MethodOptions, rows: Rows = None) -> np.ndarray:
     scale, size = _factor(options)
-    return bilinear(x, scale, options.align_corners, size=size)
+    return bilinear(x, scale, options.align_corners, size=size, rows=rows)
 
 
 def _resized_shape(shape: tuple[int, int], options: MethodOptions) -> tuple[int, int]:
@@ -243,6 +243,8 @@ register(
         name="nearest",
         summary="nearest neighbour: each pixel repeated (half-pixel centres for other factors)",
         upsample=_nearest_backend,
+        supports_rows=True,
+        copies_values=True,
         output_shape=_resized_shape,
         uses=frozenset({"stride", "scale", "size"}),
     )
@@ -252,6 +254,7 @@ register(
         name="bilinear",
         summary="bilinear interpolation, half-pixel centres, edges clamped",
         upsample=_bilinear_backend,
+        supports_rows=True,
         output_shape=_resized_shape,
         uses=frozenset({"stride", "scale", "size", "align_corners"}),
     )

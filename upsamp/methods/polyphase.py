@@ -72,10 +72,19 @@ def rank_one_factors(weight: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None
     if scale == 0:
         return None
     i, j = np.unravel_index(np.argmax(np.abs(w)), w.shape)
-    u = w[:, j].copy()
-    v = w[i, :] / w[i, j]
-    if np.allclose(np.outer(u, v), w, rtol=0, atol=1e-12 * scale):
-        return u, v
+    peak = w[i, j]
+    root = np.sqrt(abs(peak))
+    # Candidate splits of the peak between the factors: all of it into u (exact for integer
+    # kernels), or its square root into each (exact for the presets, outer products of 1-D taps
+    # whose peak is a square such as 0.75**2). The one reproducing w best is used.
+    candidates = [
+        (w[:, j].copy(), w[i, :] / peak),
+        (w[:, j] / root, w[i, :] / (root * np.sign(peak))),
+    ]
+    errors = [np.abs(np.outer(u, v) - w).max() for u, v in candidates]
+    best = int(np.argmin(errors))
+    if errors[best] <= 1e-12 * scale:
+        return candidates[best]
     return None
 
 

@@ -23,7 +23,7 @@ from .._arrays import (
     row_range,
 )
 from ..errors import ParameterError
-from .registry import Method, MethodOptions, register
+from .registry import Method, MethodOptions, Rows, register
 
 __all__ = ["bed_of_nails", "max_pool", "max_unpool", "unpool_output_size"]
 
@@ -212,17 +212,24 @@ def max_unpool(
     return restore_rank(y.reshape(r1 - r0, out_w, c), was_2d)
 
 
-def _bed_of_nails_backend(x: np.ndarray, options: MethodOptions) -> np.ndarray:
-    return bed_of_nails(x, options.stride)
+def _bed_of_nails_backend(x: np.ndarray, options: MethodOptions, rows: Rows = None) -> np.ndarray:
+    return bed_of_nails(x, options.stride, rows=rows, keep_dtype=options.keep_dtype)
 
 
-def _max_unpool_backend(x: np.ndarray, options: MethodOptions) -> np.ndarray:
+def _max_unpool_backend(x: np.ndarray, options: MethodOptions, rows: Rows = None) -> np.ndarray:
     if options.indices is None:
         raise ParameterError(
             "max-unpool needs the positions of the maxima: pass --indices FILE.npz "
             "(written by 'upsamp pool ... --indices-out FILE.npz') or --guide IMAGE"
         )
-    return max_unpool(x, options.indices, options.stride, options.output_size)
+    return max_unpool(
+        x,
+        options.indices,
+        options.stride,
+        options.output_size,
+        rows=rows,
+        keep_dtype=options.keep_dtype,
+    )
 
 
 def _scaled_shape(shape: tuple[int, int], options: MethodOptions) -> tuple[int, int]:
@@ -238,6 +245,8 @@ register(
         name="bed-of-nails",
         summary="each value at the top-left of its stride×stride cell, zeros elsewhere",
         upsample=_bed_of_nails_backend,
+        supports_rows=True,
+        copies_values=True,
         output_shape=_scaled_shape,
     )
 )
@@ -246,6 +255,8 @@ register(
         name="max-unpool",
         summary="each value back where max-pooling found it (needs indices or a guide)",
         upsample=_max_unpool_backend,
+        supports_rows=True,
+        copies_values=True,
         output_shape=_unpool_shape,
         uses=frozenset({"stride", "indices", "output_size"}),
     )

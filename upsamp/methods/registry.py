@@ -32,6 +32,9 @@ __all__ = [
 
 ENTRY_POINT_GROUP = "upsamp.methods"
 
+#: A band of output rows ``(start, stop)``, or None for all of them.
+Rows = tuple[int, int] | None
+
 
 @dataclass(frozen=True)
 class MethodOptions:
@@ -53,6 +56,8 @@ class MethodOptions:
         Max-unpool only: one index per input value (the input's shape).
     output_size : (h, w), optional
         Max-unpool only: the pooled-from size.
+    keep_dtype : bool
+        Methods with ``copies_values`` return the input's dtype instead of float.
     """
 
     stride: tuple[int, int] = (2, 2)
@@ -62,23 +67,30 @@ class MethodOptions:
     kernel: Any = None
     indices: np.ndarray | None = field(default=None, repr=False)
     output_size: tuple[int, int] | None = None
+    keep_dtype: bool = False
 
 
 @dataclass(frozen=True)
 class Method:
     """An upsampling backend.
 
-    ``per_channel`` is True when the method treats each channel on its own, so an alpha plane
-    can go through it unchanged in meaning; ``uses`` lists the :class:`MethodOptions` fields the
-    method reads (the command line rejects the others).
+    ``upsample(x, options)`` returns the whole float result. With ``supports_rows`` it also
+    accepts ``rows=(start, stop)`` and returns just those output rows, identical to the same rows
+    of the whole result: big images are then processed in bands. ``copies_values`` says every
+    output value is an input value or zero (no arithmetic), so integer images may stay in their
+    own dtype (``MethodOptions.keep_dtype``). ``per_channel`` is True when the method treats each
+    channel on its own, so an alpha plane can go through it unchanged in meaning; ``uses`` lists
+    the :class:`MethodOptions` fields the method reads (the command line rejects the others).
     """
 
     name: str
     summary: str
-    upsample: Callable[[np.ndarray, MethodOptions], np.ndarray]
+    upsample: Callable[..., np.ndarray]
     output_shape: Callable[[tuple[int, int], MethodOptions], tuple[int, int]]
     uses: frozenset[str] = frozenset({"stride"})
     per_channel: Callable[[MethodOptions], bool] = lambda options: True
+    supports_rows: bool = False
+    copies_values: bool = False
 
 
 _registry: dict[str, Method] = {}

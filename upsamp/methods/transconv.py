@@ -32,7 +32,7 @@ from .._arrays import (
 )
 from ..errors import KernelError, ParameterError
 from .polyphase import full_window
-from .registry import Method, MethodOptions, register
+from .registry import Method, MethodOptions, Rows, register
 
 EDGE_MODES = ("zero", "replicate", "reflect")
 
@@ -334,9 +334,9 @@ def _kernel_for(options: MethodOptions):  # -> upsamp.kernels.Kernel
     return preset(DEFAULT_PRESET, options.stride)
 
 
-def _transconv_backend(x: np.ndarray, options: MethodOptions) -> np.ndarray:
+def _transconv_backend(x: np.ndarray, options: MethodOptions, rows: Rows = None) -> np.ndarray:
     kernel = _kernel_for(options)
-    return transconv(x, kernel.weight, **kernel.transconv_kwargs())
+    return transconv(x, kernel.weight, **kernel.transconv_kwargs(), rows=rows)
 
 
 def _transconv_shape(shape: tuple[int, int], options: MethodOptions) -> tuple[int, int]:
@@ -360,6 +360,7 @@ register(
         name="transconv",
         summary="transposed convolution with a preset or a kernel file (PyTorch semantics)",
         upsample=_transconv_backend,
+        supports_rows=True,
         output_shape=_transconv_shape,
         uses=frozenset({"stride", "kernel"}),
         per_channel=lambda options: options.kernel is None or np.ndim(options.kernel.weight) == 2,
