@@ -127,6 +127,8 @@ def nearest(
     if (
         out_h == factor[0] * x.shape[0]
         and out_w == factor[1] * x.shape[1]
+        and abs(rh * factor[0] - 1) < 1e-12
+        and abs(rw * factor[1] - 1) < 1e-12
         and r0 % factor[0] == 0
         and r1 % factor[0] == 0
     ):

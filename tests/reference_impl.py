@@ -1,0 +1,286 @@
+"""Slow, obviously-correct reference implementations, written from the definitions (tests only).
+
+Everything here is a plain Python loop over output or input samples, so it shares no code and no
+vectorisation trick with the package. Arrays are channel-last ``(H, W, C)`` unless stated.
+
+>>> x = np.array([[[1.0], [2.0]], [[3.0], [4.0]]])
+>>> scatter_transconv(x, np.full((1, 1, 2, 2), 5.0))[..., 0]
+array([[ 5., 15., 10.],
+       [20., 50., 30.],
+       [15., 35., 20.]])
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import numpy as np
+
+__all__ = [
+    "as_pair",
+    "scatter_transconv",
+    "loop_bilinear",
+    "loop_bilinear_align_corners",
+    "loop_nearest",
+    "keys_cubic",
+    "loop_cubic_interp",
+    "conv_matrix",
+    "strided_correlate",
+    "extend_index",
+    "extend_image",
+]
+
+
+def as_pair(v) -> tuple[int, int]:
+    """``3 -> (3, 3)``; ``(1, 2) -> (1, 2)``."""
+    if isinstance(v, (int, np.integer)):
+        return int(v), int(v)
+    a, b = v
+    return int(a), int(b)
+
+
+def scatter_transconv(
+    x: np.ndarray,
+    w4: np.ndarray,
+    stride=1,
+    padding=0,
+    output_padding=0,
+    dilation=1,
+    groups: int = 1,
+    bias=None,
+) -> np.ndarray:
+    """Transposed convolution by the scatter definition (PyTorch ``conv_transpose2d``).
+
+    ``x``: (H, W, C_in); ``w4``: (C_in, C_out/groups, kH, kW). For every input pixel, input
+    channel, output channel of its group and tap, add ``x * w`` at
+    ``o = i*s - p + k*d`` (per axis) when ``0 <= o < out``. ``out`` per axis is
+    ``(i-1)*s - 2p + d*(k-1) + op + 1``. The output starts at the bias (or 0). Returns float64.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    w4 = np.asarray(w4, dtype=np.float64)
+    sh, sw = as_pair(stride)
+    ph, pw = as_pair(padding)
+    oph, opw = as_pair(output_padding)
+    dh, dw = as_pair(dilation)
+    h, w, c_in = x.shape
+    assert w4.shape[0] == c_in and c_in % groups == 0
+    c_out_g, kh, kw = w4.shape[1], w4.shape[2], w4.shape[3]
+    c_in_g = c_in // groups
+    c_out = c_out_g * groups
+    out_h = (h - 1) * sh - 2 * ph + dh * (kh - 1) + oph + 1
+    out_w = (w - 1) * sw - 2 * pw + dw * (kw - 1) + opw + 1
+    y = [[[0.0] * c_out for _ in range(out_w)] for _ in range(out_h)]
+    if bias is not None:
+        b = np.broadcast_to(np.asarray(bias, dtype=np.float64), (c_out,))
+        for oh in range(out_h):
+            for ow in range(out_w):
+                for co in range(c_out):
+                    y[oh][ow][co] = float(b[co])
+    xl = x.tolist()
+    wl = w4.tolist()
+    for ih in range(h):
+        for iw in range(w):
+            for ci in range(c_in):
+                v = xl[ih][iw][ci]
+                g = ci // c_in_g
+                for col in range(c_out_g):
+                    co = g * c_out_g + col
+                    taps = wl[ci][col]
+                    for a in range(kh):
+                        oh = ih * sh - ph + a * dh
+                        if not 0 <= oh < out_h:
+                            continue
+                        row = y[oh]
+                        for b_ in range(kw):
+                            ow = iw * sw - pw + b_ * dw
+                            if 0 <= ow < out_w:
+                                row[ow][co] += v * taps[a][b_]
+    return np.array(y, dtype=np.float64).reshape(out_h, out_w, c_out)
+
+
+def _source_linear(o: int, n: int, n_out: int, r: float | None) -> tuple[int, int, float]:
+    """Half-pixel source position of output ``o``, clamped to ``[0, n-1]``."""
+    u = (o + 0.5) * (n / n_out if r is None else r) - 0.5
+    u = min(max(u, 0.0), n - 1.0)
+    i0 = int(math.floor(u))
+    i1 = min(i0 + 1, n - 1)
+    return i0, i1, u - i0
+
+
+def loop_bilinear(x, out_h: int, out_w: int, rh: float | None = None, rw: float | None = None):
+    """Half-pixel bilinear interpolation with edge clamping, one output pixel at a time.
+
+    ``u = (o + 0.5) * r - 0.5`` with ``r = n / n_out`` (or the given ``rh``/``rw``, i.e.
+    ``1/scale``), clamped to ``[0, n-1]``. ``x`` may be (H, W) or (H, W, C). Returns float64.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    h, w = x.shape[:2]
+    y = np.zeros((out_h, out_w) + x.shape[2:])
+    for oh in range(out_h):
+        a0, a1, fa = _source_linear(oh, h, out_h, rh)
+        for ow in range(out_w):
+            b0, b1, fb = _source_linear(ow, w, out_w, rw)
+            y[oh, ow] = (
+                (1 - fa) * (1 - fb) * x[a0, b0]
+                + (1 - fa) * fb * x[a0, b1]
+                + fa * (1 - fb) * x[a1, b0]
+                + fa * fb * x[a1, b1]
+            )
+    return y
+
+
+def loop_bilinear_align_corners(x, out_h: int, out_w: int):
+    """Bilinear with ``u = o * (n-1) / (n_out-1)`` (``u = 0`` when ``n_out == 1``)."""
+    x = np.asarray(x, dtype=np.float64)
+    h, w = x.shape[:2]
+
+    def src(o, n, n_out):
+        u = o * (n - 1) / (n_out - 1) if n_out > 1 else 0.0
+        i0 = min(int(math.floor(u)), n - 1)
+        i1 = min(i0 + 1, n - 1)
+        return i0, i1, (u - i0 if i1 != i0 else 0.0)
+
+    y = np.zeros((out_h, out_w) + x.shape[2:])
+    for oh in range(out_h):
+        a0, a1, fa = src(oh, h, out_h)
+        for ow in range(out_w):
+            b0, b1, fb = src(ow, w, out_w)
+            top = (1 - fb) * x[a0, b0] + fb * x[a0, b1]
+            bottom = (1 - fb) * x[a1, b0] + fb * x[a1, b1]
+            y[oh, ow] = (1 - fa) * top + fa * bottom
+    return y
+
+
+def _nearest_index(o: int, n: int, n_out: int, scale: Fraction | None) -> int:
+    """``min(floor((o + 1/2) * r), n - 1)`` in exact arithmetic (``r = n/n_out`` or 1/scale)."""
+    r = Fraction(n, n_out) if scale is None else 1 / scale
+    return min(math.floor((Fraction(2 * o + 1, 2)) * r), n - 1)
+
+
+def loop_nearest(x, out_h: int, out_w: int, scale_h=None, scale_w=None):
+    """Half-pixel nearest neighbour (PyTorch ``nearest-exact``, Pillow NEAREST), exact arithmetic.
+
+    ``scale_h``/``scale_w`` (numbers, converted exactly to fractions) replace ``r = n / n_out``
+    by ``1 / scale``.
+    """
+    x = np.asarray(x)
+    h, w = x.shape[:2]
+    fh = None if scale_h is None else Fraction(scale_h)
+    fw = None if scale_w is None else Fraction(scale_w)
+    y = np.zeros((out_h, out_w) + x.shape[2:], dtype=np.float64)
+    for oh in range(out_h):
+        i = _nearest_index(oh, h, out_h, fh)
+        for ow in range(out_w):
+            y[oh, ow] = x[i, _nearest_index(ow, w, out_w, fw)]
+    return y
+
+
+def keys_cubic(t: float, a: float = -0.5) -> float:
+    """Keys' cubic convolution kernel."""
+    t = abs(t)
+    if t <= 1:
+        return (a + 2) * t**3 - (a + 3) * t**2 + 1
+    if t < 2:
+        return a * t**3 - 5 * a * t**2 + 8 * a * t - 4 * a
+    return 0.0
+
+
+def loop_cubic_interp(x, s: int, a: float = -0.5) -> np.ndarray:
+    """Cubic convolution interpolation of a 2-D ``x`` by integer factor ``s``.
+
+    Output ``(o_h, o_w)`` samples ``u = (o + 0.5) / s - 0.5`` and sums ``x[i, j] k(u_h - i)
+    k(u_w - j)`` over the samples with ``|u - i| < 2``. Only interior samples are used: where one
+    of them falls outside the image the result is NaN. Returns float64 ``(H*s, W*s)``.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    h, w = x.shape
+
+    def taps(o, n):
+        u = (o + 0.5) / s - 0.5
+        out = []
+        for i in range(math.floor(u) - 2, math.floor(u) + 3):
+            if abs(u - i) < 2:
+                if not 0 <= i < n:
+                    return None
+                out.append((i, keys_cubic(u - i, a)))
+        return out
+
+    y = np.full((h * s, w * s), np.nan)
+    for oh in range(h * s):
+        th = taps(oh, h)
+        if th is None:
+            continue
+        for ow in range(w * s):
+            tw = taps(ow, w)
+            if tw is None:
+                continue
+            y[oh, ow] = sum(wi * wj * x[i, j] for i, wi in th for j, wj in tw)
+    return y
+
+
+def conv_matrix(kernel, in_shape: tuple[int, int], stride: int = 1) -> np.ndarray:
+    """The matrix ``C`` of the valid, unflipped convolution (cross-correlation) of an image of
+    ``in_shape`` with ``kernel`` at ``stride``: row ``r`` (output pixel in row-major order) holds
+    the kernel placed at ``(oh*stride, ow*stride)`` in the flattened input (seed 002).
+    """
+    k = np.asarray(kernel, dtype=np.float64)
+    kh, kw = k.shape
+    h, w = in_shape
+    out_h = (h - kh) // stride + 1
+    out_w = (w - kw) // stride + 1
+    c = np.zeros((out_h * out_w, h * w))
+    for oh in range(out_h):
+        for ow in range(out_w):
+            for a in range(kh):
+                for b in range(kw):
+                    c[oh * out_w + ow, (oh * stride + a) * w + (ow * stride + b)] = k[a, b]
+    return c
+
+
+def strided_correlate(x2, k2, stride=1, padding=0, dilation=1) -> np.ndarray:
+    """Forward convolution (cross-correlation, as Conv2d) of one plane, by loops:
+    ``y[o] = sum_k x[o*s - p + k*d] * w[k]`` with zeros outside the input."""
+    x2 = np.asarray(x2, dtype=np.float64)
+    k2 = np.asarray(k2, dtype=np.float64)
+    sh, sw = as_pair(stride)
+    ph, pw = as_pair(padding)
+    dh, dw = as_pair(dilation)
+    h, w = x2.shape
+    kh, kw = k2.shape
+    out_h = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+    out_w = (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    y = np.zeros((out_h, out_w))
+    for oh in range(out_h):
+        for ow in range(out_w):
+            acc = 0.0
+            for a in range(kh):
+                ih = oh * sh - ph + a * dh
+                if not 0 <= ih < h:
+                    continue
+                for b in range(kw):
+                    iw = ow * sw - pw + b * dw
+                    if 0 <= iw < w:
+                        acc += x2[ih, iw] * k2[a, b]
+            y[oh, ow] = acc
+    return y
+
+
+def extend_index(i: int, n: int, mode: str) -> int:
+    """Index into a length-``n`` axis extended beyond its ends: ``replicate`` clamps,
+    ``reflect`` mirrors about the end samples without repeating them (period ``2(n-1)``)."""
+    if mode == "replicate" or n == 1:
+        return min(max(i, 0), n - 1)
+    assert mode == "reflect"
+    period = 2 * (n - 1)
+    j = i % period
+    return j if j < n else period - j
+
+
+def extend_image(x, margin_h: int, margin_w: int, mode: str) -> np.ndarray:
+    """``x`` (H, W, C) extended by ``margin`` samples per side with :func:`extend_index`."""
+    x = np.asarray(x)
+    h, w = x.shape[:2]
+    rows = [extend_index(i, h, mode) for i in range(-margin_h, h + margin_h)]
+    cols = [extend_index(j, w, mode) for j in range(-margin_w, w + margin_w)]
+    return x[np.ix_(rows, cols)]
