@@ -671,6 +671,13 @@ def to_storage(
     assert bounds is not None
     lo, hi = bounds
     work = np.float32 if arr.dtype == np.float32 and base in ("L", "RGB", "I;16") else np.float64
+    if range_mode == "clip" and arr.dtype.kind == "f" and arr.size:
+        # Fast path: round once, then a min/max pass decides whether any clipping is needed
+        # (NaN propagates through min/max, sending such arrays down the careful path).
+        rounded = np.rint(arr.astype(work, copy=False))
+        low, high = float(rounded.min()), float(rounded.max())
+        if lo <= low and high <= hi:
+            return rounded.astype(_STORAGE_DTYPE[base]), 0.0
     v = np.array(arr, dtype=work)  # a copy: modified in place below
     if v.size == 0:
         return v.astype(_STORAGE_DTYPE[base]), 0.0

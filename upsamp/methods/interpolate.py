@@ -123,21 +123,24 @@ def nearest(
     dtype = x.dtype if keep_dtype else result_dtype(x)
     src_rows = _nearest_index(x.shape[0], out_h, rh, size is not None)[r0:r1]
     src_cols = _nearest_index(x.shape[1], out_w, rw, size is not None)
-    factor = (out_h // x.shape[0], out_w // x.shape[1])
-    if (
-        out_h == factor[0] * x.shape[0]
-        and out_w == factor[1] * x.shape[1]
-        and abs(rh * factor[0] - 1) < 1e-12
-        and abs(rw * factor[1] - 1) < 1e-12
-        and r0 % factor[0] == 0
-        and r1 % factor[0] == 0
-    ):
-        # Integer factor: replication by one broadcast copy (no index gathers).
-        band = x[r0 // factor[0] : r1 // factor[0]]
-        out = np.empty((band.shape[0], factor[0], band.shape[1], factor[1]) + x.shape[2:], dtype)
-        out[...] = band[:, None, :, None]
-        return out.reshape((r1 - r0, out_w) + x.shape[2:])
-    return x[src_rows][:, src_cols].astype(dtype, copy=False)
+    return gather_pixels(x, src_rows, src_cols).astype(dtype, copy=False)
+
+
+def gather_pixels(x: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """``x[rows][:, cols]`` computed as two ``np.take`` calls over whole pixels.
+
+    The columns are gathered first, on just the input rows needed, with the channels folded
+    into the row (``(H, W*C)``) so each step moves contiguous memory; the rows are then copied
+    whole. (Indexing ``(H, W, C)`` directly runs an inner loop of ``C`` values per pixel.)
+    """
+    channels = x.shape[2] if x.ndim == 3 else 1
+    first, last = int(rows.min()), int(rows.max()) + 1
+    flat = x[first:last].reshape(last - first, x.shape[1] * channels)
+    if channels > 1:
+        cols = (cols[:, None] * channels + np.arange(channels)).ravel()
+    wide = np.take(flat, cols, axis=1)
+    out = np.take(wide, rows - first, axis=0)
+    return out.reshape((len(rows), -1) + x.shape[2:])
 
 
 def _linear_weights(

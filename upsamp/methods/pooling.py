@@ -58,11 +58,17 @@ def bed_of_nails(
     sh, sw = int_pair(stride, "stride", minimum=1)
     r0, r1 = row_range(rows, x.shape[0] * sh)
     dtype = x.dtype if keep_dtype else result_dtype(x)
-    y = np.zeros((r1 - r0, x.shape[1] * sw) + x.shape[2:], dtype=dtype)
+    channels = x.shape[2] if x.ndim == 3 else 1
+    width = x.shape[1] * sw * channels
+    y = np.zeros((r1 - r0, width), dtype=dtype)
     first = -(-r0 // sh)  # first input row whose nail lies in the band
     last = -(-r1 // sh)
-    y[first * sh - r0 :: sh, ::sw] = x[first:last]
-    return y
+    # Whole pixels are placed through a flat column index (channels folded into the row), which
+    # moves memory faster than a strided (H, W, C) assignment.
+    cols = (np.arange(x.shape[1])[:, None] * (sw * channels) + np.arange(channels)).ravel()
+    target = y[first * sh - r0 :: sh]
+    target[:, cols] = x[first:last].reshape(last - first, -1)
+    return y.reshape((r1 - r0, x.shape[1] * sw) + x.shape[2:])
 
 
 def max_pool(x: np.ndarray, size: int | Iterable[int]) -> tuple[np.ndarray, np.ndarray]:
@@ -202,13 +208,14 @@ def max_unpool(
     r0, r1 = row_range(rows, out_h)
     c = x3.shape[2]
     dtype = x.dtype if keep_dtype else result_dtype(x)
-    y = np.zeros(((r1 - r0) * out_w, c), dtype=dtype)
-    channel = np.broadcast_to(np.arange(c), x3.shape)
+    y = np.zeros((r1 - r0) * out_w * c, dtype=dtype)
+    # One flat index per value: (position * C + channel), relative to the band's first row.
+    flat = i3 * c + np.arange(c) - r0 * out_w * c
     if (r0, r1) == (0, out_h):
-        y[i3.ravel(), channel.ravel()] = x3.ravel()
+        y[flat.ravel()] = x3.ravel()
     else:
-        inside = (i3 >= r0 * out_w) & (i3 < r1 * out_w)
-        y[i3[inside] - r0 * out_w, channel[inside]] = x3[inside]
+        inside = (flat >= 0) & (flat < y.size)
+        y[flat[inside]] = x3[inside]
     return restore_rank(y.reshape(r1 - r0, out_w, c), was_2d)
 
 
