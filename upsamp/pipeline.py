@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from . import imageio
-from .errors import InputError, OutputError, ParameterError
+from .errors import InputError, KernelError, OutputError, ParameterError
 from .indices import PoolIndices, fit_indices, indices_from_guide, load_indices
 from .kernels import Kernel, normalize, resolve_kernel, same_size_geometry
 from .methods import Method, MethodOptions, get_method
@@ -56,6 +56,10 @@ class EnlargeSettings:
     max_output_pixels: int = DEFAULT_MAX_OUTPUT_PIXELS
     compress_level: int | None = None
     quality: int | None = None
+    #: False when the stride was not given: max-unpool then takes it from the indices or guide.
+    stride_given: bool = True
+    #: Max-unpool positions for the alpha plane, filled in by :func:`prepare`.
+    alpha_indices: np.ndarray | None = field(default=None, repr=False)
 
     def parameters(self) -> dict[str, Any]:
         """The effective parameters, JSON-ready."""
@@ -178,6 +182,8 @@ def default_output_path(
         sh, sw = opts.stride
         if isinstance(opts.kernel, Kernel):
             sh, sw = opts.kernel.stride
+        elif method.name == "max-unpool" and opts.indices is None and settings.indices_file:
+            sh, sw = load_indices(settings.indices_file).stride
         tag = f"x{sh}" if sh == sw else f"x{sh}x{sw}"
     ext = suffix if suffix is not None else input_path.suffix
     return input_path.with_name(f"{input_path.stem}_{settings.method}{tag}{ext}")
@@ -191,6 +197,8 @@ def _options_for(
     Returns the options for the colour channels and the indices for the alpha plane.
     """
     opts = settings.options
+    if opts.indices is not None:
+        return opts, settings.alpha_indices
     if method.name != "max-unpool" or (
         settings.indices_file is None and settings.guide_file is None
     ):
@@ -206,6 +214,13 @@ def _options_for(
         if guide.has_alpha and image.has_alpha:
             planes.append(guide.alpha[:, :, None])
         stride = opts.stride
+        if not settings.stride_given:
+            stride = (guide.shape[0] // image.shape[0], guide.shape[1] // image.shape[1])
+            if min(stride) < 1:
+                raise InputError(
+                    f"{settings.guide_file}: the guide ({guide.shape[1]}x{guide.shape[0]}) is "
+                    f"smaller than the input ({image.shape[1]}x{image.shape[0]})"
+                )
         found = indices_from_guide(np.concatenate(planes, axis=2).astype(np.float64), stride)
         origin = str(settings.guide_file)
     if found.indices.shape[2] not in (1, colour_channels, wanted):
@@ -236,8 +251,14 @@ def output_shape(input_shape: tuple[int, ...], settings: EnlargeSettings) -> tup
     when the file states the size; a guide's size is used as is)."""
     method = get_method(settings.method)
     opts = settings.options
-    if settings.method == "max-unpool" and settings.indices_file is not None:
+    if settings.method == "max-unpool" and opts.indices is None and settings.indices_file:
         found = load_indices(settings.indices_file)
+        if found.indices.shape[:2] != tuple(input_shape[:2]):
+            raise InputError(
+                f"{settings.indices_file}: positions are for a {found.indices.shape[1]}x"
+                f"{found.indices.shape[0]} pooled image, but the input is "
+                f"{input_shape[1]}x{input_shape[0]}"
+            )
         opts = replace(opts, stride=found.stride, output_size=found.input_shape)
     h, w = method.output_shape((int(input_shape[0]), int(input_shape[1])), opts)
     if (
@@ -453,6 +474,29 @@ def _saved_mode(image: imageio.LoadedImage, channels: int) -> str:
     return base + ("A" if image.has_alpha and base in ("L", "RGB") else "")
 
 
+def prepare(image: imageio.LoadedImage, settings: EnlargeSettings) -> EnlargeSettings:
+    """Settings made concrete for one image: max-unpool positions read from the indices file or
+    found in the guide (with their stride and output size), and a channel-mixing kernel checked
+    against the image's channels, so that errors name the file at fault."""
+    method = get_method(settings.method)
+    kernel = settings.options.kernel
+    if isinstance(kernel, Kernel) and kernel.weight.ndim == 4:
+        channels = image.pixels.shape[2] if image.pixels.ndim == 3 else 1
+        if kernel.weight.shape[0] != channels:
+            raise KernelError(
+                f"{kernel.source}: kernel has {kernel.weight.shape[0]} input channels (shape "
+                f"{tuple(kernel.weight.shape)}) but the image has {channels}"
+            )
+    if method.name != "max-unpool" or settings.options.indices is not None:
+        return settings
+    if settings.indices_file is None and settings.guide_file is None:
+        return settings
+    if settings.indices_file is not None:
+        output_shape(image.shape, settings)  # checks that the positions fit the input
+    opts, alpha_indices = _options_for(image, settings, method)
+    return replace(settings, options=opts, alpha_indices=alpha_indices)
+
+
 def enlarge_file(
     input_path: str | Path,
     output_path: str | Path | None,
@@ -468,6 +512,7 @@ def enlarge_file(
     started = time.perf_counter()
     input_path = Path(input_path)
     image = imageio.load_input(input_path, max_pixels=settings.max_pixels)
+    settings = prepare(image, settings)
     if output_path is None:
         output_path = default_output_path(input_path, settings)
     output_path = Path(output_path)
@@ -476,10 +521,9 @@ def enlarge_file(
         raise OutputError(f"{output_path}: refusing to overwrite the input file")
     if output_path.exists() and not settings.overwrite:
         raise OutputError(f"{output_path}: exists; use --overwrite to replace it")
-    if settings.method != "max-unpool" or settings.indices_file is not None:
-        check_output_budget(
-            image.shape, output_shape(image.shape, settings), settings.max_output_pixels
-        )
+    check_output_budget(
+        image.shape, output_shape(image.shape, settings), settings.max_output_pixels
+    )
     colour = alpha = None
     if fmt == "NPY" or keep_arrays:
         colour, alpha = enlarge_image(image, settings)

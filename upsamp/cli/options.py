@@ -239,6 +239,17 @@ def settings_from_options(params: dict[str, Any], *, require_indices: bool = Tru
             "'upsamp pool IN -o OUT --stride N --indices-out FILE.npz') or --guide IMAGE"
         )
     stride = params.get("stride")
+    stride_given = stride is not None
+    if method == "max-unpool" and params.get("indices") is not None:
+        from ..indices import load_indices
+
+        found = load_indices(params["indices"])
+        if stride_given and tuple(stride) != tuple(found.stride):
+            raise click.UsageError(
+                f"--stride {stride[0]},{stride[1]} differs from the stride "
+                f"{found.stride[0]},{found.stride[1]} recorded in {params['indices']}"
+            )
+        stride, stride_given = found.stride, True
     kernel = None
     if method == "transconv":
         kernel = build_kernel(
@@ -269,6 +280,7 @@ def settings_from_options(params: dict[str, Any], *, require_indices: bool = Tru
         max_output_pixels=params.get("max_output_pixels") or DEFAULT_MAX_OUTPUT_PIXELS,
         compress_level=params.get("compress_level"),
         quality=params.get("quality"),
+        stride_given=stride_given,
     )
 
 

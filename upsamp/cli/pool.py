@@ -79,13 +79,20 @@ def pool(
         with open(tmp, "wb") as fh:
             np.savez_compressed(fh, **payload)
 
+    for target in (output, indices_out):
+        if not target.parent.is_dir():
+            raise OutputError(f"{target}: the folder {target.parent} does not exist")
     if imageio.output_format(output) == "NPY":
         imageio.save_array(output, colour, overwrite=overwrite)
     else:
         imageio.save_image(
             output, colour, alpha, mode=image.mode, info=image.info, overwrite=overwrite
         )
-    imageio.atomic_write(indices_out, write_npz, overwrite=overwrite)
+    try:
+        imageio.atomic_write(indices_out, write_npz, overwrite=overwrite)
+    except BaseException:
+        output.unlink(missing_ok=True)  # the pooled image is useless without its indices
+        raise
     render.info(
         f"{input_path} → {output} ({colour.shape[1]}×{colour.shape[0]}), indices → {indices_out}"
     )

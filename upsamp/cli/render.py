@@ -78,9 +78,17 @@ def array_tables(array: np.ndarray, title: str) -> list[Any]:
     return tables
 
 
+def wide_console() -> Any:
+    """A stdout console that never squeezes a table: arrays print at their natural width
+    (a narrow terminal wraps the lines instead of cutting numbers off)."""
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=True, width=10_000)
+
+
 def show_arrays(named: dict[str, np.ndarray]) -> None:
     """Print small arrays as tables on stdout (data asked for with ``--show``)."""
-    console = stdout_console()
+    console = wide_console()
     for name, array in named.items():
         if array.shape[0] > SHOW_LIMIT or array.shape[1] > SHOW_LIMIT:
             warn(

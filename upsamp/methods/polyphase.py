@@ -74,12 +74,12 @@ def rank_one_factors(weight: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None
     i, j = np.unravel_index(np.argmax(np.abs(w)), w.shape)
     peak = w[i, j]
     root = np.sqrt(abs(peak))
-    # Candidate splits of the peak between the factors: all of it into u (exact for integer
-    # kernels), or its square root into each (exact for the presets, outer products of 1-D taps
-    # whose peak is a square such as 0.75**2). The one reproducing w best is used.
+    # Candidate splits of the peak between the factors: its square root into each (exact for
+    # the presets, outer products of 1-D taps whose peak is a square such as 0.75**2), or all of
+    # it into u (exact for integer kernels). The first one reproducing w best is used.
     candidates = [
-        (w[:, j].copy(), w[i, :] / peak),
         (w[:, j] / root, w[i, :] / (root * np.sign(peak))),
+        (w[:, j].copy(), w[i, :] / peak),
     ]
     errors = [np.abs(np.outer(u, v) - w).max() for u, v in candidates]
     best = int(np.argmin(errors))

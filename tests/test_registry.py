@@ -1,0 +1,236 @@
+"""The method registry: names, duplicates, lookups and third-party plugins via entry points."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import upsamp
+from upsamp.errors import MethodError
+from upsamp.methods import ENTRY_POINT_GROUP, Method, MethodOptions, registry
+
+BUILTIN = ["nearest", "bilinear", "bed-of-nails", "max-unpool", "transconv"]
+
+
+@pytest.fixture(autouse=True)
+def restore_registry():
+    """Every test leaves the registry (and the entry-point flag) as it found it."""
+    saved = dict(registry._registry)
+    saved_flag = registry._entry_points_loaded
+    yield
+    registry._registry.clear()
+    registry._registry.update(saved)
+    registry._entry_points_loaded = saved_flag
+
+
+def _double_upsample(x: np.ndarray, options: MethodOptions) -> np.ndarray:
+    """A toy plugin: pixel replication by the stride, then the values doubled."""
+    sh, sw = options.stride
+    return 2.0 * np.repeat(np.repeat(np.asarray(x, dtype=np.float32), sh, 0), sw, 1)
+
+
+def _double_shape(shape: tuple[int, int], options: MethodOptions) -> tuple[int, int]:
+    return shape[0] * options.stride[0], shape[1] * options.stride[1]
+
+
+def make_method(name: str = "doubler") -> Method:
+    return Method(name=name, summary="toy plugin", upsample=_double_upsample,
+                  output_shape=_double_shape)
+
+
+class FakeEntryPoint:
+    """Quacks like importlib.metadata.EntryPoint for the registry's loader."""
+
+    def __init__(self, name: str, value: str, target):
+        self.name = name
+        self.value = value
+        self.group = ENTRY_POINT_GROUP
+        self._target = target
+
+    def load(self):
+        if isinstance(self._target, BaseException):
+            raise self._target
+        return self._target
+
+
+@pytest.fixture
+def fake_entry_points(monkeypatch):
+    """``fake_entry_points(*eps)``: make importlib.metadata.entry_points report ``eps`` for the
+    ``upsamp.methods`` group, and make the registry read entry points again."""
+
+    def install(*eps: FakeEntryPoint) -> list[dict]:
+        calls: list[dict] = []
+        real = importlib.metadata.entry_points
+
+        def entry_points(**kwargs):
+            calls.append(kwargs)
+            if kwargs.get("group") == ENTRY_POINT_GROUP:
+                return list(eps)
+            return real(**kwargs)
+
+        monkeypatch.setattr(importlib.metadata, "entry_points", entry_points)
+        monkeypatch.setattr(registry, "_entry_points_loaded", False)
+        return calls
+
+    return install
+
+
+# ------------------------------------------------------------------------------------------
+# names and lookups
+# ------------------------------------------------------------------------------------------
+
+
+def test_builtin_methods_are_registered():
+    names = upsamp.available_methods()
+    for name in BUILTIN:
+        assert name in names
+        assert upsamp.get_method(name).name == name
+
+
+def test_duplicate_name_is_refused():
+    upsamp.register(make_method("dup"))
+    with pytest.raises(MethodError, match="dup"):
+        upsamp.register(make_method("dup"))
+
+
+def test_builtin_cannot_be_replaced_by_accident():
+    original = upsamp.get_method("nearest")
+    with pytest.raises(MethodError, match="nearest"):
+        upsamp.register(make_method("nearest"))
+    assert upsamp.get_method("nearest") is original
+
+
+def test_clobber_replaces():
+    first = upsamp.register(make_method("dup"))
+    second = make_method("dup")
+    assert upsamp.register(second, clobber=True) is second
+    assert upsamp.get_method("dup") is second and first is not second
+
+
+def test_register_rejects_non_methods():
+    with pytest.raises(MethodError):
+        upsamp.register(lambda x, o: x)  # type: ignore[arg-type]
+
+
+def test_unknown_name_lists_available_methods():
+    with pytest.raises(MethodError) as info:
+        upsamp.get_method("lanczos")
+    message = str(info.value)
+    assert "lanczos" in message
+    for name in BUILTIN:
+        assert name in message
+    assert isinstance(info.value, KeyError)  # MethodError is a KeyError too
+
+
+def test_registered_method_is_visible_and_usable():
+    upsamp.register(make_method("doubler"))
+    assert "doubler" in upsamp.available_methods()
+    y = upsamp.get_method("doubler").upsample(np.ones((2, 2)), MethodOptions(stride=(2, 2)))
+    np.testing.assert_array_equal(y, np.full((4, 4), 2.0))
+
+
+def test_registry_mapping_is_read_only():
+    with pytest.raises(TypeError):
+        registry.methods["x"] = make_method("x")  # type: ignore[index]
+
+
+# ------------------------------------------------------------------------------------------
+# plugins through entry points
+# ------------------------------------------------------------------------------------------
+
+
+def test_entry_point_plugin_appears(fake_entry_points):
+    calls = fake_entry_points(FakeEntryPoint("doubler", "toy.plugin:METHOD", make_method()))
+    assert "doubler" in upsamp.available_methods()
+    assert {"group": ENTRY_POINT_GROUP} in calls
+    for name in BUILTIN:
+        assert name in upsamp.available_methods()
+
+
+def test_entry_point_factory_callable(fake_entry_points):
+    fake_entry_points(FakeEntryPoint("doubler", "toy.plugin:make", lambda: make_method()))
+    assert upsamp.get_method("doubler").summary == "toy plugin"
+
+
+def test_entry_points_are_read_once(fake_entry_points):
+    calls = fake_entry_points(FakeEntryPoint("doubler", "toy.plugin:METHOD", make_method()))
+    upsamp.available_methods()
+    upsamp.get_method("doubler")
+    upsamp.available_methods()
+    assert len([c for c in calls if c.get("group") == ENTRY_POINT_GROUP]) == 1
+
+
+def test_entry_point_plugin_is_usable_from_the_cli(fake_entry_points, run_cli, tmp_path):
+    fake_entry_points(FakeEntryPoint("doubler", "toy.plugin:METHOD", make_method()))
+    arr = np.arange(12, dtype=np.uint8).reshape(3, 4) * 10
+    Image.fromarray(arr).save(tmp_path / "in.png")
+    result = run_cli("enlarge", "in.png", "--method", "doubler", "--stride", "3", "--json")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["method"] == "doubler"
+    out = tmp_path / "in_doublerx3.png"
+    assert Path(doc["output"]).name == out.name
+    with Image.open(out) as im:
+        assert im.size == (12, 9)
+        np.testing.assert_array_equal(
+            np.array(im), np.repeat(np.repeat(arr.astype(int) * 2, 3, 0), 3, 1)
+        )
+
+
+def test_entry_point_plugin_listed_in_the_cli_help(fake_entry_points, run_cli):
+    fake_entry_points(FakeEntryPoint("doubler", "toy.plugin:METHOD", make_method()))
+    result = run_cli("enlarge", "--help")
+    assert result.exit_code == 0
+    assert "doubler" in result.stdout
+
+
+def test_entry_point_plugin_with_npy(fake_entry_points, run_cli, tmp_path):
+    fake_entry_points(FakeEntryPoint("doubler", "toy.plugin:METHOD", make_method()))
+    np.save(tmp_path / "x.npy", np.array([[1.0, 2.0], [3.0, 4.0]]))
+    result = run_cli("enlarge", "x.npy", "-m", "doubler", "-o", "y.npy", "--show")
+    assert result.exit_code == 0, result.stderr
+    np.testing.assert_array_equal(np.load(tmp_path / "y.npy"),
+                                  2 * np.repeat(np.repeat([[1, 2], [3, 4]], 2, 0), 2, 1))
+
+
+@pytest.mark.parametrize(
+    "target",
+    [ImportError("No module named 'toy'"), "not a method", lambda: 42],
+    ids=["import-error", "wrong-object", "factory-returns-junk"],
+)
+def test_broken_plugin_warns_and_does_not_break_the_tool(fake_entry_points, target):
+    fake_entry_points(
+        FakeEntryPoint("broken", "toy.broken:METHOD", target),
+        FakeEntryPoint("doubler", "toy.plugin:METHOD", make_method()),
+    )
+    with pytest.warns(RuntimeWarning, match="broken"):
+        names = upsamp.available_methods()
+    assert "broken" not in names
+    assert "doubler" in names  # the good plugin after the broken one still loads
+    for name in BUILTIN:
+        assert name in names
+
+
+def test_plugin_clashing_with_a_builtin_warns_and_keeps_the_builtin(fake_entry_points):
+    original = upsamp.get_method("nearest")
+    fake_entry_points(FakeEntryPoint("nearest", "toy.plugin:METHOD", make_method("nearest")))
+    with pytest.warns(RuntimeWarning, match="nearest"):
+        upsamp.available_methods()
+    assert upsamp.get_method("nearest") is original
+
+
+def test_broken_plugin_does_not_break_the_cli(fake_entry_points, run_cli, tmp_path, small_l):
+    fake_entry_points(FakeEntryPoint("broken", "toy.broken:METHOD", RuntimeError("boom")))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = run_cli("enlarge", small_l, "-m", "nearest", "-o", "o.png")
+    assert result.exit_code == 0, result.stderr
+    assert (tmp_path / "o.png").is_file()
+    assert any(issubclass(w.category, RuntimeWarning) and "broken" in str(w.message)
+               for w in caught)
