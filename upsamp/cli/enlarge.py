@@ -28,8 +28,20 @@ CLIP_WARNING_FRACTION = 0.001
     "--json", "as_json", is_flag=True, help="Print one JSON object about the run on stdout."
 )
 @click.option("--show", is_flag=True, help="Print small input and output arrays (up to 16×16).")
+@click.option(
+    "--report",
+    "with_report",
+    is_flag=True,
+    help="After writing the output, print its checkerboard diagnostics (as 'upsamp report "
+    '--no-roundtrip\'); with --json they go under "report".',
+)
 def enlarge(
-    input_path: Path, output: Path | None, as_json: bool, show: bool, **params: Any
+    input_path: Path,
+    output: Path | None,
+    as_json: bool,
+    show: bool,
+    with_report: bool,
+    **params: Any,
 ) -> None:
     """Enlarge INPUT (an image or a .npy array) with one upsampling method.
 
@@ -38,12 +50,15 @@ def enlarge(
       upsamp enlarge photo.png --method transconv --stride 2
       upsamp enlarge photo.png --method bilinear --scale 1.5 -o big.png
       upsamp enlarge x.npy --method transconv --kernel k.npy --stride 1 -o y.npy --show
+      upsamp enlarge photo.png --method transconv --kernel checkerboard --report
     """
     from ..pipeline import enlarge_file
     from . import render
 
+    if with_report and (params.get("scale") is not None or params.get("size") is not None):
+        raise click.UsageError("--report needs an integer --stride, not --scale or --size")
     settings = settings_from_options(params)
-    outcome = enlarge_file(input_path, output, settings, keep_arrays=show)
+    outcome = enlarge_file(input_path, output, settings, keep_arrays=show or with_report)
     if outcome.clipped_fraction > CLIP_WARNING_FRACTION:
         render.warn(
             f"{outcome.clipped_fraction:.2%} of the output values were outside the image's range "
@@ -51,8 +66,12 @@ def enlarge(
         )
     if show and outcome.result is not None and outcome.source is not None:
         render.show_arrays({"input": outcome.source, "output": outcome.result})
+    diagnostics = _diagnostics(outcome, settings) if with_report else None
     if as_json:
-        render.print_json(outcome.to_json())
+        payload = outcome.to_json()
+        if diagnostics is not None:
+            payload["report"] = diagnostics.to_json()
+        render.print_json(payload)
     else:
         shape_in = "×".join(str(v) for v in outcome.input_shape[:2][::-1])
         shape_out = "×".join(str(v) for v in outcome.output_shape[:2][::-1])
@@ -60,3 +79,30 @@ def enlarge(
             f"{outcome.input} ({shape_in}) → {outcome.output} ({shape_out}) "
             f"with {outcome.method} in {outcome.seconds:.2f} s"
         )
+        if diagnostics is not None:
+            from .report import render_report
+
+            render_report(diagnostics)
+    if diagnostics is not None:
+        from .report import print_report_notes
+
+        print_report_notes(diagnostics)
+
+
+def _diagnostics(outcome: Any, settings: Any) -> Any:
+    """The report of the enlarged result (``upsamp.report.report_enlarged``)."""
+    from ..report import report_enlarged
+
+    stride = None
+    if settings.method == "max-unpool" and settings.indices_file is not None:
+        from ..indices import load_indices
+
+        stride = load_indices(settings.indices_file).stride
+    return report_enlarged(
+        outcome.source,
+        outcome.result,
+        method=settings.method,
+        options=settings.options,
+        stride=stride,
+        name=str(outcome.input),
+    )

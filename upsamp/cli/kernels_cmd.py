@@ -1,9 +1,10 @@
-"""``upsamp kernels``: list, show and save transposed-convolution kernels."""
+"""``upsamp kernels``: list, show, save and repair transposed-convolution kernels."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -54,7 +55,9 @@ def show(
     from .. import imageio
     from ..kernels import save_kernel
     from ..pipeline import build_kernel
+    from ..report import kernel_analysis, kernel_json
     from . import render
+    from .report import render_kernel_analysis
 
     kernel = build_kernel(name, stride=stride)
     if save is not None:
@@ -67,10 +70,21 @@ def show(
         else:
             imageio.save_array(save, doc, overwrite=overwrite)
         render.info(f"kernel written to {save}")
+    analysis = kernel_analysis(kernel)
     if as_json:
-        render.print_json(save_kernel(kernel, "kernel.json"))
+        doc = save_kernel(kernel, "kernel.json")
+        doc["analysis"] = kernel_json(analysis, full=True)
+        render.print_json(doc)
         return
-    console = render.stdout_console()
+    console = render.wide_console()
+    _print_weights(console, kernel)
+    render_kernel_analysis(analysis, console)
+
+
+def _print_weights(console: Any, kernel: Any) -> None:
+    """The kernel's geometry line and its weight tables."""
+    from . import render
+
     weight = kernel.weight
     console.print(
         f"[bold]{kernel.name}[/bold]  shape {tuple(weight.shape)}  stride {kernel.stride}  "
@@ -85,3 +99,100 @@ def show(
             for co in range(weight.shape[1]):
                 for table in render.array_tables(weight[ci, co], f"weight[{ci}, {co}]"):
                     console.print(table)
+
+
+def _write_kernel(kernel: Any, path: Path, overwrite: bool) -> None:
+    """Save ``kernel`` to ``.npy`` (weight) or ``.json`` (weight and geometry), atomically."""
+    from .. import imageio
+    from ..kernels import save_kernel
+
+    doc = save_kernel(kernel, path)
+    if path.suffix.lower() == ".json":
+        text = json.dumps(doc, indent=1) + "\n"
+        imageio.atomic_write(
+            path, lambda tmp: tmp.write_text(text, encoding="utf-8"), overwrite=overwrite
+        )
+    else:
+        imageio.save_array(path, doc, overwrite=overwrite)
+
+
+def _geometry_flags(kernel: Any) -> list[str]:
+    """Command-line flags that give a bare ``.npy`` weight the kernel's geometry."""
+    flags = [f"--stride {kernel.stride[0]},{kernel.stride[1]}"]
+    if kernel.padding != (0, 0):
+        flags.append(f"--padding {kernel.padding[0]},{kernel.padding[1]}")
+    if kernel.output_padding != (0, 0):
+        flags.append(f"--output-padding {kernel.output_padding[0]},{kernel.output_padding[1]}")
+    if kernel.dilation != (1, 1):
+        flags.append(f"--dilation {kernel.dilation[0]},{kernel.dilation[1]}")
+    if kernel.edge != "zero":
+        flags.append(f"--edge {kernel.edge}")
+    return flags
+
+
+@kernels.command("fix")
+@click.argument("name", metavar="FILE|PRESET")
+@click.option(
+    "-s",
+    "--stride",
+    type=PairType(1),
+    default=None,
+    help="Stride the kernel is used at [default: a file's own, else 2].",
+)
+@click.option(
+    "--how",
+    type=click.Choice(("normalize-phases", "hold")),
+    required=True,
+    help="normalize-phases: rescale each phase to the mean phase sum (same size); hold: "
+    "convolve with an S×S box (zero-order hold, Sugawara et al.; S-1 larger, new padding).",
+)
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The repaired kernel: .json keeps the geometry, .npy only the weights.",
+)
+@click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
+def fix(name: str, stride: tuple[int, int] | None, how: str, output: Path, overwrite: bool) -> None:
+    """Make a kernel artifact-free and print its analysis before and after.
+
+    \b
+    Examples:
+      upsamp kernels fix checkerboard --stride 2 --how hold -o fixed.json
+      upsamp kernels fix k.npy --stride 3 --how normalize-phases -o k_fixed.npy
+    """
+    from ..pipeline import build_kernel
+    from ..report import fix_kernel, kernel_analysis
+    from . import render
+    from .report import render_kernel_analysis
+
+    if output.suffix.lower() not in (".npy", ".json"):
+        raise click.BadParameter("the kernel file must end in .npy or .json", param_hint="-o")
+    kernel = build_kernel(name, stride=stride)
+    before = kernel_analysis(kernel)
+    fixed = fix_kernel(kernel, how)
+    after = kernel_analysis(fixed)
+    _write_kernel(fixed, output, overwrite)
+
+    console = render.wide_console()
+    console.print(
+        f"[bold]{kernel.name}[/bold]  shape {tuple(kernel.weight.shape)}  stride {kernel.stride}  "
+        f"padding {kernel.padding}  output_padding {kernel.output_padding}  "
+        f"dilation {kernel.dilation}"
+    )
+    render_kernel_analysis(before, console, heading="before")
+    console.print(
+        f"[bold]after --how {how}[/bold]  shape {tuple(fixed.weight.shape)}  "
+        f"stride {fixed.stride}  padding {fixed.padding}  "
+        f"output_padding {fixed.output_padding}  dilation {fixed.dilation}"
+    )
+    render_kernel_analysis(after, console, heading="after")
+    render.info(f"kernel written to {output}")
+    if output.suffix.lower() == ".npy":
+        flags = _geometry_flags(fixed)
+        lost = " (its bias is not stored either)" if fixed.bias is not None else ""
+        render.info(
+            f"note: {output} holds only the weights{lost}; use it with "
+            f"--method transconv --kernel {output} {' '.join(flags)}"
+        )

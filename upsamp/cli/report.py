@@ -1,0 +1,327 @@
+"""``upsamp report``: which methods make a checkerboard on an image, how badly, and why.
+
+Parse the options, call :mod:`upsamp.report`, render the result: the table and the one-line
+explanations are the report, so they go to stdout (as does the ``--json`` object); notes and the
+list of written files go to stderr. The Rich rendering here is shared with
+``upsamp enlarge --report`` and ``upsamp kernels show/fix``.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .options import PairType
+
+__all__ = ["report", "render_report", "render_kernel_analysis", "print_report_notes"]
+
+#: Verdict -> Rich style.
+VERDICT_STYLES = {"clean": "bold green", "checkerboard": "bold red"}
+
+#: Tables are never squeezed below this many columns when stdout is not a terminal.
+_PIPE_WIDTH = 100
+
+
+class MethodListType(click.ParamType):
+    """A comma-separated list of registered methods; ``transconv:PRESET|FILE`` adds a kernel."""
+
+    name = "LIST"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from ..methods import available_methods
+
+        if isinstance(value, list):
+            return value
+        items = [item.strip() for item in str(value).split(",") if item.strip()]
+        if not items:
+            self.fail("give at least one method", param, ctx)
+        known = available_methods()
+        for item in items:
+            if item.startswith("transconv:") and len(item) > len("transconv:"):
+                continue
+            if item not in known:
+                self.fail(
+                    f"{item!r} is not one of {', '.join(known)} (or transconv:PRESET|FILE)",
+                    param,
+                    ctx,
+                )
+        return items
+
+
+# --------------------------------------------------------------------------------------------
+# Rendering
+# --------------------------------------------------------------------------------------------
+
+
+def _number(value: float | None, digits: int) -> str:
+    if value is None:
+        return "—"
+    if math.isnan(value):
+        return "n/a"
+    if math.isinf(value):
+        return "∞"
+    return f"{value:.{digits}f}"
+
+
+def _shape_text(shape: tuple[int, ...]) -> str:
+    return f"{shape[1]}×{shape[0]}"
+
+
+def _stride_text(stride: tuple[int, int]) -> str:
+    return str(stride[0]) if stride[0] == stride[1] else f"{stride[0]}×{stride[1]}"
+
+
+def report_table(report: Any) -> Any:
+    """The Rich table of a :class:`upsamp.report.Report`: one row per method."""
+    from rich.table import Table
+    from rich.text import Text
+
+    mode = (
+        f"round trip: mean-downsample ÷{_stride_text(report.stride)}, upsample, compare with "
+        f"the {_shape_text(report.reference.shape)} original"
+        if report.roundtrip
+        else f"no round trip: the {_shape_text(report.reference.shape)} image is the input"
+    )
+    table = Table(
+        title=f"{report.image} · stride {_stride_text(report.stride)} · {mode}",
+        caption=(
+            "cb_dc: grid left in a flat input (0 = stays flat) · cb_rel: grid share of this "
+            "output's fine detail (global / worst tile) · spread: (max−min)/mean of the kernel's "
+            "phase sums · overlap: taps per phase"
+        ),
+        caption_justify="left",
+        title_justify="left",
+    )
+    table.add_column("method", style="bold", no_wrap=True)
+    table.add_column("output", justify="right", no_wrap=True)
+    table.add_column("PSNR dB", justify="right", no_wrap=True)
+    table.add_column("SSIM", justify="right", no_wrap=True)
+    table.add_column("cb_dc", justify="right", no_wrap=True)
+    table.add_column("cb_rel", justify="right", no_wrap=True)
+    table.add_column("tile max", justify="right", no_wrap=True)
+    table.add_column("spread", justify="right", no_wrap=True)
+    table.add_column("overlap", justify="right", no_wrap=True)
+    table.add_column("verdict", no_wrap=True)
+    for result in report.methods:
+        analysis = result.analysis
+        if analysis is None:
+            spread = overlap = "—"
+        else:
+            spread = _number(analysis.phase_spread, 3)
+            overlap = (
+                str(analysis.overlap_min)
+                if analysis.overlap_min == analysis.overlap_max
+                else f"{analysis.overlap_min}–{analysis.overlap_max}"
+            )
+        table.add_row(
+            result.name,
+            _shape_text(result.output_shape),
+            _number(result.psnr, 2),
+            _number(result.ssim, 4),
+            _number(result.cb_dc, 4),
+            _number(result.cb_rel, 3),
+            _number(result.cb_rel_tile_max, 3),
+            spread,
+            overlap,
+            Text(result.verdict, style=VERDICT_STYLES.get(result.verdict, "")),
+        )
+    return table
+
+
+def render_report(report: Any, console: Any | None = None) -> None:
+    """Print the table, then one line per method with artifacts: why, and what fixes it."""
+    from rich.measure import Measurement
+    from rich.text import Text
+
+    from .render import stdout_console
+
+    console = console or stdout_console()
+    table = report_table(report)
+    if not console.is_terminal:
+        needed = Measurement.get(console, console.options.update_width(1000), table).maximum
+        console.width = max(console.width, min(needed, 200), _PIPE_WIDTH)
+    console.print(table)
+    flagged = [m for m in report.methods if m.verdict != "clean"]
+    if not flagged:
+        console.print(Text("every method keeps a flat region flat", style="green"))
+        return
+    for result in flagged:
+        line = Text()
+        line.append(result.name, style=VERDICT_STYLES["checkerboard"])
+        line.append(f": {result.explanation}")
+        if result.fix:
+            line.append(" — fix: ", style="bold")
+            line.append(result.fix)
+        console.print(line)
+
+
+def print_report_notes(report: Any) -> None:
+    """The report's notes, one line each, on stderr."""
+    from .render import info
+
+    for note in report.notes:
+        info(f"note: {note}")
+
+
+def _grid_lines(values: Any, formatter: Any) -> list[str]:
+    """Rows of a small grid, columns right-aligned."""
+    cells = [[formatter(v) for v in row] for row in values]
+    width = max(len(c) for row in cells for c in row)
+    return ["  ".join(c.rjust(width) for c in row) for row in cells]
+
+
+def render_kernel_analysis(analysis: Any, console: Any, *, heading: str = "analysis") -> None:
+    """Plain lines (no boxed table) under a kernel's weights: phase sums, taps per phase,
+    spread, overlap, the verdict, why and how to fix it."""
+    from rich.text import Text
+
+    from .render import format_number
+
+    sums = analysis.phase_sums
+    counts = analysis.tap_counts
+    s = analysis.stride
+    console.print(
+        Text(
+            f"{heading} at stride {_stride_text(s)} (padding {analysis.padding}, dilation "
+            f"{analysis.dilation}); phase (p, q) = (row mod s, column mod s) of the output",
+            style="bold",
+        )
+    )
+    channels = range(sums.shape[0]) if sums.shape[0] <= 4 else [analysis.worst_channel]
+    for o in channels:
+        suffix = f" (output channel {o})" if sums.shape[0] > 1 else ""
+        for label, grid, fmt in (
+            ("phase sums", sums[o], lambda v: format_number(float(v))),
+            ("taps per phase", counts[o], lambda v: str(int(v))),
+        ):
+            rows = _grid_lines(grid, fmt)
+            console.print(Text(f"  {label}{suffix}: {rows[0]}"))
+            pad = " " * (len(label) + len(suffix) + 4)
+            for row in rows[1:]:
+                console.print(Text(f"{pad}{row}"))
+    overlap = (
+        str(analysis.overlap_min)
+        if analysis.overlap_min == analysis.overlap_max
+        else f"{analysis.overlap_min}–{analysis.overlap_max}"
+    )
+    verdict = "artifact-free" if analysis.artifact_free else "checkerboard"
+    line = Text(f"  phase spread {_number(analysis.phase_spread, 4)} · overlap {overlap} taps · ")
+    line.append(
+        verdict, style=VERDICT_STYLES["clean" if analysis.artifact_free else "checkerboard"]
+    )
+    console.print(line)
+    console.print(Text(f"  why: {analysis.explain()}"))
+    fix = analysis.suggest_fix()
+    if fix:
+        console.print(Text(f"  fix: {fix}"))
+
+
+# --------------------------------------------------------------------------------------------
+# The command
+# --------------------------------------------------------------------------------------------
+
+
+@click.command()
+@click.argument("image", metavar="IMAGE", type=click.Path(path_type=Path))
+@click.option(
+    "-s",
+    "--stride",
+    type=PairType(1),
+    default="2",
+    show_default=True,
+    help="Enlargement factor, N or H,W.",
+)
+@click.option(
+    "--methods",
+    type=MethodListType(),
+    default=None,
+    help="Comma-separated methods [default: nearest,bilinear,bed-of-nails,max-unpool,transconv]; "
+    "transconv:PRESET|FILE picks a kernel.",
+)
+@click.option(
+    "-k",
+    "--kernel",
+    "kernels",
+    multiple=True,
+    metavar="PRESET|FILE",
+    help="Add transconv:<preset or file stem> (repeatable).",
+)
+@click.option(
+    "--no-roundtrip",
+    is_flag=True,
+    help="IMAGE is the input: report only the artifact metrics (no PSNR/SSIM).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@click.option(
+    "--figures",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write PNG figures here: contact sheet, phase-mean heatmaps, spectra.",
+)
+@click.option(
+    "--save-outputs",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write each method's output (as saved) here, and the cropped ground truth.",
+)
+@click.option("--overwrite", is_flag=True, help="Replace existing figure and output files.")
+@click.option(
+    "--max-pixels",
+    type=click.IntRange(min=1),
+    help="Refuse larger images (decompression-bomb guard) [default: Pillow's].",
+)
+def report(
+    image: Path,
+    stride: tuple[int, int],
+    methods: list[str] | None,
+    kernels: tuple[str, ...],
+    no_roundtrip: bool,
+    as_json: bool,
+    figures: Path | None,
+    save_outputs: Path | None,
+    overwrite: bool,
+    max_pixels: int | None,
+) -> None:
+    """Compare upsampling methods on IMAGE: quality and checkerboard artifacts.
+
+    By default IMAGE is the ground truth: it is cropped to a multiple of the stride,
+    downsampled by the mean of each cell (max-pooled for max-unpool), enlarged again by every
+    method and compared (PSNR, SSIM). Every method is also fed a flat image (cb_dc) and its
+    output is searched for a grid (cb_rel); kernels are analysed phase by phase. A method is a
+    checkerboard when a flat region does not come out flat.
+
+    \b
+    Examples:
+      upsamp report photo.png --stride 2 --kernel checkerboard --figures out/
+      upsamp report photo.png --methods nearest,transconv:bicubic --json
+    """
+    from .. import report as library
+    from . import render
+
+    entries = library.method_entries(methods, kernels, stride=stride)
+    result = library.report_file(
+        image, entries, stride=stride, roundtrip=not no_roundtrip, max_pixels=max_pixels
+    )
+    planned: list[Path] = []
+    if figures is not None:
+        from ..figures import figure_files
+
+        planned += list(figure_files(figures).values())
+    if save_outputs is not None:
+        planned += list(library.output_files(result, save_outputs).values())
+    library.check_free(planned, overwrite=overwrite)
+
+    if as_json:
+        render.print_json(result.to_json())
+    else:
+        render_report(result)
+    print_report_notes(result)
+    if figures is not None:
+        from ..figures import write_figures
+
+        written = write_figures(result, figures, overwrite=overwrite)
+        render.info(f"figures: {', '.join(str(p) for p in written)}")
+    if save_outputs is not None:
+        written = library.save_outputs(result, save_outputs, overwrite=overwrite)
+        render.info(f"outputs: {', '.join(str(p) for p in written)}")

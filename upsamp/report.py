@@ -1,0 +1,1143 @@
+"""The artifact report behind ``upsamp report`` and ``upsamp enlarge --report``.
+
+For a list of method entries this module runs a round trip (or takes the image as the input),
+measures what each method does with :mod:`upsamp.diagnostics`, and returns plain dataclasses
+and JSON-ready dicts. No Click, no Rich, no Pillow: files are read and written only through
+:mod:`upsamp.imageio`, and the drawing of figures lives in :mod:`upsamp.figures`.
+
+Round trip
+----------
+The image is the ground truth ``g``. It is cropped to a multiple of the stride ``s`` (the first
+rows and columns are kept), downsampled by the mean of each ``s_h×s_w`` cell, upsampled by each
+method, and the result is compared with ``g``. Max-unpool gets instead the max-pooled ``g`` and
+the positions of the maxima (:func:`upsamp.max_pool` on ``g``), which is the round trip it is
+made for. Without a round trip the image is the input of every method and only the artifact
+metrics are measured.
+
+Per method
+----------
+``psnr``, ``ssim``
+    Between ``g`` and the output *as it would be saved*: both quantized to the image's dtype
+    (:func:`upsamp.diagnostics.quantize`), data range ``L`` from the image mode (255 for 8-bit,
+    65535 for 16-bit; see :func:`data_range`), colour channels only (alpha is never part of the
+    metrics). An output of another size (a kernel file whose geometry does not give exactly
+    ``s×`` the input) is compared on the overlap, aligned on the kernel's centre.
+``cb_dc``
+    :func:`upsamp.diagnostics.constant_probe` on the method with the same options. Max-unpool
+    needs positions: the probe uses those of a flat image max-pooled, which are the first
+    position of each window (ties go to the first), the top-left, so that it behaves as bed of
+    nails.
+``cb_rel``, ``cb_rel_tile_max``
+    :func:`upsamp.diagnostics.checkerboard_stats` of the float output (before quantization, so
+    that rounding and clipping cannot hide a grid).
+``artifact_free``
+    The kernel analysis for transposed convolution (:func:`upsamp.diagnostics.analyze_kernel`,
+    equal phase sums); for every other method ``cb_dc <= 1e-9``.
+``verdict``
+    ``"checkerboard"`` when the method is not artifact-free or ``cb_dc > 1e-6`` (a flat region
+    does not come out flat); else ``"clean"``. ``cb_rel`` is reported for information only: it
+    measures this image's output, where genuine period-``s`` texture also counts.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import imageio
+from ._arrays import int_pair
+from .diagnostics import (
+    ARTIFACT_TOLERANCE,
+    CheckerboardStats,
+    KernelAnalysis,
+    ProbeResult,
+    analyze_kernel,
+    checkerboard_energy_ratio,
+    checkerboard_stats,
+    constant_probe,
+    fix_kernel_hold,
+    fix_kernel_phases,
+    psnr,
+    quantize,
+    ssim,
+)
+from .errors import InputError, KernelError, MethodError, OutputError, ParameterError
+from .kernels import DEFAULT_PRESET, Kernel, preset, resolve_kernel
+from .methods import MethodOptions, available_methods, get_method
+from .methods.pooling import max_pool
+
+__all__ = [
+    "BUILTIN_METHODS",
+    "CB_DC_VERDICT_THRESHOLD",
+    "FIX_METHODS",
+    "MethodEntry",
+    "MethodResult",
+    "Report",
+    "Spectrum",
+    "check_free",
+    "crop_to_stride",
+    "data_range",
+    "detail_region",
+    "downsample_mean",
+    "fix_kernel",
+    "kernel_analysis",
+    "kernel_json",
+    "method_entries",
+    "output_files",
+    "prepare_folder",
+    "reference_crop",
+    "report_arrays",
+    "report_enlarged",
+    "report_file",
+    "save_outputs",
+    "spectrum",
+]
+
+Pair = tuple[int, int]
+
+#: The five built-in methods, in the order of the report (transconv with its default preset).
+BUILTIN_METHODS = ("nearest", "bilinear", "bed-of-nails", "max-unpool", "transconv")
+
+#: A method whose flat-input probe exceeds this is a checkerboard whatever its kernel says.
+CB_DC_VERDICT_THRESHOLD = 1e-6
+
+#: ``kernels fix --how`` values.
+FIX_METHODS = ("normalize-phases", "hold")
+
+# Below this fraction of the largest phase mean, a phase counts as empty.
+_EMPTY_PHASE_RTOL = 1e-9
+
+
+# --------------------------------------------------------------------------------------------
+# Method entries
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MethodEntry:
+    """One row of the report: a registered method, with a kernel for transconv.
+
+    ``name`` is the method's name, or ``transconv:<preset or file stem>`` for an explicit kernel.
+    """
+
+    name: str
+    method: str
+    kernel: Kernel | None = None
+
+    def options(self, stride: Pair) -> MethodOptions:
+        """The :class:`MethodOptions` of this entry at ``stride`` (no max-unpool positions)."""
+        return MethodOptions(stride=stride, kernel=self.kernel)
+
+
+def _kernel_entry(spec: str, stride: Pair) -> MethodEntry:
+    kernel = resolve_kernel(spec, stride)
+    if kernel.source != "preset" and "stride" in kernel.stated and kernel.stride != stride:
+        raise KernelError(
+            f"{spec}: the kernel file states stride {kernel.stride[0]},{kernel.stride[1]} but the "
+            f"report runs at stride {stride[0]},{stride[1]}"
+        )
+    kernel = kernel.with_overrides(stride=stride)
+    return MethodEntry(name=f"transconv:{kernel.name}", method="transconv", kernel=kernel)
+
+
+def method_entries(
+    methods: Sequence[str] | None = None,
+    kernels: Sequence[str] = (),
+    *,
+    stride: int | Sequence[int] = 2,
+) -> list[MethodEntry]:
+    """The entries of a report.
+
+    Parameters
+    ----------
+    methods : sequence of str, optional
+        Registered method names; ``transconv:SPEC`` names a kernel preset or file. Default: the
+        five built-ins (:data:`BUILTIN_METHODS`). Plain ``transconv`` gets the default preset
+        (bilinear) built for ``stride``.
+    kernels : sequence of str
+        Presets or kernel files; each adds ``transconv:<preset or file stem>`` after the methods.
+    stride : int or (h, w)
+        Presets are built for it; a kernel file takes it (a file stating another stride is
+        refused).
+
+    Returns
+    -------
+    list of MethodEntry
+        In order, without repeated names (the first one is kept).
+
+    Raises
+    ------
+    MethodError
+        An unknown method (the message lists the known ones).
+    KernelError
+        An unknown preset, an unreadable kernel file, or a file made for another stride.
+
+    >>> [e.name for e in method_entries(["nearest"], ["checkerboard"], stride=2)]
+    ['nearest', 'transconv:checkerboard']
+    """
+    s = int_pair(stride, "stride", minimum=1)
+    entries: list[MethodEntry] = []
+    for item in list(methods if methods is not None else BUILTIN_METHODS):
+        name = item.strip()
+        if name.startswith("transconv:"):
+            entries.append(_kernel_entry(name[len("transconv:") :], s))
+            continue
+        get_method(name)  # raises with the list of known names
+        kernel = preset(DEFAULT_PRESET, s) if name == "transconv" else None
+        entries.append(MethodEntry(name=name, method=name, kernel=kernel))
+    for spec in kernels:
+        entries.append(_kernel_entry(spec, s))
+    seen: set[str] = set()
+    unique = []
+    for entry in entries:
+        if entry.name not in seen:
+            seen.add(entry.name)
+            unique.append(entry)
+    if not unique:
+        raise MethodError(f"no method to report on; available: {', '.join(available_methods())}")
+    return unique
+
+
+# --------------------------------------------------------------------------------------------
+# Results
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class MethodResult:
+    """What one method did (see the module docstring for each number).
+
+    ``output`` is the float result, ``stored`` the same quantized to the image's dtype (what
+    ``--save-outputs`` writes). ``offset`` aligns it with the reference grid (the ground truth,
+    or the input enlarged ``s×``): reference pixel ``(r, c)`` is output pixel
+    ``(r + offset[0], c + offset[1])``. ``psnr``/``ssim`` are None without a round trip (and
+    when the output's channels differ from the image's). ``probe_phase_means`` and
+    ``residual_phase_means`` are ``(s_h, s_w)`` arrays of the worst channel.
+    """
+
+    name: str
+    method: str
+    output: np.ndarray = field(repr=False)
+    stored: np.ndarray = field(repr=False)
+    offset: Pair
+    psnr: float | None
+    ssim: float | None
+    probe: ProbeResult = field(repr=False)
+    stats: CheckerboardStats = field(repr=False)
+    analysis: KernelAnalysis | None = field(repr=False)
+    artifact_free: bool
+    verdict: str
+    explanation: str
+    fix: str
+
+    @property
+    def output_shape(self) -> tuple[int, ...]:
+        """Shape of the output: ``(H, W)`` or ``(H, W, C)``."""
+        return tuple(int(v) for v in self.output.shape)
+
+    @property
+    def cb_dc(self) -> float:
+        """Flat-input probe: ``std / |mean|`` of the output phase means."""
+        return self.probe.cb_dc
+
+    @property
+    def cb_rel(self) -> float:
+        """Residual phase-mean RMS over the residual's std, on this output."""
+        return self.stats.cb_rel
+
+    @property
+    def cb_rel_tile_max(self) -> float:
+        """Largest ``cb_rel`` over ``8s×8s`` tiles (nan without a whole tile)."""
+        return self.stats.cb_rel_tile_max
+
+    @property
+    def probe_phase_means(self) -> np.ndarray:
+        """Flat-input phase means of the worst channel, ``(s_h, s_w)``."""
+        return _worst_plane(self.probe.phase_means, relative=True)
+
+    @property
+    def residual_phase_means(self) -> np.ndarray:
+        """Residual phase means on this output, channel with the largest RMS, ``(s_h, s_w)``."""
+        return _worst_plane(self.stats.phase_means, relative=False)
+
+    def to_json(self) -> dict[str, Any]:
+        """The report's per-method object (non-finite numbers become null)."""
+        return {
+            "name": self.name,
+            "output_shape": list(self.output_shape),
+            "psnr": _finite(self.psnr),
+            "ssim": _finite(self.ssim),
+            "cb_dc": _finite(self.cb_dc),
+            "cb_rel": _finite(self.cb_rel),
+            "cb_rel_tile_max": _finite(self.cb_rel_tile_max),
+            "artifact_free": self.artifact_free,
+            "kernel": None if self.analysis is None else kernel_json(self.analysis),
+            "verdict": self.verdict,
+            "explanation": self.explanation,
+            "fix": self.fix,
+        }
+
+
+@dataclass(eq=False)
+class Report:
+    """A whole report.
+
+    Attributes
+    ----------
+    image : str
+        The image's path (or a label).
+    stride : (h, w)
+    roundtrip : bool
+    mode : str
+        The image's mode (decides the stored dtype and the data range).
+    reference : ndarray
+        The ground truth cropped to a multiple of the stride (round trip), else the input; in
+        the image's storage dtype.
+    source : ndarray
+        What the methods (but max-unpool) got: the downsampled float image, or the input.
+    data_range : float
+        ``L`` of PSNR and SSIM.
+    display_range : (lo, hi)
+        Values mapped to black and white in figures.
+    methods : list of MethodResult
+    notes : list of str
+        One-line remarks (alpha ignored, image cropped, sizes that differ...).
+    """
+
+    image: str
+    stride: Pair
+    roundtrip: bool
+    mode: str
+    reference: np.ndarray = field(repr=False)
+    source: np.ndarray = field(repr=False)
+    data_range: float
+    display_range: tuple[float, float]
+    methods: list[MethodResult]
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"image", "stride", "roundtrip", "methods": [...], "notes"}``, JSON-ready."""
+        return {
+            "image": self.image,
+            "stride": list(self.stride),
+            "roundtrip": self.roundtrip,
+            "methods": [m.to_json() for m in self.methods],
+            "notes": list(self.notes),
+        }
+
+
+def _finite(value: float | None) -> float | None:
+    if value is None or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def _worst_plane(means: np.ndarray, *, relative: bool) -> np.ndarray:
+    """The ``(s_h, s_w)`` plane of the channel whose phase means vary most.
+
+    ``relative`` divides by the plane's mean (a flat probe reads 1.0 on every phase when clean).
+    """
+    planes = means[:, :, None] if means.ndim == 2 else means
+    best = None
+    best_score = -1.0
+    for c in range(planes.shape[2]):
+        plane = planes[:, :, c]
+        if relative:
+            mean = float(plane.mean())
+            plane = plane / mean if mean != 0 else np.zeros_like(plane)
+        score = float(np.sqrt(np.mean((plane - plane.mean()) ** 2)))
+        if score > best_score:
+            best, best_score = plane, score
+    assert best is not None
+    return np.asarray(best, dtype=np.float64)
+
+
+def kernel_json(analysis: KernelAnalysis, *, full: bool = False) -> dict[str, Any]:
+    """``{"phase_sums", "tap_counts", "phase_spread", "overlap_min", "overlap_max"}``.
+
+    ``phase_sums`` and ``tap_counts`` are ``s_h×s_w`` nested lists for a kernel with one output
+    channel, else one such list per output channel; a spread of ``inf`` (phase sums averaging
+    0) becomes null. ``full`` adds ``"stride"``, ``"artifact_free"``, ``"explanation"`` and
+    ``"fix"`` (for ``upsamp kernels show --json``).
+    """
+    sums = analysis.phase_sums
+    counts = analysis.tap_counts
+    if sums.shape[0] == 1:
+        sums, counts = sums[0], counts[0]
+    doc: dict[str, Any] = {
+        "phase_sums": sums.tolist(),
+        "tap_counts": counts.tolist(),
+        "phase_spread": _finite(analysis.phase_spread),
+        "overlap_min": analysis.overlap_min,
+        "overlap_max": analysis.overlap_max,
+    }
+    if full:
+        doc.update(
+            stride=list(analysis.stride),
+            artifact_free=analysis.artifact_free,
+            explanation=analysis.explain(),
+            fix=analysis.suggest_fix(),
+        )
+    return doc
+
+
+def kernel_analysis(kernel: Kernel) -> KernelAnalysis:
+    """:func:`upsamp.diagnostics.analyze_kernel` with the kernel's own geometry and bias."""
+    four_d = np.ndim(kernel.weight) == 4
+    return analyze_kernel(
+        kernel.weight,
+        stride=kernel.stride,
+        padding=kernel.padding,
+        dilation=kernel.dilation,
+        groups=kernel.groups if four_d else None,
+        bias=kernel.bias,
+    )
+
+
+def fix_kernel(kernel: Kernel, how: str) -> Kernel:
+    """Make ``kernel`` artifact-free at its stride.
+
+    ``how="normalize-phases"`` rescales each phase's taps to the mean phase sum
+    (:func:`upsamp.diagnostics.fix_kernel_phases`; same size and geometry). ``how="hold"``
+    convolves it with an ``s×s`` zero-order hold (:func:`upsamp.diagnostics.fix_kernel_hold`):
+    the weight grows by ``s - 1`` per axis and the padding/output_padding change so that the
+    output keeps its size; dilation becomes 1.
+
+    >>> from upsamp.kernels import preset
+    >>> fixed = fix_kernel(preset("checkerboard", 2), "hold")
+    >>> fixed.weight.shape, fixed.padding, fixed.output_padding
+    ((4, 4), (1, 1), (0, 0))
+    >>> kernel_analysis(fixed).artifact_free
+    True
+    """
+    if how not in FIX_METHODS:
+        raise ParameterError(f"how must be one of {', '.join(FIX_METHODS)}; got {how!r}")
+    four_d = np.ndim(kernel.weight) == 4
+    if how == "normalize-phases":
+        weight = fix_kernel_phases(
+            kernel.weight,
+            stride=kernel.stride,
+            padding=kernel.padding,
+            dilation=kernel.dilation,
+            groups=kernel.groups if four_d else None,
+        )
+        return replace(kernel, weight=weight)
+    held = fix_kernel_hold(
+        kernel.weight,
+        stride=kernel.stride,
+        padding=kernel.padding,
+        output_padding=kernel.output_padding,
+        dilation=kernel.dilation,
+    )
+    return replace(
+        kernel,
+        weight=held.weight,
+        padding=held.padding,
+        output_padding=held.output_padding,
+        dilation=held.dilation,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Round-trip building blocks (pure)
+# --------------------------------------------------------------------------------------------
+
+
+def crop_to_stride(image: np.ndarray, stride: int | Sequence[int]) -> np.ndarray:
+    """The top-left ``(H // s_h * s_h, W // s_w * s_w)`` part of ``image``.
+
+    >>> crop_to_stride(np.zeros((5, 7)), 2).shape
+    (4, 6)
+    """
+    sh, sw = int_pair(stride, "stride", minimum=1)
+    h, w = image.shape[:2]
+    return image[: h // sh * sh, : w // sw * sw]
+
+
+def downsample_mean(image: np.ndarray, stride: int | Sequence[int]) -> np.ndarray:
+    """Mean of each ``s_h×s_w`` cell, in float64: ``x[i, j] = mean(g[i*s_h:(i+1)*s_h, j*s_w:...])``.
+
+    The sides of ``image`` must be multiples of the stride (see :func:`crop_to_stride`).
+
+    >>> downsample_mean(np.arange(16.0).reshape(4, 4), 2)
+    array([[ 2.5,  4.5],
+           [10.5, 12.5]])
+    """
+    sh, sw = int_pair(stride, "stride", minimum=1)
+    g = np.asarray(image, dtype=np.float64)
+    h, w = g.shape[:2]
+    if h % sh or w % sw:
+        raise ParameterError(f"image {h}×{w} is not a multiple of the stride {sh}×{sw}")
+    cells = g.reshape(h // sh, sh, w // sw, sw, *g.shape[2:])
+    return cells.mean(axis=(1, 3))
+
+
+def data_range(mode: str, values: np.ndarray) -> float:
+    """``L`` for PSNR/SSIM: the mode's range (255 for L/RGB, 65535 for I;16, ``2**32 - 1`` for
+    I); for float images 1.0 when the values lie in [0, 1], else their ``max - min`` (1.0 for a
+    constant image).
+
+    >>> data_range("RGB", np.zeros(1)), data_range("I;16", np.zeros(1))
+    (255.0, 65535.0)
+    """
+    arr = np.asarray(values)
+    if mode != "F":
+        lo, hi = imageio.value_range(mode) or (0.0, 1.0)
+        return float(hi - lo)
+    if arr.dtype.kind in "iu":
+        info = np.iinfo(arr.dtype)
+        return float(info.max) - float(info.min)
+    lo, hi = float(np.min(arr)), float(np.max(arr))
+    if lo >= 0.0 and hi <= 1.0:
+        return 1.0
+    return hi - lo if hi > lo else 1.0
+
+
+def _display_range(mode: str, values: np.ndarray) -> tuple[float, float]:
+    bounds = imageio.value_range(mode) if mode != "F" else None
+    if bounds is not None and mode != "I":
+        return bounds
+    lo, hi = float(np.min(values)), float(np.max(values))
+    return (lo, hi) if hi > lo else (lo, lo + 1.0)
+
+
+def _mode_of(array: np.ndarray) -> str:
+    """The mode an array would be saved in (as :mod:`upsamp.imageio` picks it for arrays)."""
+    channels = array.shape[2] if array.ndim == 3 else 1
+    if array.dtype == np.uint8 and channels in (1, 3):
+        return "L" if channels == 1 else "RGB"
+    if array.dtype == np.uint16 and channels == 1:
+        return "I;16"
+    if array.dtype == np.int32 and channels == 1:
+        return "I"
+    return "F"
+
+
+def _storage_dtype(reference: np.ndarray) -> np.dtype:
+    dtype = np.asarray(reference).dtype
+    return np.dtype(np.float64) if dtype.kind == "b" else dtype
+
+
+def _transconv_offset(kernel: Kernel, axis: int) -> int:
+    """Output pixel minus reference pixel of the kernel's centre: ``floor((k_e - s - 2p) / 2)``,
+    ``k_e = d*(k-1)+1``. It is 0 for every preset."""
+    k = kernel.spatial_shape[axis]
+    effective = kernel.dilation[axis] * (k - 1) + 1
+    return (effective - kernel.stride[axis] - 2 * kernel.padding[axis]) // 2
+
+
+def _offset(
+    output_shape: Sequence[int], reference_shape: Sequence[int], entry: MethodEntry
+) -> Pair:
+    """Alignment of an output with the reference grid (see :class:`MethodResult`)."""
+    offset = []
+    for axis in range(2):
+        out, ref = int(output_shape[axis]), int(reference_shape[axis])
+        if entry.kernel is not None:
+            hint = _transconv_offset(entry.kernel, axis)
+        else:
+            hint = (out - ref) // 2
+        if out >= ref:
+            offset.append(min(max(hint, 0), out - ref))
+        else:
+            offset.append(-min(max(-hint, 0), ref - out))
+    return (offset[0], offset[1])
+
+
+def _overlap(
+    output_shape: Sequence[int], reference_shape: Sequence[int], offset: Pair
+) -> tuple[tuple[slice, slice], tuple[slice, slice]]:
+    """``(output slices, reference slices)`` of the overlapping region."""
+    out_s, ref_s = [], []
+    for axis in range(2):
+        d = offset[axis]
+        r0 = max(0, -d)
+        r1 = min(int(reference_shape[axis]), int(output_shape[axis]) - d)
+        out_s.append(slice(r0 + d, r1 + d))
+        ref_s.append(slice(r0, r1))
+    return (out_s[0], out_s[1]), (ref_s[0], ref_s[1])
+
+
+def reference_crop(
+    array: np.ndarray, offset: Pair, top: int, left: int, height: int, width: int, fill: float
+) -> np.ndarray:
+    """Rows ``top..top+height`` and columns ``left..left+width`` of the reference grid, read
+    from an output aligned by ``offset``; positions the output does not cover hold ``fill``.
+
+    >>> reference_crop(np.arange(9.0).reshape(3, 3), (1, 0), 0, 0, 3, 2, -1.0)
+    array([[ 3.,  4.],
+           [ 6.,  7.],
+           [-1., -1.]])
+    """
+    arr = np.asarray(array, dtype=np.float64)
+    out = np.full((height, width) + arr.shape[2:], float(fill))
+    r0, c0 = top + offset[0], left + offset[1]
+    src_r = slice(max(r0, 0), min(r0 + height, arr.shape[0]))
+    src_c = slice(max(c0, 0), min(c0 + width, arr.shape[1]))
+    if src_r.start < src_r.stop and src_c.start < src_c.stop:
+        out[src_r.start - r0 : src_r.stop - r0, src_c.start - c0 : src_c.stop - c0] = arr[
+            src_r, src_c
+        ]
+    return out
+
+
+def _flat_indices(shape: Sequence[int], stride: Pair) -> np.ndarray:
+    """Positions of the maxima of a flat ``(H*s_h, W*s_w)`` image max-pooled by ``stride``:
+    every tie goes to the first position of its window, the top-left."""
+    h, w = int(shape[0]), int(shape[1])
+    flat = np.zeros((h * stride[0], w * stride[1]))
+    _, idx = max_pool(flat, stride)
+    if len(shape) == 3:
+        idx = np.repeat(idx[:, :, None], int(shape[2]), axis=2)
+    return idx
+
+
+def _upsampler(entry: MethodEntry, stride: Pair) -> Callable[[np.ndarray], np.ndarray]:
+    """The entry as a black box for the probe (max-unpool with the flat-image positions)."""
+    method = get_method(entry.method)
+    options = entry.options(stride)
+
+    def upsample(x: np.ndarray) -> np.ndarray:
+        opts = options
+        if entry.method == "max-unpool":
+            opts = replace(options, indices=_flat_indices(x.shape, stride), output_size=None)
+        return method.upsample(x, opts)
+
+    return upsample
+
+
+def _probe(entry: MethodEntry, stride: Pair) -> ProbeResult:
+    """Flat-input probe with a border wider than the kernel's reach."""
+    border = max(8, 4 * max(stride))
+    channels = 1
+    if entry.kernel is not None:
+        k = entry.kernel
+        reach = max(
+            k.dilation[a] * (k.spatial_shape[a] - 1) + 1 + k.padding[a] + k.stride[a]
+            for a in range(2)
+        )
+        border = max(border, reach)
+        if np.ndim(k.weight) == 4:
+            channels = int(np.shape(k.weight)[0])
+    size = max(32, 2 * -(-border // min(stride)) + 8)
+    return constant_probe(
+        _upsampler(entry, stride), stride=stride, size=size, border=border, channels=channels
+    )
+
+
+def _ratio(values: np.ndarray) -> str:
+    values = np.asarray(values, dtype=np.float64).ravel()
+    top = float(np.max(np.abs(values)))
+    if top == 0:
+        return ":".join("0" for _ in values)
+    return ":".join(f"{v / top:.3g}" for v in values)
+
+
+def _explain_probe(entry: MethodEntry, probe: ProbeResult, stride: Pair) -> tuple[str, str]:
+    """``(why, fix)`` for a method judged by its flat-input probe."""
+    mu = _worst_plane(probe.phase_means, relative=False)
+    phases = mu.size
+    top = float(np.max(np.abs(mu)))
+    empty = int(np.count_nonzero(np.abs(mu) <= _EMPTY_PHASE_RTOL * top)) if top > 0 else phases
+    box = f"{stride[0]}×{stride[1]}"
+    flat = "a flat input"
+    if entry.method == "max-unpool":
+        flat = "a flat input (its maxima are the top-left of each window)"
+    if probe.cb_dc <= ARTIFACT_TOLERANCE:
+        return "every phase of a flat input keeps the same level", ""
+    if empty:
+        why = (
+            f"{empty} of {phases} phases are empty: {flat} comes out as isolated dots "
+            f"(phase means {_ratio(mu)})"
+        )
+        fix = (
+            "fill the empty phases: use nearest or bilinear, or follow with a "
+            f"{box} box filter (zero-order hold; bed of nails + hold = nearest)"
+        )
+        return why, fix
+    why = f"{flat} comes out with phase means {_ratio(mu)} (cb_dc {probe.cb_dc:.3g})"
+    return why, f"follow with a {box} box filter (zero-order hold, Sugawara et al.)"
+
+
+def _as_image(values: np.ndarray, name: str) -> np.ndarray:
+    arr = np.asarray(values)
+    if arr.dtype.kind not in "biuf" or arr.ndim not in (2, 3) or arr.size == 0:
+        raise ParameterError(f"{name} must be a numeric (H, W) or (H, W, C) array")
+    return arr
+
+
+def _analyze(
+    entry: MethodEntry,
+    output: np.ndarray,
+    *,
+    stride: Pair,
+    grid_shape: Pair,
+    truth: np.ndarray | None,
+    dtype: np.dtype,
+    data_range_value: float,
+    notes: list[str],
+) -> MethodResult:
+    """Every number of one row, given the method's float output.
+
+    ``grid_shape`` is the reference grid (the ground truth's size, or the input's times the
+    stride); ``truth`` is the ground truth for a round trip, else None.
+    """
+    output = np.asarray(output, dtype=np.float64)
+    stored = quantize(output, dtype)
+    offset = _offset(output.shape, grid_shape, entry)
+    quality: list[float | None] = [None, None]
+    if output.shape[:2] != tuple(grid_shape):
+        out_sl, ref_sl = _overlap(output.shape, grid_shape, offset)
+        size = (ref_sl[0].stop - ref_sl[0].start, ref_sl[1].stop - ref_sl[1].start)
+        notes.append(
+            f"{entry.name}: the output is {output.shape[1]}×{output.shape[0]}, not "
+            f"{grid_shape[1]}×{grid_shape[0]}; "
+            + (
+                f"PSNR/SSIM compare the {size[1]}×{size[0]} overlap (output offset "
+                f"{offset[1]},{offset[0]})"
+                if truth is not None
+                else f"it is aligned on the kernel's centre (output offset {offset[1]},{offset[0]})"
+            )
+        )
+    else:
+        out_sl, ref_sl = (slice(None), slice(None)), (slice(None), slice(None))
+    if truth is not None:
+        out_channels = output.shape[2] if output.ndim == 3 else 1
+        ref_channels = truth.shape[2] if truth.ndim == 3 else 1
+        if out_channels != ref_channels:
+            notes.append(
+                f"{entry.name}: the output has {out_channels} channels, the image "
+                f"{ref_channels}; no PSNR/SSIM"
+            )
+        else:
+            a = np.asarray(truth)[ref_sl]
+            b = stored[out_sl].reshape(a.shape)
+            if min(a.shape[:2]) < 11:
+                raise InputError(
+                    f"{entry.name}: the compared region is {a.shape[1]}×{a.shape[0]}; SSIM needs "
+                    "at least 11×11 pixels (use a larger image)"
+                )
+            quality = [
+                psnr(a, b, data_range=data_range_value),
+                ssim(a, b, data_range=data_range_value),
+            ]
+    probe = _probe(entry, stride)
+    stats = checkerboard_stats(output, stride=stride)
+    analysis = kernel_analysis(entry.kernel) if entry.kernel is not None else None
+    if analysis is not None:
+        artifact_free = analysis.artifact_free
+        why, fix = analysis.explain(), analysis.suggest_fix()
+    else:
+        artifact_free = bool(probe.cb_dc <= ARTIFACT_TOLERANCE)
+        why, fix = _explain_probe(entry, probe, stride)
+    clean = artifact_free and probe.cb_dc <= CB_DC_VERDICT_THRESHOLD
+    if analysis is not None and artifact_free and not clean:
+        why = f"{why}, yet a flat input comes out with cb_dc {probe.cb_dc:.3g} (bias or edges)"
+        fix = fix or f"follow with a {stride[0]}×{stride[1]} box filter (zero-order hold)"
+    return MethodResult(
+        name=entry.name,
+        method=entry.method,
+        output=output,
+        stored=stored,
+        offset=offset,
+        psnr=quality[0],
+        ssim=quality[1],
+        probe=probe,
+        stats=stats,
+        analysis=analysis,
+        artifact_free=bool(artifact_free),
+        verdict="clean" if clean else "checkerboard",
+        explanation=why,
+        fix=fix,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Whole reports
+# --------------------------------------------------------------------------------------------
+
+
+def report_arrays(
+    image: np.ndarray,
+    entries: Sequence[MethodEntry],
+    *,
+    stride: int | Sequence[int],
+    mode: str,
+    roundtrip: bool = True,
+    name: str = "image",
+    has_alpha: bool = False,
+) -> Report:
+    """Run the report on an array (the colour channels of an image, storage dtype).
+
+    Parameters
+    ----------
+    image : ndarray, shape (H, W) or (H, W, C)
+        The ground truth (``roundtrip``) or the input. Its dtype is the saved dtype.
+    entries : sequence of MethodEntry
+        See :func:`method_entries`.
+    stride : int or (h, w)
+    mode : str
+        The image's mode (:attr:`upsamp.imageio.LoadedImage.mode`).
+    roundtrip : bool
+        Crop, downsample, upsample and compare; else only artifact metrics.
+    name : str
+        Shown as the report's ``image``.
+    has_alpha : bool
+        Adds the note that alpha is not part of the metrics.
+
+    Returns
+    -------
+    Report
+
+    Notes
+    -----
+    Computation is in float64; PSNR/SSIM use the values quantized to ``image.dtype``.
+    """
+    s = int_pair(stride, "stride", minimum=1)
+    image = _as_image(image, "image")
+    notes: list[str] = []
+    if has_alpha:
+        notes.append("alpha is ignored: every metric uses the colour channels only")
+    dtype = _storage_dtype(image)
+    h, w = image.shape[:2]
+    if roundtrip:
+        reference = crop_to_stride(image, s)
+        need = (max(11, 3 * s[0]), max(11, 3 * s[1]))
+        if reference.shape[0] < need[0] or reference.shape[1] < need[1]:
+            raise InputError(
+                f"{name}: {w}×{h} is too small for a round trip at stride {s[0]},{s[1]}: it needs "
+                f"at least {need[1]}×{need[0]} pixels"
+            )
+        if reference.shape[:2] != (h, w):
+            notes.append(
+                f"the image was cropped from {w}×{h} to {reference.shape[1]}×"
+                f"{reference.shape[0]} (a multiple of the stride)"
+            )
+        source = downsample_mean(reference, s)
+    else:
+        if h < 3 or w < 3:
+            raise InputError(f"{name}: {w}×{h} is too small: the report needs at least 3×3 pixels")
+        reference = image
+        source = np.asarray(image, dtype=np.float64)
+    range_value = data_range(mode, reference)
+    results = []
+    for entry in entries:
+        method = get_method(entry.method)
+        options = entry.options(s)
+        if entry.method == "max-unpool":
+            if roundtrip:
+                pooled, idx = max_pool(np.asarray(reference, dtype=np.float64), s)
+                options = replace(options, indices=idx, output_size=reference.shape[:2])
+                output = method.upsample(pooled, options)
+            else:
+                notes.append(
+                    "max-unpool without a round trip uses the positions of a flat image (the "
+                    "top-left of each window), so it behaves as bed of nails"
+                )
+                options = replace(options, indices=_flat_indices(source.shape, s))
+                output = method.upsample(source, options)
+        else:
+            output = method.upsample(source, options)
+        results.append(
+            _analyze(
+                entry,
+                output,
+                stride=s,
+                grid_shape=(source.shape[0] * s[0], source.shape[1] * s[1]),
+                truth=reference if roundtrip else None,
+                dtype=dtype,
+                data_range_value=range_value,
+                notes=notes,
+            )
+        )
+    return Report(
+        image=name,
+        stride=s,
+        roundtrip=roundtrip,
+        mode=mode,
+        reference=reference,
+        source=source,
+        data_range=range_value,
+        display_range=_display_range(mode, reference),
+        methods=results,
+        notes=notes,
+    )
+
+
+def report_file(
+    path: str | Path,
+    entries: Sequence[MethodEntry],
+    *,
+    stride: int | Sequence[int],
+    roundtrip: bool = True,
+    max_pixels: int | None = None,
+) -> Report:
+    """Load ``path`` with :func:`upsamp.imageio.load_input` and run :func:`report_arrays`."""
+    loaded = imageio.load_input(path, max_pixels=max_pixels)
+    return report_arrays(
+        loaded.pixels,
+        entries,
+        stride=stride,
+        mode=loaded.mode,
+        roundtrip=roundtrip,
+        name=str(path),
+        has_alpha=loaded.has_alpha,
+    )
+
+
+def report_enlarged(
+    source: np.ndarray,
+    output: np.ndarray,
+    *,
+    method: str,
+    options: MethodOptions,
+    mode: str | None = None,
+    stride: int | Sequence[int] | None = None,
+    name: str = "output",
+) -> Report:
+    """The report of one finished enlargement (``upsamp enlarge --report``): no round trip.
+
+    ``source`` is the input's colour channels and ``output`` the float result. The stride is
+    the kernel's for transconv, else ``options.stride`` unless given (max-unpool takes the one
+    of its positions). ``mode`` defaults to the one of ``source``'s dtype (uint8 -> L or RGB,
+    uint16 -> I;16, int32 -> I, else F). Max-unpool is probed with flat-image positions, as in
+    a full report.
+    """
+    if options.scale is not None or options.size is not None:
+        raise ParameterError("the report needs an integer stride, not a scale or an output size")
+    kernel = options.kernel if method == "transconv" else None
+    if method == "transconv" and kernel is None:
+        kernel = preset(DEFAULT_PRESET, options.stride)
+    if kernel is not None:
+        s = kernel.stride
+    else:
+        s = int_pair(stride if stride is not None else options.stride, "stride", minimum=1)
+    label = f"{method}:{kernel.name}" if kernel is not None else method
+    entry = MethodEntry(name=label, method=method, kernel=kernel)
+    source = _as_image(source, "source")
+    if mode is None:
+        mode = _mode_of(source)
+    out = np.asarray(output, dtype=np.float64)
+    if out.shape[0] < 3 * s[0] or out.shape[1] < 3 * s[1]:
+        raise InputError(
+            f"{name}: the output {out.shape[1]}×{out.shape[0]} is too small for a report at "
+            f"stride {s[0]},{s[1]} (at least 3 strides per side)"
+        )
+    notes: list[str] = []
+    if method == "max-unpool":
+        notes.append(
+            "cb_dc of max-unpool uses the positions of a flat image (the top-left of each "
+            "window); the output itself used the given positions"
+        )
+    result = _analyze(
+        entry,
+        out,
+        stride=s,
+        grid_shape=(source.shape[0] * s[0], source.shape[1] * s[1]),
+        truth=None,
+        dtype=_storage_dtype(source),
+        data_range_value=data_range(mode, source),
+        notes=notes,
+    )
+    return Report(
+        image=name,
+        stride=s,
+        roundtrip=False,
+        mode=mode,
+        reference=np.asarray(source),
+        source=np.asarray(source, dtype=np.float64),
+        data_range=data_range(mode, source),
+        display_range=_display_range(mode, source),
+        methods=[result],
+        notes=notes,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Figures' numbers: detail region and spectra
+# --------------------------------------------------------------------------------------------
+
+
+def _luminance(image: np.ndarray) -> np.ndarray:
+    arr = np.asarray(image, dtype=np.float64)
+    return arr.mean(axis=2) if arr.ndim == 3 else arr
+
+
+def detail_region(image: np.ndarray, size: int, *, align: int = 1) -> tuple[int, int, int]:
+    """``(top, left, side)`` of the ``side×side`` window with the highest variance.
+
+    Candidates start at multiples of ``align`` on a grid of step about ``side / 4``; the side is
+    ``size`` clipped to the image (and down to a multiple of ``align``). Ties go to the first
+    candidate in row-major order.
+
+    >>> img = np.zeros((32, 32)); img[20:28, 4:12] = np.eye(8)
+    >>> detail_region(img, 8, align=2)
+    (20, 4, 8)
+    """
+    g = _luminance(image)
+    h, w = g.shape
+    side = max(align, min(int(size), h, w) // align * align)
+    step = max(align, (side // 4) // align * align)
+    best = (0, 0)
+    best_var = -1.0
+    for top in range(0, h - side + 1, step):
+        for left in range(0, w - side + 1, step):
+            var = float(g[top : top + side, left : left + side].var())
+            if var > best_var:
+                best, best_var = (top, left), var
+    return best[0], best[1], side
+
+
+@dataclass(frozen=True, eq=False)
+class Spectrum:
+    """Log-magnitude spectrum of a square crop, DC at the centre (``fftshift``).
+
+    Attributes
+    ----------
+    log_magnitude : ndarray, float64, (N, N)
+        ``log(1 + |fft2(p)|)`` with ``p`` the periodic component (Moisan 2011) of the crop's
+        luminance minus its mean, so the border does not draw a cross on the axes.
+    grid_bins : list of (row, col)
+        Positions in ``log_magnitude`` of the checkerboard frequencies
+        ``(k1/s_h, k2/s_w)`` cycles per pixel, ``(k1, k2) != (0, 0)``.
+    dc : (row, col)
+        Position of frequency 0.
+    energy_share : float
+        :func:`upsamp.diagnostics.checkerboard_energy_ratio` of the crop: the share of the AC
+        energy on those frequencies (``var(phase means) / var``).
+    """
+
+    log_magnitude: np.ndarray
+    grid_bins: list[Pair]
+    dc: Pair
+    energy_share: float
+
+
+def _periodic_component(u: np.ndarray) -> np.ndarray:
+    """Moisan's periodic component: ``u`` minus the smooth image that carries its border jumps."""
+    m, n = u.shape
+    v = np.zeros_like(u)
+    v[0, :] += u[-1, :] - u[0, :]
+    v[-1, :] += u[0, :] - u[-1, :]
+    v[:, 0] += u[:, -1] - u[:, 0]
+    v[:, -1] += u[:, 0] - u[:, -1]
+    q = np.arange(m)[:, None]
+    r = np.arange(n)[None, :]
+    denominator = 2 * np.cos(2 * np.pi * q / m) + 2 * np.cos(2 * np.pi * r / n) - 4
+    denominator[0, 0] = 1.0
+    smooth_hat = np.fft.fft2(v) / denominator
+    smooth_hat[0, 0] = 0.0
+    return u - np.real(np.fft.ifft2(smooth_hat))
+
+
+def spectrum(image: np.ndarray, stride: int | Sequence[int], *, size: int = 256) -> Spectrum:
+    """The spectrum of the centred ``N×N`` crop, ``N`` the largest multiple of ``lcm(s)`` not
+    above ``size`` and the image's sides; the crop starts on a multiple of the stride so the
+    checkerboard frequencies fall on exact bins ``k*N/s``.
+
+    >>> i, j = np.mgrid[0:16, 0:16]
+    >>> sp = spectrum((-1.0) ** (i + j), 2, size=16)
+    >>> sp.log_magnitude.shape, sp.dc, sorted(sp.grid_bins), round(sp.energy_share, 6)
+    ((16, 16), (8, 8), [(0, 0), (0, 8), (8, 0)], 1.0)
+    """
+    s = int_pair(stride, "stride", minimum=1)
+    g = _luminance(image)
+    step = math.lcm(s[0], s[1])
+    n = min(int(size), g.shape[0], g.shape[1]) // step * step
+    if n < step:
+        raise ParameterError(f"image {g.shape[1]}×{g.shape[0]} is smaller than the stride")
+    top = (g.shape[0] - n) // 2 // s[0] * s[0]
+    left = (g.shape[1] - n) // 2 // s[1] * s[1]
+    crop = g[top : top + n, left : left + n]
+    share = checkerboard_energy_ratio(crop, stride=s)
+    spec = np.fft.fftshift(np.fft.fft2(_periodic_component(crop - crop.mean())))
+    centre = n // 2
+    bins = []
+    for k1 in range(s[0]):
+        for k2 in range(s[1]):
+            if k1 == 0 and k2 == 0:
+                continue
+            bins.append(((k1 * n // s[0] + centre) % n, (k2 * n // s[1] + centre) % n))
+    return Spectrum(
+        log_magnitude=np.log1p(np.abs(spec)),
+        grid_bins=bins,
+        dc=(centre, centre),
+        energy_share=float(share),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Writing outputs
+# --------------------------------------------------------------------------------------------
+
+
+def _file_stem(name: str) -> str:
+    """``transconv:checkerboard`` -> ``transconv_checkerboard``; only ``[A-Za-z0-9._-]`` kept."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", name.replace(":", "_")) or "output"
+
+
+def _extension(mode: str, array: np.ndarray) -> str:
+    channels = array.shape[2] if array.ndim == 3 else 1
+    if (mode in ("L", "I;16") and channels == 1) or (mode == "RGB" and channels == 3):
+        return ".png"
+    return ".npy"
+
+
+def output_files(report: Report, folder: str | Path) -> dict[str, Path]:
+    """Where :func:`save_outputs` writes: ``{"ground-truth" (round trip only), method name:
+    path}``. Each method's file is ``<name>.png`` with ``:`` replaced by ``_`` (``.npy`` when
+    the mode or channel count has no image format: 32-bit, float, or other channel counts)."""
+    folder = Path(folder)
+    files: dict[str, Path] = {}
+    if report.roundtrip:
+        files["ground-truth"] = folder / f"ground-truth{_extension(report.mode, report.reference)}"
+    for result in report.methods:
+        files[result.name] = (
+            folder / f"{_file_stem(result.name)}{_extension(report.mode, result.stored)}"
+        )
+    return files
+
+
+def prepare_folder(folder: str | Path) -> Path:
+    """Create ``folder`` (and its parents) when missing; refuse a path that is not a folder."""
+    path = Path(folder)
+    if path.exists() and not path.is_dir():
+        raise OutputError(f"{path}: exists and is not a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot create the folder ({exc.strerror or exc})") from None
+    return path
+
+
+def check_free(paths: Sequence[Path], *, overwrite: bool) -> None:
+    """Raise :class:`~upsamp.errors.OutputError` for the first path that exists (unless
+    ``overwrite``) or is a folder, before anything is written."""
+    for path in paths:
+        if path.is_dir():
+            raise OutputError(f"{path}: is a directory")
+        if not overwrite and (path.exists() or path.is_symlink()):
+            raise OutputError(f"{path}: exists; use --overwrite to replace it")
+
+
+def save_outputs(report: Report, folder: str | Path, *, overwrite: bool = False) -> list[Path]:
+    """Write each method's output as saved (quantized to the image's dtype, in its mode), and
+    the cropped ground truth for a round trip, so every number can be checked independently.
+
+    The folder is created when missing; no file is replaced unless ``overwrite`` (every target
+    is checked before the first is written).
+    """
+    files = output_files(report, folder)
+    prepare_folder(folder)
+    check_free(list(files.values()), overwrite=overwrite)
+    arrays = {"ground-truth": report.reference} if report.roundtrip else {}
+    arrays.update({m.name: m.stored for m in report.methods})
+    for key, path in files.items():
+        imageio.save_image(path, arrays[key], None, mode=report.mode, overwrite=overwrite)
+    return list(files.values())
