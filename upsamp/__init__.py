@@ -6,7 +6,9 @@ float32 otherwise; values are never rescaled.
 
 from __future__ import annotations
 
-from . import kernels
+from importlib import import_module
+from typing import Any
+
 from .errors import (
     ExitCode,
     InputError,
@@ -16,10 +18,39 @@ from .errors import (
     ParameterError,
     UpsampError,
 )
-from .methods import Method, MethodOptions, available_methods, get_method, register
-from .methods.interpolate import bilinear, nearest
-from .methods.pooling import bed_of_nails, max_pool, max_unpool
-from .methods.transconv import transconv
+
+#: Public names loaded on first use, so that ``upsamp --help`` does not pay for numpy and the
+#: engines (PEP 562).
+_LAZY = {
+    "kernels": ("upsamp.kernels", None),
+    "Method": ("upsamp.methods", "Method"),
+    "MethodOptions": ("upsamp.methods", "MethodOptions"),
+    "available_methods": ("upsamp.methods", "available_methods"),
+    "get_method": ("upsamp.methods", "get_method"),
+    "register": ("upsamp.methods", "register"),
+    "bilinear": ("upsamp.methods.interpolate", "bilinear"),
+    "nearest": ("upsamp.methods.interpolate", "nearest"),
+    "bed_of_nails": ("upsamp.methods.pooling", "bed_of_nails"),
+    "max_pool": ("upsamp.methods.pooling", "max_pool"),
+    "max_unpool": ("upsamp.methods.pooling", "max_unpool"),
+    "transconv": ("upsamp.methods.transconv", "transconv"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module_name, attribute = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'upsamp' has no attribute {name!r}") from None
+    module = import_module(module_name)
+    value = module if attribute is None else getattr(module, attribute)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __version__ = "0.1.0"
 

@@ -14,6 +14,9 @@ import numpy as np
 
 from .errors import ParameterError
 
+#: Border handling of transposed convolution: implicit zeros, or edge pixels repeated/mirrored.
+EDGE_MODES = ("zero", "replicate", "reflect")
+
 
 def result_dtype(x: np.ndarray) -> np.dtype:
     """Return the float dtype results take for input ``x`` (float64 stays, all else float32)."""

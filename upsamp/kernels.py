@@ -26,9 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from ._arrays import int_pair
+from ._arrays import EDGE_MODES, int_pair
 from .errors import KernelError, ParameterError
-from .methods.transconv import EDGE_MODES, check_transconv_params
 
 __all__ = [
     "DEFAULT_PRESET",
@@ -340,6 +339,8 @@ def load_kernel(path: str | Path) -> Kernel:
             raise ParameterError(f"groups must be a positive integer, got {groups!r}")
         geometry = {k: _json_pair(doc[k], k) for k in _JSON_KEYS[1:5] if doc.get(k) is not None}
         kernel = kernel.with_overrides(**geometry, groups=groups, bias=bias, edge=doc.get("edge"))
+        from .methods.transconv import check_transconv_params  # methods import this module
+
         check_transconv_params(
             kernel.stride, kernel.padding, kernel.output_padding, kernel.dilation
         )

@@ -58,17 +58,11 @@ def bed_of_nails(
     sh, sw = int_pair(stride, "stride", minimum=1)
     r0, r1 = row_range(rows, x.shape[0] * sh)
     dtype = x.dtype if keep_dtype else result_dtype(x)
-    channels = x.shape[2] if x.ndim == 3 else 1
-    width = x.shape[1] * sw * channels
-    y = np.zeros((r1 - r0, width), dtype=dtype)
-    first = -(-r0 // sh)  # first input row whose nail lies in the band
-    last = -(-r1 // sh)
-    # Whole pixels are placed through a flat column index (channels folded into the row), which
-    # moves memory faster than a strided (H, W, C) assignment.
-    cols = (np.arange(x.shape[1])[:, None] * (sw * channels) + np.arange(channels)).ravel()
-    target = y[first * sh - r0 :: sh]
-    target[:, cols] = x[first:last].reshape(last - first, -1)
-    return y.reshape((r1 - r0, x.shape[1] * sw) + x.shape[2:])
+    first, last = r0 // sh, -(-r1 // sh)  # input rows whose cells meet the band
+    cells = np.zeros((last - first, sh, x.shape[1], sw) + x.shape[2:], dtype=dtype)
+    cells[:, 0, :, 0] = x[first:last]
+    y = cells.reshape(((last - first) * sh, x.shape[1] * sw) + x.shape[2:])
+    return y[r0 - first * sh : r1 - first * sh]
 
 
 def max_pool(x: np.ndarray, size: int | Iterable[int]) -> tuple[np.ndarray, np.ndarray]:

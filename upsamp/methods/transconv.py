@@ -21,6 +21,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from .._arrays import (
+    EDGE_MODES,
     as_float_image,
     as_planes,
     check_image,
@@ -33,8 +34,6 @@ from .._arrays import (
 from ..errors import KernelError, ParameterError
 from .polyphase import full_window
 from .registry import Method, MethodOptions, Rows, register
-
-EDGE_MODES = ("zero", "replicate", "reflect")
 
 __all__ = [
     "EDGE_MODES",
