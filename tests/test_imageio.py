@@ -1145,6 +1145,7 @@ def test_save_failure_message_is_one_line(tmp_path: Path, monkeypatch: pytest.Mo
         raise OSError("first line\nsecond line")
 
     monkeypatch.setattr(Image.Image, "save", broken_save)
+    monkeypatch.setattr(imageio, "write_png", lambda *a, **k: broken_save(None))
     path = tmp_path / "out.png"
     with pytest.raises(OutputError) as exc:
         save_image(path, np.zeros((2, 2)), None, mode="L")

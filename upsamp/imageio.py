@@ -34,6 +34,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError, features
 
 from .errors import InputError, OutputError, ParameterError
+from .png import PNG_MODES, write_png
 
 __all__ = [
     "LoadedImage",
@@ -1082,6 +1083,16 @@ def save_stored(
     _check_target(target, overwrite)
     if arr.ndim == 3 and arr.shape[2] == 1:
         arr = arr[:, :, 0]
+    if fmt == "PNG" and full_mode in PNG_MODES:
+        # The project's own encoder deflates on every core (see upsamp.png).
+        def write_fast(tmp: Path) -> None:
+            try:
+                _write_png_file(tmp, arr, full_mode, options)
+            except (OSError, ValueError) as exc:
+                raise OutputError(f"{target}: cannot write PNG ({_reason(exc)})") from None
+
+        atomic_write(target, write_fast, overwrite=overwrite)
+        return
     image = Image.fromarray(arr)
     if image.mode != full_mode:  # cannot happen with the checks above; guards Pillow changes
         raise OutputError(f"{target}: internal error: built a {image.mode} image for {full_mode}")
@@ -1117,3 +1128,24 @@ def save_array(path: PathLike, array: np.ndarray, *, overwrite: bool = False) ->
             raise OutputError(f"{target}: cannot write ({_reason(exc)})") from None
 
     atomic_write(target, write, overwrite=overwrite)
+
+
+def _cpu_count() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _write_png_file(path: Path, arr: np.ndarray, mode: str, options: dict[str, Any]) -> None:
+    with open(path, "wb") as fh:
+        write_png(
+            fh,
+            arr,
+            mode,
+            compress_level=options.get("compress_level", 6),
+            icc_profile=options.get("icc_profile"),
+            dpi=options.get("dpi"),
+            exif=options.get("exif"),
+            threads=_cpu_count(),
+        )

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import upsamp.imageio as upsamp_imageio
 from upsamp.errors import InputError, UpsampError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -365,6 +366,7 @@ def test_write_failure_leaves_no_temporary_file(check, monkeypatch, small_rgb):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(Image.Image, "save", broken_save)
+    monkeypatch.setattr(upsamp_imageio, "write_png", lambda *a, **k: broken_save(None))
     check(["enlarge", small_rgb.name, "-o", "o.png"], 1, "o.png")
 
 
@@ -373,6 +375,7 @@ def test_interrupt_exits_130_and_leaves_no_temporary_file(check, monkeypatch, sm
         raise KeyboardInterrupt
 
     monkeypatch.setattr(Image.Image, "save", interrupted_save)
+    monkeypatch.setattr(upsamp_imageio, "write_png", lambda *a, **k: interrupted_save(None))
     check(["enlarge", small_rgb.name, "-o", "o.png"], 130, "interrupted")
 
 
