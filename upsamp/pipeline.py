@@ -419,6 +419,9 @@ def enlarge_to_storage(
     stored: np.ndarray | None = None
     clipped = 0
     total = 0
+    rounded = _rounded_storage(image, settings, mode) if keep and span is None else None
+    if rounded is not None:
+        return rounded, 0.0
     for start, stop, colour, alpha in iter_bands(image, settings, keep_dtype=keep):
         if stored is None:
             width = colour.shape[1]
@@ -443,6 +446,38 @@ def enlarge_to_storage(
     if stored.shape[2] == 1:
         stored = stored[:, :, 0]
     return stored, (clipped / total if total else 0.0)
+
+
+def _rounded_storage(
+    image: imageio.LoadedImage, settings: EnlargeSettings, mode: str
+) -> np.ndarray | None:
+    """The stored result from the method's exact integer path, band by band, when it has one
+    that applies to this image (colour and alpha alike), else None."""
+    method = get_method(settings.method)
+    if method.upsample_rounded is None or mode != image.mode:
+        return None
+    opts, _ = _options_for(image, settings, method)
+    if image.has_alpha and not method.per_channel(opts):
+        return None
+    out_h, out_w = method.output_shape(image.shape[:2], opts)
+    colour_channels = image.pixels.shape[2] if image.pixels.ndim == 3 else 1
+    channels = colour_channels + image.has_alpha
+    stored = np.empty((out_h, out_w, channels), dtype=image.pixels.dtype)
+    step = max(1, BAND_VALUES // max(1, out_w * channels))
+    for start in range(0, out_h, step):
+        rows = (start, min(start + step, out_h))
+        colour = method.upsample_rounded(image.pixels, opts, rows=rows)
+        if colour is None:
+            return None
+        stored[rows[0] : rows[1], :, :colour_channels] = (
+            colour if colour.ndim == 3 else colour[:, :, None]
+        )
+        if image.has_alpha:
+            alpha = method.upsample_rounded(image.alpha, opts, rows=rows)
+            if alpha is None:
+                return None
+            stored[rows[0] : rows[1], :, -1] = alpha
+    return stored if channels > 1 else stored[:, :, 0]
 
 
 def _output_height(image: imageio.LoadedImage, settings: EnlargeSettings) -> int:

@@ -222,6 +222,111 @@ def bilinear(
     return band[:, j0] * (1 - g) + band[:, j1] * g
 
 
+def bilinear_rounded(
+    x: np.ndarray, factor: tuple[int, int], *, rows: tuple[int, int] | None = None
+) -> np.ndarray:
+    """Bilinear upsampling of an 8- or 16-bit image by an integer factor, rounded half to even
+    into the input's dtype, computed exactly in integer arithmetic.
+
+    For factor ``s`` the weights of the half-pixel formula are multiples of ``1/(2s)`` per axis:
+    the bilinear preset's taps are ``(2s - |2t - (K - 1)|) / (2s)`` with ``K = 2s - s % 2``. The
+    sum ``N = sum w_h w_w x`` is accumulated in integers (no rounding error) and
+    ``y = N / (2 s_h · 2 s_w)`` is rounded half to even, so the result equals
+    ``to_storage(bilinear(x, s))`` exactly, in a fraction of the memory traffic.
+    """
+    from .polyphase import full_window
+
+    if x.dtype not in (np.uint8, np.uint16):
+        raise ParameterError(f"bilinear_rounded needs uint8 or uint16 input, got {x.dtype}")
+    sh, sw = int_pair(factor, "factor", minimum=1)
+    taps = []
+    for s in (sh, sw):
+        size = 2 * s - s % 2
+        taps.append(2 * s - np.abs(2 * np.arange(size) - (size - 1)))
+    denominator = (2 * sh) * (2 * sw)
+    peak = int(np.iinfo(x.dtype).max) * denominator + denominator  # room for rounding
+    work = np.dtype(np.uint16 if peak < 2**16 else np.uint32 if peak < 2**32 else np.uint64)
+    x3 = x if x.ndim == 3 else x[:, :, None]
+    out_h, out_w = x.shape[0] * sh, x.shape[1] * sw
+    packed = (
+        x.dtype == np.uint8
+        and 1 < x3.shape[2] <= 4
+        and peak < 2**16
+        and denominator & (denominator - 1) == 0
+    )
+    if packed:
+        # Several 8-bit channels share one uint64, 16 bits each ("SIMD within a register"): the
+        # passes then move whole pixels as single numbers, and no 16-bit lane can overflow.
+        lanes = np.zeros(x3.shape[:2] + (1,), dtype=np.uint64)
+        _lane_bytes(lanes, x3.shape[2])[...] = x3  # channel c -> low byte of lane c
+        x3, work = lanes, np.dtype(np.uint64)
+    total = full_window(
+        x3,
+        np.outer(taps[0], taps[1]).astype(np.float64)[None, None],
+        groups=1,
+        depthwise=True,
+        stride=(sh, sw),
+        dilation=(1, 1),
+        origin=(sh // 2, sw // 2),
+        out_shape=(out_h, out_w),
+        rows=row_range(rows, out_h),
+        dtype=work,
+        edge="replicate",
+        factors=(taps[0].astype(np.float64), taps[1].astype(np.float64)),
+    )
+    if packed:
+        return _unpack_rounded(total[:, :, 0], denominator, x.shape[2])
+    result = _divide_half_even(total, denominator).astype(x.dtype)
+    return result if x.ndim == 3 else result[:, :, 0]
+
+
+def _unpack_rounded(total: np.ndarray, denominator: int, channels: int) -> np.ndarray:
+    """Round every 16-bit lane of ``total`` half to even after dividing by ``denominator``
+    (a power of two ``2**k``, ``k <= 8``) and unpack the lanes into uint8 channels.
+
+    Per lane: ``(v + D/2 - 1 + ((v >> k) & 1)) >> k``. Shifting the whole word moves each
+    lane's low ``k`` bits into the top of the lane below, above its low 8 bits, which are the
+    only ones kept.
+    """
+    shift = np.uint64(denominator.bit_length() - 1)
+    ones = np.uint64(sum(1 << (16 * c) for c in range(4)))
+    rounded = total >> shift
+    rounded &= ones
+    rounded += np.uint64(denominator // 2 - 1) * ones
+    rounded += total
+    rounded >>= shift
+    return np.ascontiguousarray(_lane_bytes(rounded[:, :, None], channels))
+
+
+def _lane_bytes(lanes: np.ndarray, channels: int) -> np.ndarray:
+    """View ``(H, W, 1)`` uint64 words as ``(H, W, channels)`` bytes: the low byte of each
+    16-bit lane (bytes 0, 2, 4, 6 of a little-endian word)."""
+    words = lanes.astype(lanes.dtype.newbyteorder("<"), copy=False)
+    return words.view(np.uint8).reshape(lanes.shape[:2] + (8,))[:, :, 0 : 2 * channels : 2]
+
+
+def _divide_half_even(total: np.ndarray, denominator: int) -> np.ndarray:
+    """``total / denominator`` rounded half to even, in place, for non-negative integers.
+
+    With ``q = total // D``, ``r = total % D``: ``q + 1`` when ``2r > D`` or when ``2r == D``
+    and ``q`` is odd. For ``D = 2**k`` this is ``(total + D/2 - 1 + (q & 1)) >> k``.
+    """
+    if denominator & (denominator - 1) == 0:
+        shift = denominator.bit_length() - 1
+        if shift == 0:
+            return total
+        odd = total >> shift
+        odd &= 1
+        odd += denominator // 2 - 1
+        odd += total
+        odd >>= shift
+        return odd
+    quotient, remainder = np.divmod(total, total.dtype.type(denominator))
+    remainder *= 2
+    quotient += (remainder > denominator) | ((remainder == denominator) & (quotient % 2 == 1))
+    return quotient
+
+
 def _factor(options: MethodOptions) -> tuple[Scale | None, tuple[int, int] | None]:
     if options.size is not None:
         return None, options.size
@@ -236,6 +341,29 @@ def _nearest_backend(x: np.ndarray, options: MethodOptions, rows: Rows = None) -
 def _bilinear_backend(x: np.ndarray, options: MethodOptions, rows: Rows = None) -> np.ndarray:
     scale, size = _factor(options)
     return bilinear(x, scale, options.align_corners, size=size, rows=rows)
+
+
+def integer_factor(shape: tuple[int, int], options: MethodOptions) -> tuple[int, int] | None:
+    """The integer enlargement ``options`` asks of nearest/bilinear for ``shape``, or None."""
+    scale, size = _factor(options)
+    (out_h, out_w), (rh, rw) = resolve_output_size(shape, scale, size)
+    factor = (out_h // shape[0], out_w // shape[1])
+    exact = (
+        out_h == factor[0] * shape[0]
+        and out_w == factor[1] * shape[1]
+        and abs(rh * factor[0] - 1) < 1e-12
+        and abs(rw * factor[1] - 1) < 1e-12
+    )
+    return factor if exact else None
+
+
+def _bilinear_rounded_backend(
+    x: np.ndarray, options: MethodOptions, rows: Rows = None
+) -> np.ndarray | None:
+    factor = integer_factor(x.shape[:2], options)
+    if factor is None or options.align_corners or x.dtype not in (np.uint8, np.uint16):
+        return None
+    return bilinear_rounded(x, factor, rows=rows)
 
 
 def _resized_shape(shape: tuple[int, int], options: MethodOptions) -> tuple[int, int]:
@@ -260,6 +388,7 @@ register(
         summary="bilinear interpolation, half-pixel centres, edges clamped",
         upsample=_bilinear_backend,
         supports_rows=True,
+        upsample_rounded=_bilinear_rounded_backend,
         output_shape=_resized_shape,
         uses=frozenset({"stride", "scale", "size", "align_corners"}),
     )

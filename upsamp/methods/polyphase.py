@@ -196,13 +196,14 @@ def _band_depthwise(
     origin: tuple[int, int],
     dtype: np.dtype,
     edge: str,
+    factors: tuple[np.ndarray, np.ndarray] | None,
 ) -> np.ndarray:
-    """Output rows ``rows`` (all columns ``cols``) of a depthwise transposed convolution."""
+    """Output rows ``rows`` (all columns ``cols``) of a depthwise transposed convolution;
+    ``factors`` ``(u, v)`` with ``w2 = outer(u, v)`` select the two 1-D passes."""
     ph, pw = plans
     qa_h, qb_h, start_h = _window(rows[0], rows[1], origin[0], ph.stride)
     qa_w, qb_w, start_w = _window(cols[0], cols[1], origin[1], pw.stride)
     n_rows, n_cols = rows[1] - rows[0], cols[1] - cols[0]
-    factors = rank_one_factors(w2)
     if factors is not None:
         # Columns first, on just the input rows this band needs; then rows, so the second and
         # larger pass writes whole contiguous rows.
@@ -332,12 +333,15 @@ def full_window(
     dtype: np.dtype,
     edge: str = "zero",
     threads: int | None = None,
+    factors: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Rows ``rows`` (default all) of ``y[o_h, o_w] = F[o_h + origin_h, o_w + origin_w]``, where
     ``F`` is the full scatter of ``x`` (``(H, W, C)``, extended beyond its borders by ``edge``:
     zeros, or edge samples repeated or mirrored) with ``w4`` (``(C_in, C_out/groups, kH,
     kW)``; for ``depthwise`` a ``(1, 1, kH, kW)`` kernel applied to every channel).
 
+    ``factors`` ``(u, v)``, when given for a depthwise kernel ``outer(u, v)``, are used as the
+    two 1-D passes (integer taps stay integers); otherwise a rank-one kernel is detected.
     Returns a C-contiguous ``(rows, out_w, C_out)`` array of ``dtype``.
     """
     kh, kw = w4.shape[2:]
@@ -350,7 +354,9 @@ def full_window(
     band = max(8, BAND_VALUES // row_values)
     band = math.ceil(band / stride[0]) * stride[0]
     starts = list(range(r0, r1, band))
-    if depthwise and rank_one_factors(w4[0, 0]) is None:
+    if depthwise and factors is None:
+        factors = rank_one_factors(w4[0, 0])
+    if depthwise and factors is None:
         # A general depthwise kernel is fastest as a grouped channel-mixing product.
         channels = x.shape[2]
         w4 = np.broadcast_to(w4, (channels, 1) + w4.shape[2:])
@@ -360,7 +366,9 @@ def full_window(
 
         def work(a: int) -> None:
             b = min(a + band, r1)
-            out[a - r0 : b - r0] = _band_depthwise(x, w2, plans, (a, b), cols, origin, dtype, edge)
+            out[a - r0 : b - r0] = _band_depthwise(
+                x, w2, plans, (a, b), cols, origin, dtype, edge, factors
+            )
     else:
         shifts, matrix = _mixing_matrix(w4, groups, plans, dtype)
 

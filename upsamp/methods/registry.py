@@ -78,7 +78,10 @@ class Method:
     accepts ``rows=(start, stop)`` and returns just those output rows, identical to the same rows
     of the whole result: big images are then processed in bands. ``copies_values`` says every
     output value is an input value or zero (no arithmetic), so integer images may stay in their
-    own dtype (``MethodOptions.keep_dtype``). ``per_channel`` is True when the method treats each
+    own dtype (``MethodOptions.keep_dtype``). ``upsample_rounded(x, options, rows=None)``, when
+    given, returns the result for an 8/16-bit ``x`` already rounded half to even into ``x``'s
+    dtype (exactly what rounding the float result gives), or None when it does not apply.
+    ``per_channel`` is True when the method treats each
     channel on its own, so an alpha plane can go through it unchanged in meaning; ``uses`` lists
     the :class:`MethodOptions` fields the method reads (the command line rejects the others).
     """
@@ -91,6 +94,7 @@ class Method:
     per_channel: Callable[[MethodOptions], bool] = lambda options: True
     supports_rows: bool = False
     copies_values: bool = False
+    upsample_rounded: Callable[..., np.ndarray | None] | None = None
 
 
 _registry: dict[str, Method] = {}

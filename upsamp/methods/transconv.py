@@ -338,6 +338,29 @@ def _transconv_backend(x: np.ndarray, options: MethodOptions, rows: Rows = None)
     return transconv(x, kernel.weight, **kernel.transconv_kwargs(), rows=rows)
 
 
+def _transconv_rounded_backend(
+    x: np.ndarray, options: MethodOptions, rows: Rows = None
+) -> np.ndarray | None:
+    """The bilinear preset with replicated edges is bilinear interpolation (upsamp.kernels):
+    for 8/16-bit images it is computed exactly in integers."""
+    from ..kernels import preset
+    from .interpolate import bilinear_rounded
+
+    kernel = _kernel_for(options)
+    if x.dtype not in (np.uint8, np.uint16) or kernel.bias is not None:
+        return None
+    reference = preset("bilinear", kernel.stride)
+    same = (
+        kernel.weight.shape == reference.weight.shape
+        and np.array_equal(kernel.weight, reference.weight)
+        and kernel.padding == reference.padding
+        and kernel.output_padding == reference.output_padding
+        and kernel.dilation == (1, 1)
+        and kernel.edge == "replicate"
+    )
+    return bilinear_rounded(x, kernel.stride, rows=rows) if same else None
+
+
 def _transconv_shape(shape: tuple[int, int], options: MethodOptions) -> tuple[int, int]:
     kernel = _kernel_for(options)
     s, p, op, d = check_transconv_params(
@@ -360,6 +383,7 @@ register(
         summary="transposed convolution with a preset or a kernel file (PyTorch semantics)",
         upsample=_transconv_backend,
         supports_rows=True,
+        upsample_rounded=_transconv_rounded_backend,
         output_shape=_transconv_shape,
         uses=frozenset({"stride", "kernel"}),
         per_channel=lambda options: options.kernel is None or np.ndim(options.kernel.weight) == 2,
