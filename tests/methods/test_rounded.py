@@ -108,3 +108,15 @@ def test_cli_output_is_the_rounded_float_result(tmp_path):
         np.testing.assert_array_equal(
             np.asarray(Image.open(out)), exact_bilinear_rounded(pixels, (2, 2))
         )
+
+
+def test_keep_dtype_api():
+    rng = np.random.default_rng(11)
+    x = rng.integers(0, 256, (6, 7, 3), dtype=np.uint8)
+    got = upsamp.bilinear(x, 2, keep_dtype=True)
+    assert got.dtype == np.uint8
+    np.testing.assert_array_equal(got, exact_bilinear_rounded(x, (2, 2)))
+    odd = upsamp.bilinear(x, 1.5, keep_dtype=True)  # not an integer factor: float path, rounded
+    assert odd.dtype == np.uint8
+    np.testing.assert_array_equal(odd, np.rint(upsamp.bilinear(x, 1.5)).astype(np.uint8))
+    assert upsamp.bilinear(x.astype(np.float32), 2, keep_dtype=True).dtype == np.float32

@@ -166,6 +166,7 @@ def bilinear(
     *,
     size: Sequence[int] | None = None,
     rows: tuple[int, int] | None = None,
+    keep_dtype: bool = False,
 ) -> np.ndarray:
     """Bilinear upsampling with half-pixel centres and edge clamping.
 
@@ -179,9 +180,14 @@ def bilinear(
     factor the same formula is evaluated by the polyphase engine (the bilinear kernel preset with
     replicated edges), which agrees to rounding.
 
+    ``keep_dtype=True`` returns an integer image in its own dtype, rounded half to even and
+    clipped to the dtype's range; for an 8/16-bit image and an integer factor this is computed
+    exactly in integer arithmetic (:func:`bilinear_rounded`).
+
     Notes
     -----
-    Dtype rule: float64 input gives float64, every other input float32; values are not rescaled.
+    Dtype rule: float64 input gives float64, every other input float32 (unless ``keep_dtype``);
+    values are not rescaled.
 
     Examples
     --------
@@ -194,6 +200,8 @@ def bilinear(
            [30. , 32.5, 37.5, 40. ]])
     """
     x = check_image(x)
+    if keep_dtype and x.dtype.kind in "iu":
+        return _bilinear_integer(x, scale, align_corners, size, rows)
     (out_h, out_w), (rh, rw) = resolve_output_size(x.shape[:2], scale, size)
     r0, r1 = row_range(rows, out_h)
     dtype = result_dtype(x)
@@ -220,6 +228,29 @@ def bilinear(
     j0, j1, g = _linear_weights(x.shape[1], out_w, rw, align_corners)
     g = g.astype(dtype).reshape((1, -1) + (1,) * (x.ndim - 2))
     return band[:, j0] * (1 - g) + band[:, j1] * g
+
+
+def _bilinear_integer(
+    x: np.ndarray,
+    scale: Scale | None,
+    align_corners: bool,
+    size: Sequence[int] | None,
+    rows: tuple[int, int] | None,
+) -> np.ndarray:
+    """``bilinear(..., keep_dtype=True)`` for an integer image."""
+    (out_h, out_w), (rh, rw) = resolve_output_size(x.shape[:2], scale, size)
+    factor = (out_h // x.shape[0], out_w // x.shape[1])
+    exact = (
+        out_h == factor[0] * x.shape[0]
+        and out_w == factor[1] * x.shape[1]
+        and abs(rh * factor[0] - 1) < 1e-12
+        and abs(rw * factor[1] - 1) < 1e-12
+    )
+    if exact and not align_corners and x.dtype in (np.uint8, np.uint16):
+        return bilinear_rounded(x, factor, rows=rows)
+    floats = bilinear(x, scale, align_corners, size=size, rows=rows)
+    info = np.iinfo(x.dtype)
+    return np.clip(np.rint(floats), info.min, info.max).astype(x.dtype)
 
 
 def bilinear_rounded(
