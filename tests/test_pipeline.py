@@ -331,14 +331,14 @@ def test_enlarge_file_default_output(tmp_path, small_l):
 
 
 def test_not_enough_memory_is_refused_before_allocating(tmp_path, small_rgb, monkeypatch):
-    monkeypatch.setattr(pipeline, "_available_memory", lambda: 1000)
+    monkeypatch.setattr(pipeline, "available_memory", lambda: 1000)
     with pytest.raises(OutputError, match="memory"):
         enlarge_file(small_rgb, tmp_path / "o.png", settings("nearest"))
     assert not (tmp_path / "o.png").exists()
 
 
 def test_not_enough_memory_through_the_cli(run_cli, tmp_path, small_rgb, monkeypatch, listing):
-    monkeypatch.setattr(pipeline, "_available_memory", lambda: 1000)
+    monkeypatch.setattr(pipeline, "available_memory", lambda: 1000)
     before = listing(tmp_path)
     result = run_cli("enlarge", small_rgb, "-o", "o.png")
     assert result.exit_code == 1

@@ -39,7 +39,9 @@ from .png import PNG_MODES, write_png
 __all__ = [
     "LoadedImage",
     "atomic_write",
+    "ImageHeader",
     "is_image_file",
+    "probe",
     "load_array",
     "load_image",
     "load_input",
@@ -567,6 +569,94 @@ def load_input(path: PathLike, *, max_pixels: int | None = None) -> LoadedImage:
         info={},
         path=p,
     )
+
+
+_NPY_MAGIC = b"\x93NUMPY"
+_EXIF_ORIENTATION = 0x0112
+
+
+@dataclass(frozen=True)
+class ImageHeader:
+    """What the header of an input tells, without decoding the pixels.
+
+    ``shape`` is the shape :attr:`upsamp.imageio.LoadedImage.shape` will have (colour channels
+    only, after EXIF orientation and mode conversion); ``has_alpha`` says whether an alpha
+    plane comes with it; ``format`` is Pillow's format name, or ``"NPY"``.
+    """
+
+    shape: tuple[int, ...]
+    has_alpha: bool
+    format: str
+
+
+def probe(path: PathLike) -> ImageHeader | None:
+    """Read the header of ``path`` and return what the pipeline will load, or None.
+
+    A file whose name ends in ``.npy`` is read as a NumPy array header (as
+    :func:`upsamp.imageio.load_input` does); any other file is opened with Pillow, which reads
+    the header only. None means "not recognised as an input" (never raises).
+
+    Notes
+    -----
+    The channel count
+    follows the conversions of ``imageio.load_image``: P becomes RGB or RGBA, "1" becomes L,
+    CMYK and other colour spaces become RGB, and an EXIF orientation of 5..8 swaps the axes.
+    For a PNG whose EXIF block comes after the pixel data the orientation is not seen (reading
+    it would mean decoding); the shape is then only used for estimates.
+    """
+    path = Path(path)
+    try:
+        if path.suffix.lower() == ".npy":
+            return _probe_npy(path)
+        return _probe_image(path)
+    except Exception:  # any unreadable header is "not an input"
+        return None
+
+
+def _probe_npy(path: Path) -> ImageHeader | None:
+    with path.open("rb") as fh:
+        if fh.read(len(_NPY_MAGIC)) != _NPY_MAGIC:
+            return None
+        fh.seek(0)
+        version = np.lib.format.read_magic(fh)
+        if version == (1, 0):
+            shape, _, _ = np.lib.format.read_array_header_1_0(fh)
+        else:
+            shape, _, _ = np.lib.format.read_array_header_2_0(fh)
+    if len(shape) not in (2, 3) or 0 in shape:
+        return None
+    return ImageHeader(tuple(int(v) for v in shape), False, "NPY")
+
+
+def _probe_image(path: Path) -> ImageHeader | None:
+    with _pillow_size_checks_off(), Image.open(path) as im:
+        if im.format is None:
+            return None
+        width, height = im.size
+        mode = im.mode
+        transparent = bool(getattr(im, "has_transparency_data", False))
+        orientation = 1
+        if im.format != "PNG" or "exif" in im.info:  # PNG's getexif() would decode the image
+            try:
+                value = im.getexif().get(_EXIF_ORIENTATION, 1)
+                orientation = int(value) if value in range(1, 9) else 1
+            except Exception:
+                orientation = 1
+        image_format = im.format
+    if orientation >= 5:
+        width, height = height, width
+    if mode in ("LA", "La"):
+        colour, alpha = 1, True
+    elif mode in ("RGBA", "RGBa", "PA"):
+        colour, alpha = 3, True
+    elif mode in ("L", "1", "I", "F") or mode.startswith("I;16"):
+        colour, alpha = 1, mode == "L" and transparent
+    elif mode in ("RGB", "P"):
+        colour, alpha = 3, transparent
+    else:  # CMYK, YCbCr, LAB, HSV, RGBX, ...
+        colour, alpha = 3, False
+    shape = (height, width) if colour == 1 else (height, width, colour)
+    return ImageHeader(shape, alpha, image_format)
 
 
 def is_image_file(path: PathLike) -> bool:
@@ -1131,10 +1221,9 @@ def save_array(path: PathLike, array: np.ndarray, *, overwrite: bool = False) ->
 
 
 def _cpu_count() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
+    from .threads import image_threads
+
+    return image_threads()
 
 
 def _write_png_file(path: Path, arr: np.ndarray, mode: str, options: dict[str, Any]) -> None:

@@ -281,7 +281,8 @@ def estimate_bytes(
     return itemsize * (n_in + 3 * n_out) + n_out
 
 
-def _available_memory() -> int | None:
+def available_memory() -> int | None:
+    """Bytes of memory available to new allocations (``MemAvailable``), or None if unknown."""
     try:
         with open("/proc/meminfo", encoding="ascii") as fh:
             for line in fh:
@@ -306,7 +307,7 @@ def check_output_budget(
             f"--max-output-pixels {max_output_pixels:,}"
         )
     need = estimate_bytes(input_shape, out_shape)
-    available = _available_memory()
+    available = available_memory()
     if available is not None and need > available:
         raise OutputError(
             f"the output would be {out_shape[1]}x{out_shape[0]} and needs about "

@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from .. import __version__
 from ..errors import ExitCode, UpsampError
 
 __all__ = ["main", "cli"]
@@ -54,7 +55,7 @@ def fail(message: str, code: int) -> None:
 
 @click.group(cls=UpsampGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--debug", is_flag=True, help="Show full tracebacks instead of one-line errors.")
-@click.version_option(package_name="upsamp", prog_name="upsamp")
+@click.version_option(version=__version__, prog_name="upsamp")
 @click.pass_context
 def cli(ctx: click.Context, debug: bool) -> None:
     """Enlarge images with the classic upsampling techniques and see what each one does.
@@ -67,11 +68,13 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 def _register_commands() -> None:
-    from . import enlarge, kernels_cmd, pool
+    from . import batch, enlarge, kernels_cmd, pool, report
 
     cli.add_command(enlarge.enlarge)
     cli.add_command(pool.pool)
     cli.add_command(kernels_cmd.kernels)
+    cli.add_command(batch.batch)
+    cli.add_command(report.report)
 
 
 _register_commands()

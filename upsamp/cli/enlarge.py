@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from .options import method_options, output_options, settings_from_options
+from .options import method_options, output_options, settings_from_options, unpool_options
 
 #: Warn when more than this fraction of integer output values had to be clipped.
 CLIP_WARNING_FRACTION = 0.001
@@ -23,6 +23,7 @@ CLIP_WARNING_FRACTION = 0.001
     "[default: <stem>_<method>x<stride><ext> next to INPUT].",
 )
 @method_options
+@unpool_options
 @output_options
 @click.option(
     "--json", "as_json", is_flag=True, help="Print one JSON object about the run on stdout."

@@ -139,6 +139,10 @@ _METHOD_OPTIONS: list[F] = [
         is_flag=True,
         help="Scale the kernel so its mean phase sum is 1 (a flat image keeps its level).",
     ),
+]
+
+#: Max-unpool positions for one image (``enlarge``); ``batch`` takes mirrored folders instead.
+_UNPOOL_OPTIONS: list[F] = [
     click.option(
         "--indices",
         type=click.Path(dir_okay=False, path_type=Path),
@@ -194,6 +198,7 @@ def _stack(options: list[F]) -> Callable[[F], F]:
 
 
 method_options = _stack(_METHOD_OPTIONS)
+unpool_options = _stack(_UNPOOL_OPTIONS)
 output_options = _stack(_OUTPUT_OPTIONS)
 
 _METHOD_ONLY = {
@@ -292,6 +297,7 @@ __all__ = [
     "SizeType",
     "MethodType",
     "method_options",
+    "unpool_options",
     "output_options",
     "settings_from_options",
     "UpsampError",

@@ -21,7 +21,6 @@ axis and multiplied by a matrix holding every phase's taps, giving all phases at
 from __future__ import annotations
 
 import math
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -312,11 +311,10 @@ def _band_mixing(
 
 
 def default_threads() -> int:
-    """Threads for one image: the CPUs this process may use."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
+    """Threads for one image (see :mod:`upsamp.threads`)."""
+    from ..threads import image_threads
+
+    return image_threads()
 
 
 def full_window(
