@@ -31,7 +31,6 @@ Safety
 from __future__ import annotations
 
 import fnmatch
-import multiprocessing
 import os
 import re
 import signal
@@ -922,6 +921,8 @@ def _run_in_pool(tasks: list[BatchTask], jobs: int, fail_fast: bool, collector: 
     queue = deque(tasks)
     deaths: dict[int, int] = {}
     stopped = False
+    import multiprocessing  # here: the module is slow to import and only runs need it
+
     context = multiprocessing.get_context(_START_METHOD)
     threads = threads_per_worker(jobs)
     with _thread_limits_for_workers(threads):

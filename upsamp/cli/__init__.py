@@ -18,8 +18,32 @@ from ..errors import ExitCode, UpsampError
 __all__ = ["main", "cli"]
 
 
+#: Sub-commands and where they live; a command's module is imported only when it is used (or
+#: when ``upsamp --help`` lists them), so ``upsamp kernels list`` does not load ``batch``.
+COMMANDS = {
+    "enlarge": "upsamp.cli.enlarge:enlarge",
+    "batch": "upsamp.cli.batch:batch",
+    "pool": "upsamp.cli.pool:pool",
+    "report": "upsamp.cli.report:report",
+    "kernels": "upsamp.cli.kernels_cmd:kernels",
+}
+
+
 class UpsampGroup(click.Group):
-    """A group whose invocation turns expected errors into one-line messages."""
+    """A group whose invocation turns expected errors into one-line messages, and whose
+    sub-commands are imported lazily from :data:`COMMANDS`."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        target = COMMANDS.get(name)
+        if target is None:
+            return None
+        from importlib import import_module
+
+        module_name, attribute = target.split(":")
+        return getattr(import_module(module_name), attribute)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -65,19 +89,6 @@ def cli(ctx: click.Context, debug: bool) -> None:
     Example: upsamp enlarge photo.png --method transconv --stride 2
     """
     ctx.meta["upsamp.debug"] = debug
-
-
-def _register_commands() -> None:
-    from . import batch, enlarge, kernels_cmd, pool, report
-
-    cli.add_command(enlarge.enlarge)
-    cli.add_command(pool.pool)
-    cli.add_command(kernels_cmd.kernels)
-    cli.add_command(batch.batch)
-    cli.add_command(report.report)
-
-
-_register_commands()
 
 
 def main(argv: list[str] | None = None) -> None:

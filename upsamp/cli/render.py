@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
+
 
 #: Arrays up to this size (per side) are printed by ``--show``.
 SHOW_LIMIT = 16
@@ -35,6 +37,8 @@ def print_json(payload: Any) -> None:
 
 
 def _json_default(value: Any) -> Any:
+    import numpy as np
+
     if isinstance(value, np.ndarray):
         return value.tolist()
     if isinstance(value, np.generic):
@@ -54,7 +58,7 @@ def info(message: str) -> None:
 
 def format_number(value: float) -> str:
     """Shortest readable form: integers without a decimal point, others with up to 4 digits."""
-    if np.isnan(value):
+    if value != value:  # NaN
         return "nan"
     if float(value).is_integer() and abs(value) < 1e15:
         return str(int(value))
