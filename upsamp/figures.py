@@ -38,6 +38,7 @@ from .report import (
     Report,
     check_free,
     detail_region,
+    format_score,
     prepare_folder,
     reference_crop,
     spectrum,
@@ -171,16 +172,6 @@ def _fit(text: str, font: Any, width: int) -> str:
     return text + "…"
 
 
-def _number(value: float | None, digits: int) -> str:
-    if value is None:
-        return "—"
-    if math.isnan(value):
-        return "n/a"
-    if math.isinf(value):
-        return "∞"
-    return f"{value:.{digits}f}"
-
-
 def _verdict_line(draw: ImageDraw.ImageDraw, xy: tuple[int, int], verdict: str, font: Any) -> None:
     colour = VERDICT_COLOURS.get(verdict, INK)
     x, y = xy
@@ -232,10 +223,13 @@ def contact_sheet(report: Report) -> Image.Image:
     for result in report.methods:
         crop = reference_crop(result.stored, result.offset, top, left, crop_h, crop_w, math.nan)
         if report.roundtrip:
-            scores = f"PSNR {_number(result.psnr, 2)} dB · SSIM {_number(result.ssim, 3)}"
+            scores = f"PSNR {format_score(result.psnr, 2)} dB · SSIM {format_score(result.ssim, 3)}"
         else:
             scores = "no round trip: no PSNR/SSIM"
-        lines = [scores, f"cb_dc {_number(result.cb_dc, 3)} · cb_rel {_number(result.cb_rel, 3)}"]
+        lines = [
+            scores,
+            f"cb_dc {format_score(result.cb_dc, 3)} · cb_rel {format_score(result.cb_rel, 3)}",
+        ]
         panels.append((crop, result.name, lines, result.verdict))
 
     name_font, line_font = _font(16), _font(13)
@@ -420,7 +414,7 @@ def phase_mean_figure(report: Report) -> Image.Image:
                 _draw_text(
                     draw,
                     (x, verdict_y),
-                    f"cb_rel {_number(result.cb_rel, 3)}",
+                    f"cb_rel {format_score(result.cb_rel, 3)}",
                     font=small,
                     fill=MUTED,
                 )

@@ -97,6 +97,7 @@ __all__ = [
     "report_file",
     "save_outputs",
     "spectrum",
+    "format_score",
 ]
 
 Pair = tuple[int, int]
@@ -1141,3 +1142,15 @@ def save_outputs(report: Report, folder: str | Path, *, overwrite: bool = False)
     for key, path in files.items():
         imageio.save_image(path, arrays[key], None, mode=report.mode, overwrite=overwrite)
     return list(files.values())
+
+
+def format_score(value: float | None, digits: int) -> str:
+    """A score for tables and figures: ``—`` when not measured, ``n/a`` for NaN, ``∞`` for an
+    infinite value (e.g. the PSNR of identical images), else ``digits`` decimals."""
+    if value is None:
+        return "—"
+    if math.isnan(value):
+        return "n/a"
+    if math.isinf(value):
+        return "∞"
+    return f"{value:.{digits}f}"

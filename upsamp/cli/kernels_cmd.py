@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from .options import PairType
+from .options import overwrite_option, stride_option
 
 
 @click.group()
@@ -30,19 +30,13 @@ def list_presets() -> None:
 
 @kernels.command("show")
 @click.argument("name", metavar="NAME|FILE")
-@click.option(
-    "-s",
-    "--stride",
-    type=PairType(1),
-    default=None,
-    help="Enlargement factor the preset is built for [default: 2].",
-)
+@stride_option(None, "Enlargement factor the preset is built for [default: 2].")
 @click.option(
     "--save",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write the kernel to a .npy (weight) or .json (weight and geometry) file.",
 )
-@click.option("--overwrite", is_flag=True, help="Replace an existing --save file.")
+@overwrite_option("Replace an existing --save file.")
 @click.option("--json", "as_json", is_flag=True, help="Print the kernel as JSON on stdout.")
 def show(
     name: str, stride: tuple[int, int] | None, save: Path | None, overwrite: bool, as_json: bool
@@ -128,13 +122,7 @@ def _geometry_flags(kernel: Any) -> list[str]:
 
 @kernels.command("fix")
 @click.argument("name", metavar="FILE|PRESET")
-@click.option(
-    "-s",
-    "--stride",
-    type=PairType(1),
-    default=None,
-    help="Stride the kernel is used at [default: a file's own, else 2].",
-)
+@stride_option(None, "Stride the kernel is used at [default: a file's own, else 2].")
 @click.option(
     "--how",
     type=click.Choice(("normalize-phases", "hold")),
@@ -149,7 +137,7 @@ def _geometry_flags(kernel: Any) -> list[str]:
     type=click.Path(dir_okay=False, path_type=Path),
     help="The repaired kernel: .json keeps the geometry, .npy only the weights.",
 )
-@click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
+@overwrite_option("Replace an existing output file.")
 def fix(name: str, stride: tuple[int, int] | None, how: str, output: Path, overwrite: bool) -> None:
     """Make a kernel artifact-free and print its analysis before and after.
 

@@ -94,6 +94,27 @@ class MethodType(click.ParamType):
 
 EDGE_CHOICES = ("zero", "replicate", "reflect")
 
+
+def stride_option(default: str | None, help: str) -> F:
+    """``-s/--stride N|H,W``: every command that takes a stride spells it the same way."""
+    return click.option(
+        "-s", "--stride", type=PairType(1), default=default, show_default=default is not None,
+        help=help,
+    )  # fmt: skip
+
+
+def overwrite_option(help: str = "Replace existing output files.") -> F:
+    """``--overwrite``: nothing is replaced without it."""
+    return click.option("--overwrite", is_flag=True, help=help)
+
+
+#: ``--max-pixels``, the decompression-bomb guard of every command that reads images.
+max_pixels_option = click.option(
+    "--max-pixels",
+    type=click.IntRange(min=1),
+    help="Refuse inputs with more pixels (decompression-bomb guard) [default: Pillow's].",
+)
+
 #: Every option of the method and its parameters; ``enlarge`` and ``batch`` both apply it.
 _METHOD_OPTIONS: list[F] = [
     click.option(
@@ -104,13 +125,10 @@ _METHOD_OPTIONS: list[F] = [
         show_default=True,
         help="Upsampling method.",
     ),
-    click.option(
-        "-s",
-        "--stride",
-        type=PairType(1),
-        default=None,
-        help="Integer enlargement factor, N or H,W (every method; default 2, or a kernel "
-        "file's own stride).",
+    stride_option(
+        None,
+        "Integer enlargement factor, N or H,W (every method; default 2, or a kernel file's "
+        "own stride).",
     ),
     click.option("--scale", type=ScaleType(), help="Non-integer factor (nearest, bilinear)."),
     click.option("--size", type=SizeType(), help="Exact output size WxH (nearest, bilinear)."),
@@ -165,12 +183,8 @@ _OUTPUT_OPTIONS: list[F] = [
         show_default=True,
         help="Integer outputs: clip to the type's range, or squeeze out-of-range results in.",
     ),
-    click.option("--overwrite", is_flag=True, help="Replace existing output files."),
-    click.option(
-        "--max-pixels",
-        type=click.IntRange(min=1),
-        help="Refuse inputs with more pixels (decompression-bomb guard) [default: Pillow's].",
-    ),
+    overwrite_option(),
+    max_pixels_option,
     click.option(
         "--max-output-pixels",
         type=click.IntRange(min=1),
@@ -297,6 +311,9 @@ __all__ = [
     "SizeType",
     "MethodType",
     "method_options",
+    "max_pixels_option",
+    "overwrite_option",
+    "stride_option",
     "unpool_options",
     "output_options",
     "settings_from_options",

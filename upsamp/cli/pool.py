@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .options import PairType
+from .options import max_pixels_option, overwrite_option, stride_option
 
 
 @click.command()
@@ -18,14 +18,7 @@ from .options import PairType
     type=click.Path(dir_okay=False, path_type=Path),
     help="The pooled image (or .npy).",
 )
-@click.option(
-    "-s",
-    "--stride",
-    type=PairType(1),
-    default="2",
-    show_default=True,
-    help="Window size and stride, N or H,W.",
-)
+@stride_option("2", "Window size and stride, N or H,W.")
 @click.option(
     "--indices-out",
     required=True,
@@ -37,8 +30,8 @@ from .options import PairType
     type=click.Path(dir_okay=False, path_type=Path),
     help="Find the positions by pooling this image (same size) instead of INPUT.",
 )
-@click.option("--overwrite", is_flag=True, help="Replace existing output files.")
-@click.option("--max-pixels", type=click.IntRange(min=1), help="Refuse larger inputs.")
+@overwrite_option()
+@max_pixels_option
 def pool(
     input_path: Path,
     output: Path,

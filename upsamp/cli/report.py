@@ -8,13 +8,12 @@ list of written files go to stderr. The Rich rendering here is shared with
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
 import click
 
-from .options import PairType
+from .options import max_pixels_option, overwrite_option, stride_option
 
 __all__ = ["report", "render_report", "render_kernel_analysis", "print_report_notes"]
 
@@ -56,16 +55,6 @@ class MethodListType(click.ParamType):
 # --------------------------------------------------------------------------------------------
 
 
-def _number(value: float | None, digits: int) -> str:
-    if value is None:
-        return "—"
-    if math.isnan(value):
-        return "n/a"
-    if math.isinf(value):
-        return "∞"
-    return f"{value:.{digits}f}"
-
-
 def _shape_text(shape: tuple[int, ...]) -> str:
     return f"{shape[1]}×{shape[0]}"
 
@@ -78,6 +67,8 @@ def report_table(report: Any) -> Any:
     """The Rich table of a :class:`upsamp.report.Report`: one row per method."""
     from rich.table import Table
     from rich.text import Text
+
+    from ..report import format_score
 
     mode = (
         f"round trip: mean-downsample ÷{_stride_text(report.stride)}, upsample, compare with "
@@ -110,7 +101,7 @@ def report_table(report: Any) -> Any:
         if analysis is None:
             spread = overlap = "—"
         else:
-            spread = _number(analysis.phase_spread, 3)
+            spread = format_score(analysis.phase_spread, 3)
             overlap = (
                 str(analysis.overlap_min)
                 if analysis.overlap_min == analysis.overlap_max
@@ -119,11 +110,11 @@ def report_table(report: Any) -> Any:
         table.add_row(
             result.name,
             _shape_text(result.output_shape),
-            _number(result.psnr, 2),
-            _number(result.ssim, 4),
-            _number(result.cb_dc, 4),
-            _number(result.cb_rel, 3),
-            _number(result.cb_rel_tile_max, 3),
+            format_score(result.psnr, 2),
+            format_score(result.ssim, 4),
+            format_score(result.cb_dc, 4),
+            format_score(result.cb_rel, 3),
+            format_score(result.cb_rel_tile_max, 3),
             spread,
             overlap,
             Text(result.verdict, style=VERDICT_STYLES.get(result.verdict, "")),
@@ -178,6 +169,7 @@ def render_kernel_analysis(analysis: Any, console: Any, *, heading: str = "analy
     spread, overlap, the verdict, why and how to fix it."""
     from rich.text import Text
 
+    from ..report import format_score
     from .render import format_number
 
     sums = analysis.phase_sums
@@ -208,7 +200,9 @@ def render_kernel_analysis(analysis: Any, console: Any, *, heading: str = "analy
         else f"{analysis.overlap_min}–{analysis.overlap_max}"
     )
     verdict = "artifact-free" if analysis.artifact_free else "checkerboard"
-    line = Text(f"  phase spread {_number(analysis.phase_spread, 4)} · overlap {overlap} taps · ")
+    line = Text(
+        f"  phase spread {format_score(analysis.phase_spread, 4)} · overlap {overlap} taps · "
+    )
     line.append(
         verdict, style=VERDICT_STYLES["clean" if analysis.artifact_free else "checkerboard"]
     )
@@ -226,14 +220,7 @@ def render_kernel_analysis(analysis: Any, console: Any, *, heading: str = "analy
 
 @click.command()
 @click.argument("image", metavar="IMAGE", type=click.Path(path_type=Path))
-@click.option(
-    "-s",
-    "--stride",
-    type=PairType(1),
-    default="2",
-    show_default=True,
-    help="Enlargement factor, N or H,W.",
-)
+@stride_option("2", "Enlargement factor, N or H,W.")
 @click.option(
     "--methods",
     type=MethodListType(),
@@ -265,12 +252,8 @@ def render_kernel_analysis(analysis: Any, console: Any, *, heading: str = "analy
     type=click.Path(file_okay=False, path_type=Path),
     help="Write each method's output (as saved) here, and the cropped ground truth.",
 )
-@click.option("--overwrite", is_flag=True, help="Replace existing figure and output files.")
-@click.option(
-    "--max-pixels",
-    type=click.IntRange(min=1),
-    help="Refuse larger images (decompression-bomb guard) [default: Pillow's].",
-)
+@overwrite_option("Replace existing figure and output files.")
+@max_pixels_option
 def report(
     image: Path,
     stride: tuple[int, int],

@@ -65,6 +65,20 @@ def resolve_output_size(
     return out, (1.0 / sy, 1.0 / sx)
 
 
+def whole_factor(
+    shape: tuple[int, int], out: tuple[int, int], step: tuple[float, float]
+) -> tuple[int, int] | None:
+    """``(s_h, s_w)`` when the output is exactly ``s`` times the input on each axis with source
+    step ``r = 1/s`` (an integer enlargement), else None."""
+    factor = (out[0] // shape[0], out[1] // shape[1])
+    for axis in range(2):
+        if factor[axis] < 1 or out[axis] != factor[axis] * shape[axis]:
+            return None
+        if abs(step[axis] * factor[axis] - 1) >= 1e-12:
+            return None
+    return factor
+
+
 def _nearest_index(n: int, n_out: int, r: float, by_size: bool) -> np.ndarray:
     """``min(floor((o + 0.5) * r), n - 1)``: PyTorch ``nearest-exact`` / Pillow NEAREST.
 
@@ -205,14 +219,8 @@ def bilinear(
     (out_h, out_w), (rh, rw) = resolve_output_size(x.shape[:2], scale, size)
     r0, r1 = row_range(rows, out_h)
     dtype = result_dtype(x)
-    factor = (out_h // x.shape[0], out_w // x.shape[1])
-    if (
-        not align_corners
-        and out_h == factor[0] * x.shape[0]
-        and out_w == factor[1] * x.shape[1]
-        and abs(rh * factor[0] - 1) < 1e-12
-        and abs(rw * factor[1] - 1) < 1e-12
-    ):
+    factor = whole_factor(x.shape[:2], (out_h, out_w), (rh, rw))
+    if not align_corners and factor is not None:
         # Integer factor: the bilinear preset with replicated edges is this same formula
         # (see upsamp.kernels), and the polyphase engine computes it fastest.
         from ..kernels import preset
@@ -239,14 +247,8 @@ def _bilinear_integer(
 ) -> np.ndarray:
     """``bilinear(..., keep_dtype=True)`` for an integer image."""
     (out_h, out_w), (rh, rw) = resolve_output_size(x.shape[:2], scale, size)
-    factor = (out_h // x.shape[0], out_w // x.shape[1])
-    exact = (
-        out_h == factor[0] * x.shape[0]
-        and out_w == factor[1] * x.shape[1]
-        and abs(rh * factor[0] - 1) < 1e-12
-        and abs(rw * factor[1] - 1) < 1e-12
-    )
-    if exact and not align_corners and x.dtype in (np.uint8, np.uint16):
+    factor = whole_factor(x.shape[:2], (out_h, out_w), (rh, rw))
+    if factor is not None and not align_corners and x.dtype in (np.uint8, np.uint16):
         return bilinear_rounded(x, factor, rows=rows)
     floats = bilinear(x, scale, align_corners, size=size, rows=rows)
     info = np.iinfo(x.dtype)
@@ -378,14 +380,7 @@ def integer_factor(shape: tuple[int, int], options: MethodOptions) -> tuple[int,
     """The integer enlargement ``options`` asks of nearest/bilinear for ``shape``, or None."""
     scale, size = _factor(options)
     (out_h, out_w), (rh, rw) = resolve_output_size(shape, scale, size)
-    factor = (out_h // shape[0], out_w // shape[1])
-    exact = (
-        out_h == factor[0] * shape[0]
-        and out_w == factor[1] * shape[1]
-        and abs(rh * factor[0] - 1) < 1e-12
-        and abs(rw * factor[1] - 1) < 1e-12
-    )
-    return factor if exact else None
+    return whole_factor(shape, (out_h, out_w), (rh, rw))
 
 
 def _bilinear_rounded_backend(

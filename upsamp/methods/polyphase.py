@@ -186,6 +186,26 @@ def _pass_axis(
     return out.reshape(x.shape[0], q * s, x.shape[2])
 
 
+def _band_input(
+    x: np.ndarray,
+    plans: tuple[AxisPlan, AxisPlan],
+    rows: tuple[int, int],
+    cols: tuple[int, int],
+    origin: tuple[int, int],
+    dtype: np.dtype,
+    edge: str,
+) -> tuple[np.ndarray, tuple[int, int], tuple[int, int]]:
+    """The input block a band of outputs reads: rows ``[qa_h - M_h, qb_h)`` and columns
+    ``[qa_w - M_w, qb_w)``, extended by ``edge``; with ``(qh, qw)``, the phase-major buffer's
+    size, and the band's start inside that buffer."""
+    ph, pw = plans
+    qa_h, qb_h, start_h = _window(rows[0], rows[1], origin[0], ph.stride)
+    qa_w, qb_w, start_w = _window(cols[0], cols[1], origin[1], pw.stride)
+    needed_rows = _take(x, qa_h - ph.max_shift, qb_h, 0, edge, dtype)
+    block = _take(needed_rows, qa_w - pw.max_shift, qb_w, 1, edge, dtype)
+    return block, (qb_h - qa_h, qb_w - qa_w), (start_h, start_w)
+
+
 def _band_depthwise(
     x: np.ndarray,
     w2: np.ndarray,
@@ -215,15 +235,7 @@ def _band_depthwise(
             cols_done, u.astype(dtype), ph, ph.max_shift, ph.max_shift + q_rows, 0, dtype, edge
         )
         return both[start_h : start_h + n_rows]
-    block = _take(
-        _take(x, qa_h - ph.max_shift, qb_h, 0, edge, dtype),
-        qa_w - pw.max_shift,
-        qb_w,
-        1,
-        edge,
-        dtype,
-    )
-    qh, qw = qb_h - qa_h, qb_w - qa_w
+    block, (qh, qw), _ = _band_input(x, plans, rows, cols, origin, dtype, edge)
     out = np.empty((qh, ph.stride, qw, pw.stride, x.shape[2]), dtype=dtype)
     scratch = np.empty((qh, qw, x.shape[2]), dtype=dtype)
     w_cast = w2.astype(dtype)
@@ -280,17 +292,7 @@ def _band_mixing(
     edge: str,
 ) -> np.ndarray:
     ph, pw = plans
-    qa_h, qb_h, start_h = _window(rows[0], rows[1], origin[0], ph.stride)
-    qa_w, qb_w, start_w = _window(cols[0], cols[1], origin[1], pw.stride)
-    block = _take(
-        _take(x, qa_h - ph.max_shift, qb_h, 0, edge, dtype),
-        qa_w - pw.max_shift,
-        qb_w,
-        1,
-        edge,
-        dtype,
-    )
-    qh, qw = qb_h - qa_h, qb_w - qa_w
+    block, (qh, qw), (start_h, start_w) = _band_input(x, plans, rows, cols, origin, dtype, edge)
     c_in = x.shape[2]
     stacked = np.empty((qh, qw, len(shifts) * c_in), dtype=dtype)
     for n, (mh, mw) in enumerate(shifts):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -119,6 +120,63 @@ def _as_weight(
     return w, g, False
 
 
+@dataclass(frozen=True)
+class _Call:
+    """The checked arguments of one transposed convolution (shared by both engines)."""
+
+    x3: np.ndarray
+    was_2d: bool
+    w4: np.ndarray
+    groups: int
+    depthwise: bool
+    stride: tuple[int, int]
+    padding: tuple[int, int]
+    output_padding: tuple[int, int]
+    dilation: tuple[int, int]
+    out_h: int
+    out_w: int
+    c_out: int
+    bias: np.ndarray | None
+    dtype: np.dtype
+
+    @classmethod
+    def check(
+        cls,
+        x: np.ndarray,
+        weight: np.ndarray,
+        stride: IntOrPair,
+        padding: IntOrPair,
+        output_padding: IntOrPair,
+        dilation: IntOrPair,
+        groups: int | None,
+        bias: np.ndarray | float | None,
+        edge: str,
+    ) -> _Call:
+        x = check_image(x)
+        choice(edge, "edge", EDGE_MODES)
+        s, p, op, d = check_transconv_params(stride, padding, output_padding, dilation)
+        x3, was_2d = as_planes(x)
+        h, w, c = x3.shape
+        w4, g, depthwise = _as_weight(weight, c, groups)
+        kh, kw = w4.shape[2:]
+        out_h = transconv_output_size(
+            h, kh, stride=s[0], padding=p[0], output_padding=op[0], dilation=d[0]
+        )
+        out_w = transconv_output_size(
+            w, kw, stride=s[1], padding=p[1], output_padding=op[1], dilation=d[1]
+        )
+        if out_h < 1 or out_w < 1:
+            raise ParameterError(
+                f"output size would be {out_h}x{out_w}: padding {p} is too large for a {h}x{w} "
+                "input"
+            )
+        c_out = c if depthwise else w4.shape[1] * g
+        return cls(
+            x3, was_2d, w4, g, depthwise, s, p, op, d, out_h, out_w, c_out,
+            _bias_vector(bias, c_out), result_dtype(x),
+        )  # fmt: skip
+
+
 def transconv(
     x: np.ndarray,
     weight: np.ndarray,
@@ -180,45 +238,24 @@ def transconv(
            [20., 50., 30.],
            [15., 35., 20.]])
     """
-    x = check_image(x)
-    dtype = result_dtype(x)
-    choice(edge, "edge", EDGE_MODES)
-    s, p, op, d = check_transconv_params(stride, padding, output_padding, dilation)
-    x3, was_2d = as_planes(x)
-    h, w_, c = x3.shape
-    w4, g, depthwise = _as_weight(weight, c, groups)
-    kh, kw = w4.shape[2:]
-    out_h = transconv_output_size(
-        h, kh, stride=s[0], padding=p[0], output_padding=op[0], dilation=d[0]
-    )
-    out_w = transconv_output_size(
-        w_, kw, stride=s[1], padding=p[1], output_padding=op[1], dilation=d[1]
-    )
-    if out_h < 1 or out_w < 1:
-        raise ParameterError(
-            f"output size would be {out_h}x{out_w}: padding {p} is too large for a {h}x{w_} input"
-        )
-    c_out = c if depthwise else w4.shape[1] * g
-    bias_vec = _bias_vector(bias, c_out)
-
-    rows = row_range(rows, out_h)
+    call = _Call.check(x, weight, stride, padding, output_padding, dilation, groups, bias, edge)
     y = full_window(
-        x3,
-        w4.astype(dtype, copy=False),
-        groups=g,
-        depthwise=depthwise,
-        stride=s,
-        dilation=d,
-        origin=p,
-        out_shape=(out_h, out_w),
-        rows=rows,
-        dtype=dtype,
+        call.x3,
+        call.w4.astype(call.dtype, copy=False),
+        groups=call.groups,
+        depthwise=call.depthwise,
+        stride=call.stride,
+        dilation=call.dilation,
+        origin=call.padding,
+        out_shape=(call.out_h, call.out_w),
+        rows=row_range(rows, call.out_h),
+        dtype=call.dtype,
         edge=edge,
         threads=threads,
     )
-    if bias_vec is not None:
-        y += bias_vec.astype(dtype)
-    return restore_rank(y, was_2d and c_out == 1)
+    if call.bias is not None:
+        y += call.bias.astype(call.dtype)
+    return restore_rank(y, call.was_2d and call.c_out == 1)
 
 
 def transconv_plain(
@@ -235,24 +272,19 @@ def transconv_plain(
     """The same operation as :func:`transconv` by the textbook route: pad the input for the edge
     mode, accumulate one strided slice per tap into the full scatter, then crop. Slower; kept as
     a second, independent engine for tests and benchmarks."""
-    x = as_float_image(x)
-    dtype = result_dtype(x)
-    choice(edge, "edge", EDGE_MODES)
-    s, p, op, d = check_transconv_params(stride, padding, output_padding, dilation)
-    x3, was_2d = as_planes(x)
-    h, w_, c = x3.shape
-    w4, g, depthwise = _as_weight(weight, c, groups)
+    call = _Call.check(
+        as_float_image(x), weight, stride, padding, output_padding, dilation, groups, bias, edge
+    )
+    x3, w4, g, depthwise, dtype = call.x3, call.w4, call.groups, call.depthwise, call.dtype
+    s, p, op, d = call.stride, call.padding, call.output_padding, call.dilation
+    out_h, out_w, c_out, bias_vec, was_2d = (
+        call.out_h,
+        call.out_w,
+        call.c_out,
+        call.bias,
+        call.was_2d,
+    )
     kh, kw = w4.shape[2:]
-    out_h = transconv_output_size(
-        h, kh, stride=s[0], padding=p[0], output_padding=op[0], dilation=d[0]
-    )
-    out_w = transconv_output_size(
-        w_, kw, stride=s[1], padding=p[1], output_padding=op[1], dilation=d[1]
-    )
-    if out_h < 1 or out_w < 1:
-        raise ParameterError(f"output size would be {out_h}x{out_w}")
-    c_out = c if depthwise else w4.shape[1] * g
-    bias_vec = _bias_vector(bias, c_out)
     if edge != "zero":
         margin = tuple(math.ceil((d[a] * ((kh, kw)[a] - 1) + op[a]) / s[a]) + 1 for a in range(2))
         mode = "edge" if edge == "replicate" else "reflect"
