@@ -12,6 +12,8 @@ The work is done in three steps:
    not fit in the memory available together.
 3. :func:`run_batch` enlarges each ``run`` file with :func:`upsamp.pipeline.enlarge_file` (the
    same code as ``upsamp enlarge``), in worker processes, and returns a :class:`BatchReport`.
+   A :data:`TaskRunner` may run the files elsewhere instead (:mod:`upsamp.distributed`: on a
+   Dask cluster); planning, results, their order, clean-up and exit codes stay the same.
 
 Safety
 ------
@@ -59,6 +61,7 @@ __all__ = [
     "BatchReport",
     "BatchTask",
     "FileResult",
+    "TaskRunner",
     "EXISTING_POLICIES",
     "OUTPUT_FORMATS",
     "available_memory",
@@ -126,6 +129,13 @@ _START_METHOD = "spawn"
 
 OK, SKIPPED, FAILED = "ok", "skipped", "failed"
 RUN, SKIP, FAIL = "run", "skip", "fail"
+
+#: ``runner(tasks, fail_fast, report) -> stopped``: carries out ``tasks`` (the ``run`` tasks,
+#: largest first) somewhere other than this machine's worker processes, calls ``report`` with
+#: each :class:`FileResult` as soon as it is known (in this thread), and returns True when
+#: ``fail_fast`` stopped it. On KeyboardInterrupt it stops the writers it controls before
+#: re-raising, so that :func:`run_batch` can sweep their temporary files.
+TaskRunner = Callable[[list["BatchTask"], bool, Callable[["FileResult"], None]], bool]
 
 
 # --------------------------------------------------------------------------------------------
@@ -1043,6 +1053,7 @@ def run_batch(
     fail_fast: bool = False,
     on_result: Callable[[FileResult], None] | None = None,
     on_progress: Callable[[FileResult], None] | None = None,
+    runner: TaskRunner | None = None,
 ) -> BatchReport:
     """Carry out ``plan``.
 
@@ -1051,7 +1062,8 @@ def run_batch(
     plan : BatchPlan
         From :func:`plan_batch`; its ``skip`` and ``fail`` tasks become results at once.
     jobs : int
-        Worker processes (see :func:`effective_jobs`); 1 runs in this process.
+        Worker processes (see :func:`effective_jobs`); 1 runs in this process. With a
+        ``runner``, only reported (``report.jobs``).
     fail_fast : bool
         Stop at the first failure: no new file is started, the running ones finish. A failure
         found by the plan stops the run before any file is enlarged. (With several jobs the
@@ -1061,6 +1073,9 @@ def run_batch(
         finished (for streamed ``--json`` records in a stable order).
     on_progress : callable, optional
         Called with each :class:`FileResult` as soon as it is known (for a progress bar).
+    runner : TaskRunner, optional
+        Runs the files instead of this machine's worker processes (e.g.
+        :class:`upsamp.distributed.ClusterRunner`); given the tasks largest first.
 
     Returns
     -------
@@ -1088,10 +1103,12 @@ def run_batch(
                     collector.add(_planned_result(task, FAILED))
                     stopped = stopped or fail_fast
             if to_run and not stopped:
-                if jobs > 1 and len(to_run) > 1:
-                    # Largest first: a big image started last would leave the other
-                    # workers idle at the end. Reports still come in plan order.
-                    largest_first = sorted(to_run, key=lambda t: -(t.estimated_bytes or 0))
+                # Largest first: a big image started last would leave the other workers idle
+                # at the end. Reports still come in plan order.
+                largest_first = sorted(to_run, key=lambda t: -(t.estimated_bytes or 0))
+                if runner is not None:
+                    stopped = runner(largest_first, fail_fast, collector.add)
+                elif jobs > 1 and len(to_run) > 1:
                     stopped = _run_in_pool(largest_first, jobs, fail_fast, collector)
                 else:
                     stopped = _run_here(to_run, fail_fast, collector)

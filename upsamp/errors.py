@@ -42,6 +42,11 @@ class OutputError(UpsampError):
     """The output cannot be written (exists already, too large, unknown format...)."""
 
 
+class ClusterError(UpsampError):
+    """The cluster cannot be used: Dask is not installed, the scheduler cannot be reached, or
+    the workers computing part of an image died."""
+
+
 class MethodError(UpsampError, KeyError):
     """An unknown upsampling method or a backend registration conflict."""
 

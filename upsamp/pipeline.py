@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -23,16 +23,20 @@ from .kernels import Kernel, normalize, resolve_kernel, same_size_geometry
 from .methods import Method, MethodOptions, get_method
 
 __all__ = [
+    "Compute",
     "EnlargeSettings",
     "EnlargeOutcome",
     "DEFAULT_MAX_OUTPUT_PIXELS",
+    "LOCAL_COMPUTE",
     "build_kernel",
     "default_output_path",
     "enlarge_file",
     "enlarge_image",
+    "enlarge_to_storage",
     "estimate_bytes",
     "output_shape",
     "pool_image",
+    "result_span",
 ]
 
 #: Output values per band of the banded pipeline (16 MiB of float32).
@@ -297,16 +301,21 @@ def available_memory() -> int | None:
 
 
 def check_output_budget(
-    input_shape: tuple[int, ...], out_shape: tuple[int, ...], max_output_pixels: int
+    input_shape: tuple[int, ...],
+    out_shape: tuple[int, ...],
+    max_output_pixels: int,
+    *,
+    estimate: Callable[[tuple[int, ...], tuple[int, ...]], int] = estimate_bytes,
 ) -> None:
-    """Refuse an output larger than ``max_output_pixels`` or than the memory available."""
+    """Refuse an output larger than ``max_output_pixels`` or than the memory available (as
+    ``estimate(input_shape, out_shape)`` bytes: :func:`estimate_bytes` for work done here)."""
     pixels = int(out_shape[0]) * int(out_shape[1])
     if pixels > max_output_pixels:
         raise OutputError(
             f"the output would be {out_shape[1]}x{out_shape[0]} = {pixels:,} pixels, more than "
             f"--max-output-pixels {max_output_pixels:,}"
         )
-    need = estimate_bytes(input_shape, out_shape)
+    need = estimate(input_shape, out_shape)
     available = available_memory()
     if available is not None and need > available:
         raise OutputError(
@@ -343,6 +352,7 @@ def iter_bands(
     *,
     band_values: int = BAND_VALUES,
     keep_dtype: bool = False,
+    rows: tuple[int, int] | None = None,
 ) -> Iterator[tuple[int, int, np.ndarray, np.ndarray | None]]:
     """Yield ``(start, stop, colour, alpha)`` for consecutive bands of output rows.
 
@@ -350,6 +360,8 @@ def iter_bands(
     values each), so no full-size float copy of a big output is ever held; other methods yield
     one band covering everything. ``colour`` is ``(rows, W_out[, C])``, ``alpha`` ``(rows,
     W_out)`` or None. With ``keep_dtype`` value-copying methods keep the input dtype.
+    ``rows=(first, last)`` covers only those output rows (one chunk of a distributed run);
+    ``start`` and ``stop`` still count rows of the whole result.
     """
     method = get_method(settings.method)
     opts, alpha_indices = _options_for(image, settings, method)
@@ -362,17 +374,19 @@ def iter_bands(
         alpha = (
             None if alpha_plan is None else _run(alpha_plan[0], image.alpha, alpha_plan[1], None)
         )
-        yield 0, colour.shape[0], colour, alpha
+        first, last = rows if rows is not None else (0, colour.shape[0])
+        yield first, last, colour[first:last], None if alpha is None else alpha[first:last]
         return
     channels = (image.pixels.shape[2] if image.pixels.ndim == 3 else 1) + image.has_alpha
     step = max(1, band_values // max(1, out_hw[1] * channels))
-    for start in range(0, out_hw[0], step):
-        rows = (start, min(start + step, out_hw[0]))
-        colour = _run(method, image.pixels, opts, rows)
+    first, last = rows if rows is not None else (0, out_hw[0])
+    for start in range(first, last, step):
+        band = (start, min(start + step, last))
+        colour = _run(method, image.pixels, opts, band)
         alpha = None
         if alpha_plan is not None:
-            alpha = _run(alpha_plan[0], image.alpha, alpha_plan[1], rows)
-        yield rows[0], rows[1], colour, alpha
+            alpha = _run(alpha_plan[0], image.alpha, alpha_plan[1], band)
+        yield band[0], band[1], colour, alpha
 
 
 def enlarge_image(
@@ -394,15 +408,43 @@ def enlarge_image(
     return colour, alpha
 
 
+def result_span(
+    image: imageio.LoadedImage,
+    settings: EnlargeSettings,
+    *,
+    rows: tuple[int, int] | None = None,
+) -> tuple[float, float] | None:
+    """The lowest and highest finite colour value of the float result (of its output rows
+    ``rows`` only, when given), or None when it has no finite value: the span that
+    ``range_mode="rescale"`` maps into the storage range. The span of a whole result is the
+    lowest low and the highest high of the spans of its row chunks."""
+    lows, highs = [], []
+    for _, _, colour, _ in iter_bands(image, settings, rows=rows):
+        finite = colour[np.isfinite(colour)]
+        if finite.size:
+            lows.append(float(finite.min()))
+            highs.append(float(finite.max()))
+    return (min(lows), max(highs)) if lows else None
+
+
 def enlarge_to_storage(
-    image: imageio.LoadedImage, settings: EnlargeSettings, mode: str
+    image: imageio.LoadedImage,
+    settings: EnlargeSettings,
+    mode: str,
+    *,
+    rows: tuple[int, int] | None = None,
+    value_span: tuple[float, float] | None = None,
 ) -> tuple[np.ndarray, float]:
     """Enlarge ``image`` straight into the storage dtype of ``mode`` (alpha last for LA/RGBA),
     band by band. Returns the stored array and the fraction of colour values clipped.
 
     Rounding is half to even and values are clipped to the mode's range, or, with
     ``range_mode="rescale"``, mapped by one linear map computed from the whole result (a first
-    pass over the bands finds its minimum and maximum).
+    pass over the bands finds its minimum and maximum, unless ``value_span`` gives them: see
+    :func:`result_span`).
+
+    ``rows=(first, last)`` stores only those output rows, exactly as they are in the whole
+    stored result (:mod:`upsamp.distributed` computes a big image in such chunks).
     """
     dtype = imageio.storage_dtype(mode)
     has_alpha = mode in ("LA", "RGBA")
@@ -410,24 +452,19 @@ def enlarge_to_storage(
     keep = image.pixels.dtype == dtype and colour_mode == image.mode.rstrip("A")
     span = None
     if settings.range_mode == "rescale":
-        lows, highs = [], []
-        for _, _, colour, _ in iter_bands(image, settings):
-            finite = colour[np.isfinite(colour)]
-            if finite.size:
-                lows.append(float(finite.min()))
-                highs.append(float(finite.max()))
-        span = (min(lows), max(highs)) if lows else None
+        span = value_span if value_span is not None else result_span(image, settings)
     stored: np.ndarray | None = None
     clipped = 0
     total = 0
-    rounded = _rounded_storage(image, settings, mode) if keep and span is None else None
+    rounded = _rounded_storage(image, settings, mode, rows=rows) if keep and span is None else None
     if rounded is not None:
         return rounded, 0.0
-    for start, stop, colour, alpha in iter_bands(image, settings, keep_dtype=keep):
+    first = 0 if rows is None else rows[0]
+    for start, stop, colour, alpha in iter_bands(image, settings, keep_dtype=keep, rows=rows):
         if stored is None:
             width = colour.shape[1]
             channels = (colour.shape[2] if colour.ndim == 3 else 1) + has_alpha
-            out_h = _output_height(image, settings)
+            out_h = _output_height(image, settings) if rows is None else rows[1] - rows[0]
             stored = np.empty((out_h, width, channels), dtype=dtype)
         colour3 = colour if colour.ndim == 3 else colour[:, :, None]
         if colour3.dtype == dtype and keep:
@@ -436,11 +473,11 @@ def enlarge_to_storage(
             values, fraction = imageio.to_storage(
                 colour3, colour_mode, range_mode=settings.range_mode, value_span=span
             )
-        stored[start:stop, :, : colour3.shape[2]] = values
+        stored[start - first : stop - first, :, : colour3.shape[2]] = values
         clipped += fraction * colour3.size
         total += colour3.size
         if alpha is not None:
-            stored[start:stop, :, -1] = (
+            stored[start - first : stop - first, :, -1] = (
                 alpha if alpha.dtype == dtype else imageio.to_storage(alpha, "L")[0]
             )
     assert stored is not None
@@ -450,10 +487,15 @@ def enlarge_to_storage(
 
 
 def _rounded_storage(
-    image: imageio.LoadedImage, settings: EnlargeSettings, mode: str
+    image: imageio.LoadedImage,
+    settings: EnlargeSettings,
+    mode: str,
+    *,
+    rows: tuple[int, int] | None = None,
 ) -> np.ndarray | None:
-    """The stored result from the method's exact integer path, band by band, when it has one
-    that applies to this image (colour and alpha alike), else None."""
+    """The stored result (its output rows ``rows`` only, when given) from the method's exact
+    integer path, band by band, when it has one that applies to this image (colour and alpha
+    alike), else None."""
     method = get_method(settings.method)
     if method.upsample_rounded is None or mode != image.mode:
         return None
@@ -461,23 +503,23 @@ def _rounded_storage(
     if image.has_alpha and not method.per_channel(opts):
         return None
     out_h, out_w = method.output_shape(image.shape[:2], opts)
+    first, last = rows if rows is not None else (0, out_h)
     colour_channels = image.pixels.shape[2] if image.pixels.ndim == 3 else 1
     channels = colour_channels + image.has_alpha
-    stored = np.empty((out_h, out_w, channels), dtype=image.pixels.dtype)
+    stored = np.empty((last - first, out_w, channels), dtype=image.pixels.dtype)
     step = max(1, BAND_VALUES // max(1, out_w * channels))
-    for start in range(0, out_h, step):
-        rows = (start, min(start + step, out_h))
-        colour = method.upsample_rounded(image.pixels, opts, rows=rows)
+    for start in range(first, last, step):
+        band = (start, min(start + step, last))
+        where = slice(band[0] - first, band[1] - first)
+        colour = method.upsample_rounded(image.pixels, opts, rows=band)
         if colour is None:
             return None
-        stored[rows[0] : rows[1], :, :colour_channels] = (
-            colour if colour.ndim == 3 else colour[:, :, None]
-        )
+        stored[where, :, :colour_channels] = colour if colour.ndim == 3 else colour[:, :, None]
         if image.has_alpha:
-            alpha = method.upsample_rounded(image.alpha, opts, rows=rows)
+            alpha = method.upsample_rounded(image.alpha, opts, rows=band)
             if alpha is None:
                 return None
-            stored[rows[0] : rows[1], :, -1] = alpha
+            stored[where, :, -1] = alpha
     return stored if channels > 1 else stored[:, :, 0]
 
 
@@ -533,14 +575,37 @@ def prepare(image: imageio.LoadedImage, settings: EnlargeSettings) -> EnlargeSet
     return replace(settings, options=opts, alpha_indices=alpha_indices)
 
 
+@dataclass(frozen=True)
+class Compute:
+    """Where :func:`enlarge_file` computes a loaded image: three functions with the signatures
+    (and results) of :func:`enlarge_to_storage`, :func:`enlarge_image` and
+    :func:`estimate_bytes` (the memory this process needs, for the budget check).
+
+    :data:`LOCAL_COMPUTE` computes here; :func:`upsamp.distributed.cluster_compute` computes
+    chunks of output rows on a Dask cluster and gathers them.
+    """
+
+    storage: Callable[..., tuple[np.ndarray, float]] = enlarge_to_storage
+    arrays: Callable[..., tuple[np.ndarray, np.ndarray | None]] = enlarge_image
+    working_bytes: Callable[[tuple[int, ...], tuple[int, ...]], int] = estimate_bytes
+
+
+#: Everything computed in this process, band by band.
+LOCAL_COMPUTE = Compute()
+
+
 def enlarge_file(
     input_path: str | Path,
     output_path: str | Path | None,
     settings: EnlargeSettings,
     *,
     keep_arrays: bool = False,
+    compute: Compute = LOCAL_COMPUTE,
 ) -> EnlargeOutcome:
     """Load ``input_path``, enlarge it with ``settings`` and write ``output_path`` atomically.
+
+    ``compute`` says where the enlargement is computed (:class:`Compute`); loading, checking
+    and writing always happen here.
 
     Raises an :class:`~upsamp.errors.UpsampError` subclass for every expected problem; nothing is
     written then.
@@ -558,11 +623,14 @@ def enlarge_file(
     if output_path.exists() and not settings.overwrite:
         raise OutputError(f"{output_path}: exists; use --overwrite to replace it")
     check_output_budget(
-        image.shape, output_shape(image.shape, settings), settings.max_output_pixels
+        image.shape,
+        output_shape(image.shape, settings),
+        settings.max_output_pixels,
+        estimate=compute.working_bytes,
     )
     colour = alpha = None
     if fmt == "NPY" or keep_arrays:
-        colour, alpha = enlarge_image(image, settings)
+        colour, alpha = compute.arrays(image, settings)
     if fmt == "NPY":
         result = (
             colour
@@ -577,7 +645,7 @@ def enlarge_file(
     else:
         channels = _output_channels(image, settings)
         mode = _saved_mode(image, channels)
-        stored, clipped = enlarge_to_storage(image, settings, mode)
+        stored, clipped = compute.storage(image, settings, mode)
         imageio.save_stored(
             output_path,
             stored,

@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from ..batch import OUTPUT_FORMATS  # a light import: numpy and Pillow load when a run starts
-from .options import method_options, output_options, settings_from_options
+from .options import method_options, output_options, scheduler_option, settings_from_options
 
 
 @click.command()
@@ -82,6 +82,12 @@ from .options import method_options, output_options, settings_from_options
     help="Worker processes [default: the number of CPUs; fewer when memory is short].",
 )
 @click.option("--fail-fast", is_flag=True, help="Stop at the first failure.")
+@scheduler_option(
+    "Run the files as tasks on a Dask cluster: a scheduler address (tcp://host:8786; the "
+    "workers must see INPUT_DIR and OUTPUT_DIR at the same paths), or 'local' for a "
+    "LocalCluster of --jobs workers. Everything else behaves as without it; with an address, "
+    "--jobs caps the files in progress [default: one per worker thread]."
+)
 @click.option(
     "--dry-run",
     is_flag=True,
@@ -109,6 +115,7 @@ def batch(
     guide_dir: Path | None,
     jobs: int | None,
     fail_fast: bool,
+    scheduler: str | None,
     dry_run: bool,
     as_json: bool,
     quiet: bool,
@@ -130,6 +137,7 @@ def batch(
       upsamp batch photos -o big -r --method transconv --stride 2
       upsamp batch photos -o big -r --skip-existing          # resume
       upsamp batch scans -o out --include '*.tif' --format png --jobs 4 --json
+      upsamp batch /shared/photos -o /shared/big -r --scheduler tcp://10.0.0.5:8786
     """
     from .. import batch as lib
     from ..errors import ParameterError
@@ -171,13 +179,24 @@ def batch(
     if not plan.tasks:
         render.warn(f"no images found in {input_dir}" + ("" if recursive else " (add -r?)"))
         return
+    remote = scheduler not in (None, "local")  # the memory of this machine does not matter
     n_jobs, warning = lib.effective_jobs(plan, jobs or lib.default_jobs())
-    if warning:
+    if warning and not remote:
         render.warn(warning)
     if dry_run:
         _show_plan(plan, n_jobs, as_json)
         return
-    report = _run(plan, n_jobs, fail_fast=fail_fast, as_json=as_json, quiet=quiet)
+    if scheduler is None:
+        report = _run(plan, n_jobs, fail_fast=fail_fast, as_json=as_json, quiet=quiet)
+    else:
+        report = _run_on_cluster(
+            plan,
+            scheduler,
+            jobs if remote else n_jobs,
+            fail_fast=fail_fast,
+            as_json=as_json,
+            quiet=quiet,
+        )
     if quiet:
         for result in report.failures:
             click.echo(f"upsamp: failed: {result.input}: {result.reason}", err=True)
@@ -191,14 +210,52 @@ def _progress_wanted(console: Any, *, quiet: bool, as_json: bool) -> bool:
     return not quiet and not as_json and console.is_terminal and not console.is_dumb_terminal
 
 
-def _run(plan: Any, jobs: int, *, fail_fast: bool, as_json: bool, quiet: bool) -> Any:
+def _run_on_cluster(
+    plan: Any, scheduler: str, jobs: int | None, *, fail_fast: bool, as_json: bool, quiet: bool
+) -> Any:
+    """``_run`` with the files as tasks on a Dask cluster (``jobs``: the workers of a local
+    cluster, or the cap on files in progress on a remote one)."""
+    from .. import batch as lib
+    from ..distributed import Cluster, ClusterRunner
+    from . import render
+
+    with (
+        lib.sigterm_as_keyboard_interrupt(),  # a SIGTERM while connecting also shuts down
+        Cluster(scheduler, n_workers=jobs) as cluster,
+    ):
+        runner = ClusterRunner(cluster, max_in_flight=None if cluster.is_local else jobs)
+        if cluster.threads() == 0:
+            render.warn(f"the {cluster.describe()} has no workers yet; waiting for some")
+        return _run(
+            plan,
+            runner.window(),
+            fail_fast=fail_fast,
+            as_json=as_json,
+            quiet=quiet,
+            runner=runner,
+            where=f" on the {cluster.describe()}",
+        )
+
+
+def _run(
+    plan: Any,
+    jobs: int,
+    *,
+    fail_fast: bool,
+    as_json: bool,
+    quiet: bool,
+    runner: Any = None,
+    where: str = "",
+) -> Any:
     from .. import batch as lib
     from . import render
 
     console = render.stderr_console()
     on_result = (lambda result: render.print_json(result.to_json())) if as_json else None
     if not _progress_wanted(console, quiet=quiet, as_json=as_json):
-        return lib.run_batch(plan, jobs=jobs, fail_fast=fail_fast, on_result=on_result)
+        return lib.run_batch(
+            plan, jobs=jobs, fail_fast=fail_fast, on_result=on_result, runner=runner
+        )
 
     from rich.progress import (
         BarColumn,
@@ -221,7 +278,7 @@ def _run(plan: Any, jobs: int, *, fail_fast: bool, as_json: bool, quiet: bool) -
     )
     with Progress(*columns, console=console) as progress:
         task_id = progress.add_task(
-            f"enlarging · {jobs} job{'s' if jobs > 1 else ''}",
+            f"enlarging · {jobs} job{'s' if jobs > 1 else ''}{where}",
             total=len(plan.tasks),
             rate="",
         )
@@ -232,7 +289,12 @@ def _run(plan: Any, jobs: int, *, fail_fast: bool, as_json: bool, quiet: bool) -
             progress.update(task_id, rate=f"{speed:.1f}/s" if speed else "")
 
         return lib.run_batch(
-            plan, jobs=jobs, fail_fast=fail_fast, on_result=on_result, on_progress=advance
+            plan,
+            jobs=jobs,
+            fail_fast=fail_fast,
+            on_result=on_result,
+            on_progress=advance,
+            runner=runner,
         )
 
 

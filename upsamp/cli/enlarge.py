@@ -7,7 +7,13 @@ from typing import Any
 
 import click
 
-from .options import method_options, output_options, settings_from_options, unpool_options
+from .options import (
+    method_options,
+    output_options,
+    scheduler_option,
+    settings_from_options,
+    unpool_options,
+)
 
 #: Warn when more than this fraction of integer output values had to be clipped.
 CLIP_WARNING_FRACTION = 0.001
@@ -29,6 +35,11 @@ CLIP_WARNING_FRACTION = 0.001
     "--json", "as_json", is_flag=True, help="Print one JSON object about the run on stdout."
 )
 @click.option("--show", is_flag=True, help="Print small input and output arrays (up to 16×16).")
+@scheduler_option(
+    "Compute on a Dask cluster: a scheduler address (tcp://host:8786), or 'local' for a "
+    "cluster of this machine's CPUs. The output rows are split into chunks computed by the "
+    "workers; the file is read and written here, identical to a run without --scheduler."
+)
 @click.option(
     "--report",
     "with_report",
@@ -42,6 +53,7 @@ def enlarge(
     as_json: bool,
     show: bool,
     with_report: bool,
+    scheduler: str | None,
     **params: Any,
 ) -> None:
     """Enlarge INPUT (an image or a .npy array) with one upsampling method.
@@ -52,6 +64,7 @@ def enlarge(
       upsamp enlarge photo.png --method bilinear --scale 1.5 -o big.png
       upsamp enlarge x.npy --method transconv --kernel k.npy --stride 1 -o y.npy --show
       upsamp enlarge photo.png --method transconv --kernel checkerboard --report
+      upsamp enlarge huge.png --method transconv --scheduler tcp://10.0.0.5:8786
     """
     from ..pipeline import enlarge_file
     from . import render
@@ -59,7 +72,12 @@ def enlarge(
     if with_report and (params.get("scale") is not None or params.get("size") is not None):
         raise click.UsageError("--report needs an integer --stride, not --scale or --size")
     settings = settings_from_options(params)
-    outcome = enlarge_file(input_path, output, settings, keep_arrays=show or with_report)
+    if scheduler is None:
+        outcome = enlarge_file(input_path, output, settings, keep_arrays=show or with_report)
+    else:
+        outcome = _enlarge_on_cluster(
+            scheduler, input_path, output, settings, keep_arrays=show or with_report
+        )
     if outcome.clipped_fraction > CLIP_WARNING_FRACTION:
         render.warn(
             f"{outcome.clipped_fraction:.2%} of the output values were outside the image's range "
@@ -88,6 +106,18 @@ def enlarge(
         from .report import print_report_notes
 
         print_report_notes(diagnostics)
+
+
+def _enlarge_on_cluster(
+    scheduler: str, input_path: Path, output: Path | None, settings: Any, *, keep_arrays: bool
+) -> Any:
+    """``enlarge_file`` with the work done by the workers of ``scheduler``."""
+    from ..distributed import Cluster, enlarge_on_cluster
+
+    with Cluster(scheduler) as cluster:
+        return enlarge_on_cluster(
+            input_path, output, settings, cluster.client, keep_arrays=keep_arrays
+        )
 
 
 def _diagnostics(outcome: Any, settings: Any) -> Any:

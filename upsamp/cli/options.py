@@ -115,6 +115,33 @@ max_pixels_option = click.option(
     help="Refuse inputs with more pixels (decompression-bomb guard) [default: Pillow's].",
 )
 
+
+class SchedulerType(click.ParamType):
+    """``local`` or a Dask scheduler address (checked without importing Dask)."""
+
+    name = "ADDRESS|local"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from ..distributed import check_scheduler  # light: Dask loads only when connecting
+        from ..errors import ParameterError
+
+        try:
+            return check_scheduler(str(value))
+        except ParameterError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+def scheduler_option(help: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--scheduler ADDRESS|local``, shared by ``enlarge`` and ``batch`` (each says what runs
+    on the cluster)."""
+    return click.option(
+        "--scheduler",
+        type=SchedulerType(),
+        metavar="ADDRESS|local",
+        help=help + " Needs the 'distributed' extra: pip install 'upsamp[distributed]'.",
+    )
+
+
 #: Every option of the method and its parameters; ``enlarge`` and ``batch`` both apply it.
 _METHOD_OPTIONS: list[F] = [
     click.option(
@@ -311,6 +338,8 @@ __all__ = [
     "SizeType",
     "MethodType",
     "method_options",
+    "scheduler_option",
+    "SchedulerType",
     "max_pixels_option",
     "overwrite_option",
     "stride_option",
