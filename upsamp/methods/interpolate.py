@@ -267,7 +267,7 @@ def bilinear_rounded(
     ``y = N / (2 s_h · 2 s_w)`` is rounded half to even, so the result equals
     ``to_storage(bilinear(x, s))`` exactly, in a fraction of the memory traffic.
     """
-    from .polyphase import full_window
+    from .polyphase import full_window, run_in_bands
 
     if x.dtype not in (np.uint8, np.uint16):
         raise ParameterError(f"bilinear_rounded needs uint8 or uint16 input, got {x.dtype}")
@@ -293,24 +293,38 @@ def bilinear_rounded(
         lanes = np.zeros(x3.shape[:2] + (1,), dtype=np.uint64)
         _lane_bytes(lanes, x3.shape[2])[...] = x3  # channel c -> low byte of lane c
         x3, work = lanes, np.dtype(np.uint64)
-    total = full_window(
-        x3,
-        np.outer(taps[0], taps[1]).astype(np.float64)[None, None],
-        groups=1,
-        depthwise=True,
-        stride=(sh, sw),
-        dilation=(1, 1),
-        origin=(sh // 2, sw // 2),
-        out_shape=(out_h, out_w),
-        rows=row_range(rows, out_h),
-        dtype=work,
-        edge="replicate",
-        factors=(taps[0].astype(np.float64), taps[1].astype(np.float64)),
-    )
-    if packed:
-        return _unpack_rounded(total[:, :, 0], denominator, x.shape[2])
-    result = _divide_half_even(total, denominator).astype(x.dtype)
-    return result if x.ndim == 3 else result[:, :, 0]
+    weight = np.outer(taps[0], taps[1]).astype(np.float64)[None, None]
+    factors = (taps[0].astype(np.float64), taps[1].astype(np.float64))
+    r0, r1 = row_range(rows, out_h)
+    result = np.empty((r1 - r0, out_w) + x.shape[2:], dtype=x.dtype)
+
+    def band(start: int, stop: int) -> None:
+        total = full_window(
+            x3,
+            weight,
+            groups=1,
+            depthwise=True,
+            stride=(sh, sw),
+            dilation=(1, 1),
+            origin=(sh // 2, sw // 2),
+            out_shape=(out_h, out_w),
+            rows=(start, stop),
+            dtype=work,
+            edge="replicate",
+            threads=1,
+            factors=factors,
+        )
+        if packed:
+            values = _unpack_rounded(total[:, :, 0], denominator, x.shape[2])
+        else:
+            values = _divide_half_even(total, denominator).astype(x.dtype)
+            values = values if x.ndim == 3 else values[:, :, 0]
+        result[start - r0 : stop - r0] = values
+
+    # Every step (passes, rounding, unpacking) runs band by band on all threads; numpy
+    # releases the GIL in each of them.
+    run_in_bands(band, r0, r1, rows_per_band=max(8, (1 << 20) // max(1, out_w)))
+    return result
 
 
 def _unpack_rounded(total: np.ndarray, denominator: int, channels: int) -> np.ndarray:

@@ -21,6 +21,7 @@ axis and multiplied by a matrix holding every phase's taps, giving all phases at
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -319,6 +320,27 @@ def default_threads() -> int:
     return image_threads()
 
 
+def run_in_bands(
+    work: Callable[[int, int], None],
+    start: int,
+    stop: int,
+    *,
+    rows_per_band: int,
+    threads: int | None = None,
+) -> None:
+    """Call ``work(a, b)`` for consecutive bands ``[a, b)`` covering ``[start, stop)``, on a
+    thread pool of ``threads`` (default :func:`default_threads`) when there is more than one band.
+    """
+    bounds = [(a, min(a + rows_per_band, stop)) for a in range(start, stop, rows_per_band)]
+    n_threads = min(threads or default_threads(), len(bounds))
+    if n_threads <= 1:
+        for a, b in bounds:
+            work(a, b)
+        return
+    with ThreadPoolExecutor(max_workers=n_threads) as pool:
+        list(pool.map(lambda ab: work(*ab), bounds))
+
+
 def full_window(
     x: np.ndarray,
     w4: np.ndarray,
@@ -353,7 +375,6 @@ def full_window(
     row_values = max(1, out_shape[1] * c_out)
     band = max(8, BAND_VALUES // row_values)
     band = math.ceil(band / stride[0]) * stride[0]
-    starts = list(range(r0, r1, band))
     if depthwise and factors is None:
         factors = rank_one_factors(w4[0, 0])
     if depthwise and factors is None:
@@ -364,25 +385,17 @@ def full_window(
     if depthwise:
         w2 = w4[0, 0]
 
-        def work(a: int) -> None:
-            b = min(a + band, r1)
+        def work(a: int, b: int) -> None:
             out[a - r0 : b - r0] = _band_depthwise(
                 x, w2, plans, (a, b), cols, origin, dtype, edge, factors
             )
     else:
         shifts, matrix = _mixing_matrix(w4, groups, plans, dtype)
 
-        def work(a: int) -> None:
-            b = min(a + band, r1)
+        def work(a: int, b: int) -> None:
             out[a - r0 : b - r0] = _band_mixing(
                 x, shifts, matrix, plans, (a, b), cols, origin, dtype, edge
             )
 
-    n_threads = min(threads or default_threads(), len(starts))
-    if n_threads <= 1:
-        for a in starts:
-            work(a)
-    else:
-        with ThreadPoolExecutor(max_workers=n_threads) as pool:
-            list(pool.map(work, starts))
+    run_in_bands(work, r0, r1, rows_per_band=band, threads=threads)
     return out
