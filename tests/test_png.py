@@ -8,6 +8,8 @@ import zlib
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image, ImageCms
 
 from upsamp import png
@@ -85,3 +87,27 @@ def test_metadata_is_read_back_by_pillow():
 def test_wrong_channel_count_is_refused():
     with pytest.raises(ValueError, match="needs 3 channels"):
         _encode(CASES["L"], "RGB")
+
+
+@settings(max_examples=200, deadline=None)
+@given(a=st.binary(max_size=300), b=st.binary(max_size=300), repeat=st.integers(1, 400))
+def test_adler32_combine_equals_the_checksum_of_the_concatenation(a, b, repeat):
+    b = b * repeat  # lengths past the modulus 65521 too
+    combined = png.adler32_combine(zlib.adler32(a), zlib.adler32(b), len(b))
+    assert combined == zlib.adler32(a + b)
+
+
+def test_row_ranges_of_the_filter_join_into_the_whole():
+    pixels = CASES["RGBA"]
+    whole = png.filtered_scanlines(pixels, "RGBA")
+    parts = b"".join(
+        png.filtered_scanlines(pixels, "RGBA", a, min(a + 5, 37)) for a in range(0, 37, 5)
+    )
+    assert parts == whole
+
+
+def test_one_row_pieces_with_one_thread(monkeypatch):
+    monkeypatch.setattr(png, "_CHUNK_BYTES", 1)  # a piece per row
+    pixels = CASES["I;16"]
+    decoded = Image.open(io.BytesIO(_encode(pixels, "I;16", threads=1)))
+    np.testing.assert_array_equal(np.asarray(decoded).astype(np.int64), pixels.astype(np.int64))
