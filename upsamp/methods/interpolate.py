@@ -15,6 +15,7 @@ import numpy as np
 
 from .._arrays import check_image, int_pair, result_dtype, row_range
 from ..errors import ParameterError
+from .polyphase import run_in_bands
 from .registry import Method, MethodOptions, Rows, register
 
 __all__ = ["nearest", "bilinear", "resolve_output_size"]
@@ -145,15 +146,29 @@ def gather_pixels(x: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarr
 
     The columns are gathered first, on just the input rows needed, with the channels folded
     into the row (``(H, W*C)``) so each step moves contiguous memory; the rows are then copied
-    whole. (Indexing ``(H, W, C)`` directly runs an inner loop of ``C`` values per pixel.)
+    whole. (Indexing ``(H, W, C)`` directly runs an inner loop of ``C`` values per pixel.) Both
+    steps run in bands of rows on every thread.
     """
     channels = x.shape[2] if x.ndim == 3 else 1
     first, last = int(rows.min()), int(rows.max()) + 1
     flat = x[first:last].reshape(last - first, x.shape[1] * channels)
     if channels > 1:
         cols = (cols[:, None] * channels + np.arange(channels)).ravel()
-    wide = np.take(flat, cols, axis=1)
-    out = np.take(wide, rows - first, axis=0)
+    wide = np.empty((flat.shape[0], len(cols)), dtype=x.dtype)
+
+    def gather_columns(a: int, b: int) -> None:
+        np.take(flat[a:b], cols, axis=1, out=wide[a:b])
+
+    run_in_bands(
+        gather_columns, 0, flat.shape[0], rows_per_band=max(16, (1 << 20) // max(1, len(cols)))
+    )
+    out = np.empty((len(rows), wide.shape[1]), dtype=x.dtype)
+    local = rows - first
+
+    def copy_rows(a: int, b: int) -> None:
+        np.take(wide, local[a:b], axis=0, out=out[a:b])
+
+    run_in_bands(copy_rows, 0, len(rows), rows_per_band=max(16, (1 << 20) // max(1, out.shape[1])))
     return out.reshape((len(rows), -1) + x.shape[2:])
 
 

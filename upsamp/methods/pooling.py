@@ -23,6 +23,7 @@ from .._arrays import (
     row_range,
 )
 from ..errors import ParameterError
+from .polyphase import run_in_bands
 from .registry import Method, MethodOptions, Rows, register
 
 __all__ = ["bed_of_nails", "max_pool", "max_unpool", "unpool_output_size"]
@@ -60,7 +61,11 @@ def bed_of_nails(
     dtype = x.dtype if keep_dtype else result_dtype(x)
     first, last = r0 // sh, -(-r1 // sh)  # input rows whose cells meet the band
     cells = np.zeros((last - first, sh, x.shape[1], sw) + x.shape[2:], dtype=dtype)
-    cells[:, 0, :, 0] = x[first:last]
+
+    def place(a: int, b: int) -> None:
+        cells[a:b, 0, :, 0] = x[first + a : first + b]
+
+    run_in_bands(place, 0, last - first, rows_per_band=max(16, (1 << 19) // max(1, x[0].size)))
     y = cells.reshape(((last - first) * sh, x.shape[1] * sw) + x.shape[2:])
     return y[r0 - first * sh : r1 - first * sh]
 
