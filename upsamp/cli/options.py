@@ -221,10 +221,10 @@ _OUTPUT_OPTIONS: list[F] = [
     click.option(
         "--compress-level",
         type=click.IntRange(0, 9),
-        help="PNG compression level (0 fastest .. 9 smallest) [default: Pillow's 6].",
+        help="PNG compression level (0 fastest .. 9 smallest) [default: 6].",
     ),
     click.option(
-        "--quality", type=click.IntRange(1, 100), help="JPEG/WebP quality [default: Pillow's]."
+        "--quality", type=click.IntRange(1, 100), help="JPEG/WebP quality [default: 95]."
     ),
 ]
 
