@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import zipfile
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -45,10 +46,21 @@ def indices_payload(found: PoolIndices) -> dict[str, np.ndarray]:
 
 
 def load_indices(path: str | Path) -> PoolIndices:
-    """Read an indices file; every problem is an :class:`InputError` naming the file."""
+    """Read an indices file; every problem is an :class:`InputError` naming the file.
+
+    A file is read once per run: later calls for the same unchanged file (same size and
+    modification time) return the same arrays, which callers must not modify.
+    """
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such indices file")
+    stat = path.stat()
+    return _load_indices(path, str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+@lru_cache(maxsize=8)
+def _load_indices(path: Path, resolved: str, size: int, mtime_ns: int) -> PoolIndices:
+    """Read ``path`` (messages name it as the user gave it); the other arguments key the cache."""
     try:
         with np.load(path, allow_pickle=False) as data:
             missing = {"indices", "input_shape", "stride"} - set(data.files)
