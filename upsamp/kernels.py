@@ -365,10 +365,10 @@ def _first_line(exc: BaseException) -> str:
 
 
 def save_kernel(kernel: Kernel, path: str | Path) -> dict[str, Any] | np.ndarray:
-    """Return what :func:`upsamp.imageio`-free callers should write for ``kernel`` at ``path``:
-    the weight array for ``.npy``, or the JSON object (weight plus geometry) for ``.json``.
+    """The content of a kernel file for ``kernel`` at ``path``: the weight array for ``.npy``,
+    or the JSON object (weight plus geometry, as :func:`load_kernel` reads it) for ``.json``.
 
-    The writing itself (atomic, no clobbering) belongs to the caller.
+    This module does no I/O: the caller writes it (atomically, through :mod:`upsamp.imageio`).
     """
     suffix = Path(path).suffix.lower()
     if suffix == ".npy":
