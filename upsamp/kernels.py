@@ -368,7 +368,7 @@ def save_kernel(kernel: Kernel, path: str | Path) -> dict[str, Any] | np.ndarray
     """The content of a kernel file for ``kernel`` at ``path``: the weight array for ``.npy``,
     or the JSON object (weight plus geometry, as :func:`load_kernel` reads it) for ``.json``.
 
-    This module does no I/O: the caller writes it (atomically, through :mod:`upsamp.imageio`).
+    The caller writes it (atomically, through :mod:`upsamp.imageio`).
     """
     suffix = Path(path).suffix.lower()
     if suffix == ".npy":
