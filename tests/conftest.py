@@ -4,6 +4,7 @@ generated images and helpers to run the ``upsamp`` command line and inspect its 
 from __future__ import annotations
 
 import struct
+import sys
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +17,10 @@ from PIL import Image
 from upsamp.cli import cli
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# Test-support modules (reference_impl, batch_files) live beside this file; with
+# --import-mode=importlib the tests folder is not on the path by itself.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 SAMPLE_DIR = REPO_ROOT / "sample_images"
 
 

@@ -7,33 +7,17 @@ bicubic == cubic convolution interpolation (interior), and that they enlarge by 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+import reference_impl as ref
 from PIL import Image
 
 import upsamp
 from upsamp import kernels
 from upsamp.errors import KernelError, ParameterError
-
-
-def _load_reference():
-    name = "upsamp_tests_reference_impl"
-    if name not in sys.modules:
-        path = Path(__file__).resolve().parent / "reference_impl.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-ref = _load_reference()
 
 ALL_PRESETS = ["nearest", "bilinear", "bicubic", "gaussian", "bed-of-nails", "checkerboard"]
 STRIDES = [1, 2, 3, 4, 5]

@@ -19,11 +19,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner, Result
+from batch_files import SLOW_ARGS, make_slow_inputs
+from batch_files import noise as _noise
+from batch_files import run_cli as run
+from batch_files import save_image as _save
 from PIL import Image
 
 from upsamp import batch as lib
-from upsamp.cli import cli
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 JSON_KEYS = {"input", "output", "status", "reason", "input_shape", "output_shape", "seconds"}
@@ -32,26 +34,6 @@ JSON_KEYS = {"input", "output", "status", "reason", "input_shape", "output_shape
 # --------------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------------
-
-
-def _noise(shape: tuple[int, ...], seed: int, dtype: type = np.uint8) -> np.ndarray:
-    high = 65536 if dtype == np.uint16 else 256
-    return np.random.default_rng(seed).integers(0, high, size=shape).astype(dtype)
-
-
-def _save(path: Path, data: np.ndarray | Image.Image, **kwargs: object) -> Path:
-    """Save an array or a Pillow image, creating the folders."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    image = data if isinstance(data, Image.Image) else Image.fromarray(data)
-    image.save(path, **kwargs)
-    return path
-
-
-def run(*args: object) -> Result:
-    """``upsamp ARGS`` in this process; unexpected exceptions propagate."""
-    return CliRunner().invoke(
-        cli, [str(a) for a in args], catch_exceptions=False, prog_name="upsamp"
-    )
 
 
 def run_process(*args: object, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -779,19 +761,12 @@ def test_jobs_2_is_byte_identical_to_jobs_1(tmp_path: Path) -> None:
 
 
 N_SLOW = 14
-SLOW_ARGS = ("--method", "transconv", "--kernel", "bicubic", "--stride", "3")
 
 
 @pytest.fixture(scope="module")
 def slow_inputs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """Images that take a noticeable time each, and their outputs from an uninterrupted run."""
-    root = tmp_path_factory.mktemp("slow")
-    src = root / "in"
-    for i in range(N_SLOW):
-        _save(src / f"img{i:02d}.png", _noise((200, 200, 3), 1000 + i), compress_level=1)
-    reference = root / "reference"
-    assert run("batch", src, "-o", reference, "-j", "1", "-q", *SLOW_ARGS).exit_code == 0
-    return src, reference
+    return make_slow_inputs(tmp_path_factory.mktemp("slow"), N_SLOW, 200)
 
 
 @pytest.mark.parametrize(

@@ -23,13 +23,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner, Result
-from PIL import Image
 
 distributed = pytest.importorskip("distributed")
 
+from batch_files import SLOW_ARGS, make_slow_inputs  # noqa: E402
+from batch_files import json_records as records  # noqa: E402
+from batch_files import noise as _noise  # noqa: E402
+from batch_files import run_cli as run  # noqa: E402
+from batch_files import save_image as _save  # noqa: E402
+
 from upsamp import batch as lib  # noqa: E402 (after the skip)
-from upsamp.cli import cli  # noqa: E402
 from upsamp.distributed import Cluster, ClusterRunner  # noqa: E402
 from upsamp.pipeline import EnlargeSettings  # noqa: E402
 
@@ -165,27 +168,6 @@ def cluster(loopback: Loopback) -> Loopback:
 # --------------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------------
-
-
-def _noise(shape: tuple[int, ...], seed: int, dtype: type = np.uint8) -> np.ndarray:
-    high = 65536 if dtype == np.uint16 else 256
-    return np.random.default_rng(seed).integers(0, high, size=shape).astype(dtype)
-
-
-def _save(path: Path, data: np.ndarray, **kwargs: object) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(data).save(path, **kwargs)
-    return path
-
-
-def run(*args: object) -> Result:
-    return CliRunner().invoke(
-        cli, [str(a) for a in args], catch_exceptions=False, prog_name="upsamp"
-    )
-
-
-def records(stdout: str) -> list[dict]:
-    return [json.loads(line) for line in stdout.splitlines()]
 
 
 def comparable(stdout: str, root: Path) -> list[dict]:
@@ -399,19 +381,12 @@ def test_unreachable_scheduler_and_bad_address(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------------------------
 
 N_SLOW = 12
-SLOW_ARGS = ("--method", "transconv", "--kernel", "bicubic", "--stride", "3")
 
 
 @pytest.fixture(scope="module")
 def slow_inputs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """Images that take a noticeable time each, and their outputs from a local run."""
-    root = tmp_path_factory.mktemp("slow")
-    src = root / "in"
-    for i in range(N_SLOW):
-        _save(src / f"img{i:02d}.png", _noise((160, 160, 3), 1000 + i), compress_level=1)
-    reference = root / "reference"
-    assert run("batch", src, "-o", reference, "-j", "1", "-q", *SLOW_ARGS).exit_code == 0
-    return src, reference
+    return make_slow_inputs(tmp_path_factory.mktemp("slow"), N_SLOW, 160)
 
 
 def _group_gone(pgid: int, timeout: float) -> bool:

@@ -6,32 +6,15 @@ References: seed 000's worked examples, loop implementations from the definition
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
+import reference_impl as ref
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
 import upsamp
 from upsamp.errors import ParameterError
-
-
-def _load_reference():
-    name = "upsamp_tests_reference_impl"
-    if name not in sys.modules:
-        path = Path(__file__).resolve().parents[1] / "reference_impl.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-ref = _load_reference()
 
 FAST = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -8,33 +8,17 @@ against PyTorch when it is installed.
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+import reference_impl as ref
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.signal import correlate2d
 
 import upsamp
 from upsamp.errors import KernelError, ParameterError, UpsampError
-
-
-def _load_reference():
-    name = "upsamp_tests_reference_impl"
-    if name not in sys.modules:
-        path = Path(__file__).resolve().parents[1] / "reference_impl.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-ref = _load_reference()
 
 # --------------------------------------------------------------------------------------------
 # Worked examples
