@@ -5,6 +5,8 @@ command line in this process, and a set of slow inputs with the outputs of an un
 from __future__ import annotations
 
 import json
+import subprocess
+import time
 from pathlib import Path
 
 import numpy as np
@@ -52,3 +54,21 @@ def make_slow_inputs(root: Path, count: int, side: int) -> tuple[Path, Path]:
     reference = root / "reference"
     assert run_cli("batch", src, "-o", reference, "-j", "1", "-q", *SLOW_ARGS).exit_code == 0
     return src, reference
+
+
+def temp_files(root: Path) -> list[Path]:
+    """The temporary files (``*.tmp``) left anywhere under ``root``."""
+    return [p for p in root.rglob("*") if p.name.endswith(".tmp")]
+
+
+def wait_until_writing(process: subprocess.Popen, out: Path, timeout: float) -> None:
+    """Wait until ``process`` has written its first output under ``out``, then (for up to
+    2 s) until a temporary file is being written, so that a signal strikes mid-write."""
+    deadline = time.monotonic() + timeout
+    while not (out.is_dir() and any(p.suffix == ".png" for p in out.iterdir())):
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "no output appeared"
+        time.sleep(0.002)
+    soon = time.monotonic() + 2
+    while not temp_files(out) and time.monotonic() < soon and process.poll() is None:
+        time.sleep(0.001)

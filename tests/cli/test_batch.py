@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from batch_files import SLOW_ARGS, make_slow_inputs
+from batch_files import SLOW_ARGS, make_slow_inputs, temp_files, wait_until_writing
 from batch_files import noise as _noise
 from batch_files import run_cli as run
 from batch_files import save_image as _save
@@ -88,10 +88,6 @@ def snapshot(root: Path, *, skip: Path | None = None) -> dict[str, tuple]:
 
 def files_under(root: Path) -> set[str]:
     return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
-
-
-def temp_files(root: Path) -> list[Path]:
-    return [p for p in root.rglob("*") if p.name.endswith(".tmp")]
 
 
 # --------------------------------------------------------------------------------------------
@@ -800,15 +796,7 @@ def test_interrupted_run_leaves_complete_files_only_and_resumes(
         start_new_session=True,  # its own process group, as a terminal gives a command
     )
     try:
-        deadline = time.monotonic() + 30
-        while not (out.is_dir() and any(p.suffix == ".png" for p in out.iterdir())):
-            assert process.poll() is None, process.communicate()
-            assert time.monotonic() < deadline, "no output appeared"
-            time.sleep(0.002)
-        # Strike while a temporary file is being written, when one shows up soon.
-        soon = time.monotonic() + 2
-        while not temp_files(out) and time.monotonic() < soon and process.poll() is None:
-            time.sleep(0.001)
+        wait_until_writing(process, out, timeout=30)
         if signum == signal.SIGINT:  # Ctrl-C: the terminal signals the whole process group
             os.killpg(process.pid, signum)
         else:  # kill PID

@@ -26,7 +26,7 @@ import pytest
 
 distributed = pytest.importorskip("distributed")
 
-from batch_files import SLOW_ARGS, make_slow_inputs  # noqa: E402
+from batch_files import SLOW_ARGS, make_slow_inputs, temp_files, wait_until_writing  # noqa: E402
 from batch_files import json_records as records  # noqa: E402
 from batch_files import noise as _noise  # noqa: E402
 from batch_files import run_cli as run  # noqa: E402
@@ -195,10 +195,6 @@ def snapshot(root: Path) -> dict[str, tuple]:
 
 def files_under(root: Path) -> set[str]:
     return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
-
-
-def temp_files(root: Path) -> list[Path]:
-    return [p for p in root.rglob("*") if p.name.endswith(".tmp")]
 
 
 def summary_counts(stderr: str) -> list[str]:
@@ -447,14 +443,7 @@ def test_ctrl_c_with_scheduler_local_leaves_complete_files_only(
     out = tmp_path / "out"
     process = _popen_batch(src, "-o", out, "--scheduler", "local", "-j", "2", "--json", *SLOW_ARGS)
     try:
-        deadline = time.monotonic() + 60
-        while not (out.is_dir() and any(p.suffix == ".png" for p in out.iterdir())):
-            assert process.poll() is None, process.communicate()
-            assert time.monotonic() < deadline, "no output appeared"
-            time.sleep(0.002)
-        soon = time.monotonic() + 2
-        while not temp_files(out) and time.monotonic() < soon and process.poll() is None:
-            time.sleep(0.001)
+        wait_until_writing(process, out, timeout=60)
         os.killpg(process.pid, signal.SIGINT)  # Ctrl-C: the whole group, workers included
         signalled = time.monotonic()
     finally:
