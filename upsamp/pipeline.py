@@ -340,7 +340,19 @@ def _alpha_plan(
     return get_method("bilinear"), MethodOptions(size=out_hw)
 
 
-def _run(method: Method, x: np.ndarray, opts: MethodOptions, rows: tuple[int, int] | None):
+def _run(
+    method: Method,
+    x: np.ndarray,
+    opts: MethodOptions,
+    rows: tuple[int, int] | None,
+    rounded: bool = False,
+) -> np.ndarray:
+    """One band of ``method``'s result: from its exact integer path when ``rounded`` and the
+    method has one that applies to ``x`` (the result is then in ``x``'s dtype), else float."""
+    if rounded and method.upsample_rounded is not None:
+        result = method.upsample_rounded(x, opts, rows=rows)
+        if result is not None:
+            return result
     if rows is None:
         return method.upsample(x, opts)
     return method.upsample(x, opts, rows=rows)
@@ -352,6 +364,7 @@ def iter_bands(
     *,
     band_values: int = BAND_VALUES,
     keep_dtype: bool = False,
+    rounded: bool = False,
     rows: tuple[int, int] | None = None,
 ) -> Iterator[tuple[int, int, np.ndarray, np.ndarray | None]]:
     """Yield ``(start, stop, colour, alpha)`` for consecutive bands of output rows.
@@ -359,7 +372,9 @@ def iter_bands(
     Methods that support row bands are run one band at a time (about ``band_values`` output
     values each), so no full-size float copy of a big output is ever held; other methods yield
     one band covering everything. ``colour`` is ``(rows, W_out[, C])``, ``alpha`` ``(rows,
-    W_out)`` or None. With ``keep_dtype`` value-copying methods keep the input dtype.
+    W_out)`` or None. With ``keep_dtype`` value-copying methods keep the input dtype; with
+    ``rounded`` methods that have an exact integer path use it (bands then come rounded, in the
+    input's dtype).
     ``rows=(first, last)`` covers only those output rows (one chunk of a distributed run);
     ``start`` and ``stop`` still count rows of the whole result.
     """
@@ -370,9 +385,11 @@ def iter_bands(
     out_hw = method.output_shape(image.shape[:2], opts)
     alpha_plan = _alpha_plan(image, method, opts, alpha_indices, out_hw)
     if not method.supports_rows or (alpha_plan is not None and not alpha_plan[0].supports_rows):
-        colour = _run(method, image.pixels, opts, None)
+        colour = _run(method, image.pixels, opts, None, rounded)
         alpha = (
-            None if alpha_plan is None else _run(alpha_plan[0], image.alpha, alpha_plan[1], None)
+            None
+            if alpha_plan is None
+            else _run(alpha_plan[0], image.alpha, alpha_plan[1], None, rounded)
         )
         first, last = rows if rows is not None else (0, colour.shape[0])
         yield first, last, colour[first:last], None if alpha is None else alpha[first:last]
@@ -382,10 +399,10 @@ def iter_bands(
     first, last = rows if rows is not None else (0, out_hw[0])
     for start in range(first, last, step):
         band = (start, min(start + step, last))
-        colour = _run(method, image.pixels, opts, band)
+        colour = _run(method, image.pixels, opts, band, rounded)
         alpha = None
         if alpha_plan is not None:
-            alpha = _run(alpha_plan[0], image.alpha, alpha_plan[1], band)
+            alpha = _run(alpha_plan[0], image.alpha, alpha_plan[1], band, rounded)
         yield band[0], band[1], colour, alpha
 
 
@@ -456,11 +473,11 @@ def enlarge_to_storage(
     stored: np.ndarray | None = None
     clipped = 0
     total = 0
-    rounded = _rounded_storage(image, settings, mode, rows=rows) if keep and span is None else None
-    if rounded is not None:
-        return rounded, 0.0
     first = 0 if rows is None else rows[0]
-    for start, stop, colour, alpha in iter_bands(image, settings, keep_dtype=keep, rows=rows):
+    # Exact integer paths round exactly as to_storage does; with a rescale map they cannot.
+    exact = keep and span is None
+    bands = iter_bands(image, settings, keep_dtype=keep, rounded=exact, rows=rows)
+    for start, stop, colour, alpha in bands:
         if stored is None:
             width = colour.shape[1]
             channels = (colour.shape[2] if colour.ndim == 3 else 1) + has_alpha
@@ -484,43 +501,6 @@ def enlarge_to_storage(
     if stored.shape[2] == 1:
         stored = stored[:, :, 0]
     return stored, (clipped / total if total else 0.0)
-
-
-def _rounded_storage(
-    image: imageio.LoadedImage,
-    settings: EnlargeSettings,
-    mode: str,
-    *,
-    rows: tuple[int, int] | None = None,
-) -> np.ndarray | None:
-    """The stored result (its output rows ``rows`` only, when given) from the method's exact
-    integer path, band by band, when it has one that applies to this image (colour and alpha
-    alike), else None."""
-    method = get_method(settings.method)
-    if method.upsample_rounded is None or mode != image.mode:
-        return None
-    opts, _ = _options_for(image, settings, method)
-    if image.has_alpha and not method.per_channel(opts):
-        return None
-    out_h, out_w = method.output_shape(image.shape[:2], opts)
-    first, last = rows if rows is not None else (0, out_h)
-    colour_channels = image.pixels.shape[2] if image.pixels.ndim == 3 else 1
-    channels = colour_channels + image.has_alpha
-    stored = np.empty((last - first, out_w, channels), dtype=image.pixels.dtype)
-    step = max(1, BAND_VALUES // max(1, out_w * channels))
-    for start in range(first, last, step):
-        band = (start, min(start + step, last))
-        where = slice(band[0] - first, band[1] - first)
-        colour = method.upsample_rounded(image.pixels, opts, rows=band)
-        if colour is None:
-            return None
-        stored[where, :, :colour_channels] = colour if colour.ndim == 3 else colour[:, :, None]
-        if image.has_alpha:
-            alpha = method.upsample_rounded(image.alpha, opts, rows=band)
-            if alpha is None:
-                return None
-            stored[where, :, -1] = alpha
-    return stored if channels > 1 else stored[:, :, 0]
 
 
 def _output_height(image: imageio.LoadedImage, settings: EnlargeSettings) -> int:
