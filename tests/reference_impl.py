@@ -92,14 +92,15 @@ def scatter_transconv(
     y = np.zeros((full_h, full_w, c_out))
     if bias is not None:
         y += np.broadcast_to(np.asarray(bias, dtype=np.float64), (c_out,))
-    for a in range(kh):
-        rows = slice(a * dh, a * dh + (x.shape[0] - 1) * sh + 1, sh)
-        for b in range(kw):
-            cols = slice(b * dw, b * dw + (x.shape[1] - 1) * sw + 1, sw)
-            for ci in range(c_in):
-                g = ci // c_in_g
-                for col in range(c_out_g):
-                    y[rows, cols, g * c_out_g + col] += x[:, :, ci] * w4[ci, col, a, b]
+    with np.errstate(invalid="ignore"):  # inf * 0 and inf - inf are NaN, as they should be
+        for a in range(kh):
+            rows = slice(a * dh, a * dh + (x.shape[0] - 1) * sh + 1, sh)
+            for b in range(kw):
+                cols = slice(b * dw, b * dw + (x.shape[1] - 1) * sw + 1, sw)
+                for ci in range(c_in):
+                    g = ci // c_in_g
+                    for col in range(c_out_g):
+                        y[rows, cols, g * c_out_g + col] += x[:, :, ci] * w4[ci, col, a, b]
     return y[start_h : start_h + out_h, start_w : start_w + out_w]
 
 
