@@ -109,6 +109,12 @@ def test_bilinear_size_vs_loop(h, w, out_h, out_w, channels, seed):
     np.testing.assert_allclose(y, ref.loop_bilinear(x, out_h, out_w), atol=1e-12)
 
 
+def _linear_step(n: int, n_out: int, scale: float) -> float:
+    """Bilinear's source step for a scale: 1/scale, or 1 (a copy) on an axis that keeps its
+    length, as PyTorch's linear modes do."""
+    return 1.0 if n_out == n else 1 / scale
+
+
 @FAST
 @given(
     h=st.integers(1, 7),
@@ -119,7 +125,7 @@ def test_bilinear_size_vs_loop(h, w, out_h, out_w, channels, seed):
 )
 def test_noninteger_scale_vs_loop(h, w, sy, sx, seed):
     """With a scale the output is floor(n * scale) and the source step is 1/scale (dyadic scales
-    here, so n * scale is exact)."""
+    here, so n * scale is exact); bilinear copies an axis that keeps its length."""
     out_h, out_w = int(np.floor(h * sy)), int(np.floor(w * sx))
     if min(out_h, out_w) < 1:
         with pytest.raises(ParameterError):
@@ -128,7 +134,8 @@ def test_noninteger_scale_vs_loop(h, w, sy, sx, seed):
     x = np.random.default_rng(seed).normal(size=(h, w))
     y = upsamp.bilinear(x, (sy, sx))
     assert y.shape == (out_h, out_w)
-    np.testing.assert_allclose(y, ref.loop_bilinear(x, out_h, out_w, 1 / sy, 1 / sx), atol=1e-12)
+    steps = _linear_step(h, out_h, sy), _linear_step(w, out_w, sx)
+    np.testing.assert_allclose(y, ref.loop_bilinear(x, out_h, out_w, *steps), atol=1e-12)
     yn = upsamp.nearest(x, (sy, sx))
     np.testing.assert_array_equal(yn, ref.loop_nearest(x, out_h, out_w, sy, sx))
 
@@ -192,7 +199,9 @@ def test_nearest_scale_giving_whole_multiple_uses_one_over_scale(n, scale, expec
     np.testing.assert_array_equal(upsamp.nearest(x, (1, scale)), want)
     np.testing.assert_array_equal(upsamp.nearest(x.T, (scale, 1)), want.T)
     np.testing.assert_allclose(
-        upsamp.bilinear(x, (1, scale)), ref.loop_bilinear(x, 1, out, 1.0, 1 / scale), atol=1e-12
+        upsamp.bilinear(x, (1, scale)),
+        ref.loop_bilinear(x, 1, out, 1.0, _linear_step(n, out, scale)),
+        atol=1e-12,
     )
 
 
@@ -227,7 +236,8 @@ def test_arbitrary_float_scale_vs_loop(h, w, sy, sx):
     assert h * sy - 1 < out_h <= h * sy + 1e-6 and w * sx - 1 < out_w <= w * sx + 1e-6
     np.testing.assert_array_equal(y, ref.loop_nearest(x, out_h, out_w, sy, sx))
     yb = upsamp.bilinear(x, (sy, sx))
-    np.testing.assert_allclose(yb, ref.loop_bilinear(x, out_h, out_w, 1 / sy, 1 / sx), atol=1e-12)
+    steps = _linear_step(h, out_h, sy), _linear_step(w, out_w, sx)
+    np.testing.assert_allclose(yb, ref.loop_bilinear(x, out_h, out_w, *steps), atol=1e-12)
 
 
 def test_nearest_downsampling_picks_centres():
@@ -491,3 +501,43 @@ def test_nearest_keep_dtype():
         y = upsamp.nearest(x, *args, **kw, keep_dtype=True)
         assert y.dtype == np.uint16
         np.testing.assert_array_equal(y, upsamp.nearest(x, *args, **kw).astype(np.uint16))
+
+
+def test_bilinear_axis_that_keeps_its_length_is_copied():
+    """``floor(n * scale) == n``: the axis is copied, as PyTorch does (not resampled with
+    ``r = 1/scale``)."""
+    np.testing.assert_array_equal(upsamp.bilinear(np.array([[0.0], [1.0]]), 1.25), [[0.0], [1.0]])
+    x = np.arange(6.0).reshape(2, 3)
+    y = upsamp.bilinear(x, (1.25, 2))
+    np.testing.assert_array_equal(y, upsamp.bilinear(x, (1, 2)))
+    np.testing.assert_array_equal(y[:, 0], x[:, 0])
+    x8 = (x * 40).astype(np.uint8)
+    np.testing.assert_array_equal(
+        upsamp.bilinear(x8, (1.25, 2), keep_dtype=True),
+        upsamp.bilinear(x8, (1, 2), keep_dtype=True),
+    )
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_torch_bilinear_axis_that_keeps_its_length(dtype):
+    """Every (n, scale) with ``floor(n * scale) == n`` on one axis, the other axis enlarged."""
+    pytest.importorskip("torch")
+    rng = np.random.default_rng(4)
+    checked = 0
+    for n in range(1, 13):
+        for scale in np.arange(1.01, 2.0, 0.04):
+            if int(n * scale) != n:
+                continue
+            for other in (2.0, 1.5):
+                x = rng.normal(size=(n, 4, 2)).astype(dtype)
+                expected = _torch_interp(
+                    x, scale_factor=(float(scale), other), mode="bilinear", align_corners=False
+                )
+                got = upsamp.bilinear(x, (float(scale), other))
+                assert got.shape == expected.shape
+                tol = 1e-12 if dtype == np.float64 else 1e-5
+                np.testing.assert_allclose(got, expected, rtol=0, atol=tol)
+                got_t = upsamp.bilinear(np.swapaxes(x, 0, 1), (other, float(scale)))
+                np.testing.assert_allclose(got_t, np.swapaxes(expected, 0, 1), rtol=0, atol=tol)
+                checked += 1
+    assert checked > 100

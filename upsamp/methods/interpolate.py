@@ -125,6 +125,18 @@ def gather_pixels(x: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarr
     return out.reshape((len(rows), -1) + x.shape[2:])
 
 
+def _bilinear_geometry(
+    shape: tuple[int, int], scale: Scale | None, size: Sequence[int] | None
+) -> tuple[tuple[int, int], tuple[float, float]]:
+    """:func:`upsamp.methods.geometry.resolve_output_size`, except that an axis keeping its
+    length is copied (source step 1), as PyTorch's linear modes do."""
+    out, steps = resolve_output_size(shape, scale, size)
+    return out, (
+        1.0 if out[0] == shape[0] else steps[0],
+        1.0 if out[1] == shape[1] else steps[1],
+    )
+
+
 def _linear_weights(
     n: int, n_out: int, r: float, align_corners: bool
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -158,6 +170,9 @@ def bilinear(
     BILINEAR and OpenCV INTER_LINEAR when upsampling. ``align_corners=True`` uses
     ``u = o * (n - 1) / (n_out - 1)`` as PyTorch.
 
+    An axis whose length a ``scale`` keeps (``floor(n * scale) == n``, e.g. 2 rows at 1.25) is
+    copied, as PyTorch does: ``r = 1`` there, not ``1 / scale``.
+
     ``rows=(start, stop)`` computes only those output rows (banded processing). For an integer
     factor (and ``align_corners=False``) the same formula is evaluated as the transposed
     convolution of :func:`bilinear_transconv` by the polyphase engine; it agrees with the
@@ -185,7 +200,7 @@ def bilinear(
     x = check_image(x)
     if keep_dtype and x.dtype.kind in "iu":
         return _bilinear_integer(x, scale, align_corners, size, rows)
-    (out_h, out_w), (rh, rw) = resolve_output_size(x.shape[:2], scale, size)
+    (out_h, out_w), (rh, rw) = _bilinear_geometry(x.shape[:2], scale, size)
     r0, r1 = row_range(rows, out_h)
     dtype = result_dtype(x)
     factor = whole_factor(x.shape[:2], (out_h, out_w), (rh, rw))
@@ -267,7 +282,7 @@ def _bilinear_integer(
     rows: tuple[int, int] | None,
 ) -> np.ndarray:
     """``bilinear(..., keep_dtype=True)`` for an integer image."""
-    (out_h, out_w), (rh, rw) = resolve_output_size(x.shape[:2], scale, size)
+    (out_h, out_w), (rh, rw) = _bilinear_geometry(x.shape[:2], scale, size)
     factor = whole_factor(x.shape[:2], (out_h, out_w), (rh, rw))
     if factor is not None and not align_corners and x.dtype in ROUNDED_DTYPES:
         return bilinear_rounded(x, factor, rows=rows)
@@ -293,9 +308,9 @@ def _bilinear_backend(x: np.ndarray, options: MethodOptions, rows: Rows = None) 
 
 
 def integer_factor(shape: tuple[int, int], options: MethodOptions) -> tuple[int, int] | None:
-    """The integer enlargement ``options`` asks of nearest/bilinear for ``shape``, or None."""
+    """The integer enlargement ``options`` asks of bilinear for ``shape``, or None."""
     scale, size = _factor(options)
-    (out_h, out_w), (rh, rw) = resolve_output_size(shape, scale, size)
+    (out_h, out_w), (rh, rw) = _bilinear_geometry(shape, scale, size)
     return whole_factor(shape, (out_h, out_w), (rh, rw))
 
 
