@@ -153,8 +153,11 @@ def resolve_output_size(
 ) -> tuple[tuple[int, int], tuple[float, float]]:
     """Return ``((out_h, out_w), (r_h, r_w))``: the output size and the source step ``r`` per axis.
 
-    With ``scale`` the size is ``floor(n * scale)`` and ``r = 1 / scale`` (PyTorch's rule for
-    ``scale_factor``); with ``size`` (``(h, w)``) ``r = n / n_out``. Exactly one must be given.
+    With ``scale`` the size is ``floor(n * scale)``, the product taken in double precision (so
+    ``100 * 1.15 = 114.99999999999999`` gives 114), and ``r = 1 / scale``: PyTorch's rule for
+    ``F.interpolate(scale_factor=...)`` with ``recompute_scale_factor`` unset
+    (docs/references.md [PyTorch-interpolate]). With ``size`` (``(h, w)``) ``r = n / n_out``.
+    Exactly one must be given.
 
     >>> resolve_output_size((2, 3), scale=2)
     ((4, 6), (0.5, 0.5))
@@ -167,7 +170,7 @@ def resolve_output_size(
         out = int_pair(tuple(size), "size", minimum=1)
         return out, (shape[0] / out[0], shape[1] / out[1])
     sy, sx = _scale_pair(scale)  # type: ignore[arg-type]
-    out = (int(math.floor(shape[0] * sy + 1e-9)), int(math.floor(shape[1] * sx + 1e-9)))
+    out = (math.floor(shape[0] * sy), math.floor(shape[1] * sx))
     if min(out) < 1:
         raise ParameterError(
             f"scale {scale!r} gives an empty output for a {shape[0]}x{shape[1]} input"
