@@ -164,7 +164,9 @@ def _nearest_index(o: int, n: int, n_out: int, scale: Fraction | None) -> int:
 
 
 def loop_nearest(x, out_h: int, out_w: int, scale_h=None, scale_w=None):
-    """Half-pixel nearest neighbour (PyTorch ``nearest-exact``, Pillow NEAREST), exact arithmetic.
+    """Half-pixel nearest neighbour ``min(floor((o + 1/2) * r), n - 1)`` in exact arithmetic.
+    PyTorch ``nearest-exact`` (float32 steps) and Pillow NEAREST (fixed point) agree with it
+    except at exact ties, where ``(o + 1/2) * r`` is an integer.
 
     ``scale_h``/``scale_w`` (numbers, converted exactly to fractions) replace ``r = n / n_out``
     by ``1 / scale``.

@@ -28,6 +28,7 @@ __all__ = [
     "half_pixel_taps",
     "resolve_output_size",
     "same_size_geometry",
+    "scale_pair",
     "transconv_output_size",
     "whole_factor",
 ]
@@ -132,7 +133,12 @@ def half_pixel_padding(radius: int, s: int) -> int:
     return s // 2 + (radius - 1) * s
 
 
-def _scale_pair(scale: Scale) -> tuple[float, float]:
+def scale_pair(scale: Scale) -> tuple[float, float]:
+    """``(sy, sx)`` from a number or a pair, checked positive and finite.
+
+    >>> scale_pair(1.5), scale_pair((2, 3))
+    ((1.5, 1.5), (2.0, 3.0))
+    """
     if isinstance(scale, (int, float, np.integer, np.floating)) and not isinstance(scale, bool):
         pair = (float(scale), float(scale))
     else:
@@ -169,7 +175,7 @@ def resolve_output_size(
     if size is not None:
         out = int_pair(tuple(size), "size", minimum=1)
         return out, (shape[0] / out[0], shape[1] / out[1])
-    sy, sx = _scale_pair(scale)  # type: ignore[arg-type]
+    sy, sx = scale_pair(scale)  # type: ignore[arg-type]
     out = (math.floor(shape[0] * sy), math.floor(shape[1] * sx))
     if min(out) < 1:
         raise ParameterError(

@@ -23,6 +23,7 @@ from .geometry import (
     half_pixel_padding,
     half_pixel_taps,
     resolve_output_size,
+    scale_pair,
     whole_factor,
 )
 from .polyphase import full_window, run_in_bands
@@ -32,17 +33,18 @@ from .rounded import ROUNDED_DTYPES, bilinear_rounded
 __all__ = ["nearest", "bilinear", "bilinear_taps", "bilinear_transconv"]
 
 
-def _nearest_index(n: int, n_out: int, r: float, by_size: bool) -> np.ndarray:
-    """``min(floor((o + 0.5) * r), n - 1)``: PyTorch ``nearest-exact`` / Pillow NEAREST.
+def _nearest_index(n: int, n_out: int, scale: float | None) -> np.ndarray:
+    """Source index of every output sample, as PyTorch ``nearest-exact`` computes it for float32
+    and uint8 tensors, in float32 steps:
 
-    With an explicit size ``r = n / n_out`` is rational and the floor is taken exactly,
-    ``((2o + 1) * n) // (2 * n_out)``, so ties are not lost to rounding.
+    ``r = float32(1 / scale)`` (or ``float32(n) / float32(n_out)`` for a size),
+    ``u = max(r * (o + 1/2) - 1/2, 0)`` in float32, index ``min(floor(float32(u + 1/2)), n - 1)``.
     """
-    o = np.arange(n_out, dtype=np.int64)
-    if by_size:
-        index = ((2 * o + 1) * n) // (2 * n_out)
-    else:
-        index = np.floor((o + 0.5) * r).astype(np.int64)
+    f32 = np.float32
+    r = f32(1.0 / scale) if scale is not None else f32(n) / f32(n_out)
+    u = (r * (np.arange(n_out) + 0.5).astype(f32)).astype(f32) - f32(0.5)
+    np.maximum(u, f32(0), out=u)
+    index = np.floor((u.astype(np.float64) + 0.5).astype(f32)).astype(np.int64)
     return np.minimum(index, n - 1).astype(np.intp)
 
 
@@ -57,9 +59,18 @@ def nearest(
     """Nearest-neighbour upsampling with half-pixel centres.
 
     Output pixel ``o`` copies input pixel ``min(floor((o + 0.5) * r), n - 1)`` on each axis
-    (see :func:`upsamp.methods.geometry.resolve_output_size` for ``r``). For an integer factor this
-    is exact pixel
-    replication, ``np.repeat`` along both axes.
+    (``r = 1/scale``, or ``n / n_out`` for a size), evaluated in float32 steps exactly as PyTorch
+    ``nearest-exact`` does for float32 and uint8 tensors: ``r32 = float32(1/scale)`` (or
+    ``float32(n) / float32(n_out)``), ``u = max(r32 * (o + 0.5) - 0.5, 0)`` in float32, index
+    ``min(floor(float32(u + 0.5)), n - 1)``. The float32 steps only matter at exact ties, where
+    ``(o + 0.5) * r`` is an integer ``k``: there they pick ``k`` or ``k - 1`` as PyTorch does.
+
+    So ``nearest`` equals ``F.interpolate(mode="nearest-exact")`` on float32 and uint8 tensors
+    (on float64 tensors PyTorch computes in double precision and can differ at exact ties).
+    Pillow NEAREST evaluates the same formula in 16.16 fixed point and differs at exact ties
+    (640 -> 960: 111 of the 320 tied columns). For an integer factor every variant is exact
+    pixel replication, ``np.repeat`` along both axes. See docs/references.md
+    [PyTorch-interpolate], [Pillow-resize].
 
     Parameters
     ----------
@@ -86,11 +97,12 @@ def nearest(
            [3., 3., 4., 4.]], dtype=float32)
     """
     x = check_image(x)
-    (out_h, out_w), (rh, rw) = resolve_output_size(x.shape[:2], scale, size)
+    (out_h, out_w), _ = resolve_output_size(x.shape[:2], scale, size)
     r0, r1 = row_range(rows, out_h)
     dtype = x.dtype if keep_dtype else result_dtype(x)
-    src_rows = _nearest_index(x.shape[0], out_h, rh, size is not None)[r0:r1]
-    src_cols = _nearest_index(x.shape[1], out_w, rw, size is not None)
+    scales = (None, None) if size is not None else scale_pair(scale)  # type: ignore[arg-type]
+    src_rows = _nearest_index(x.shape[0], out_h, scales[0])[r0:r1]
+    src_cols = _nearest_index(x.shape[1], out_w, scales[1])
     return gather_pixels(x, src_rows, src_cols).astype(dtype, copy=False)
 
 
