@@ -618,3 +618,19 @@ def test_pillow_nearest_differs_only_at_exact_ties(n, n_out):
     np.testing.assert_array_equal(ours[~tie], pil[~tie])
     if (n, n_out) == (640, 960):
         assert tie.sum() == 320 and 0 < (ours != pil).sum() <= 320
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("factor", [1, 2, 3, 4, (2, 3), (5, 1)])
+def test_bilinear_transconv_gives_bilinear(dtype, factor):
+    """``transconv(x, weight, **keywords)`` with ``bilinear_transconv(s)`` equals ``bilinear(x,
+    s)`` exactly (same kernel, same engine); both agree with the plain loop."""
+    from upsamp.methods.interpolate import bilinear_transconv
+
+    x = np.random.default_rng(2).normal(size=(5, 7, 2)).astype(dtype)
+    weight, keywords = bilinear_transconv(factor)
+    y = upsamp.transconv(x, weight, **keywords)
+    np.testing.assert_array_equal(y, upsamp.bilinear(x, factor))
+    sh, sw = (factor, factor) if isinstance(factor, int) else factor
+    tol = 1e-12 if dtype == np.float64 else 1e-5
+    np.testing.assert_allclose(y, ref.loop_bilinear(x, 5 * sh, 7 * sw), rtol=0, atol=tol)

@@ -120,3 +120,16 @@ def test_keep_dtype_api():
     assert odd.dtype == np.uint8
     np.testing.assert_array_equal(odd, np.rint(upsamp.bilinear(x, 1.5)).astype(np.uint8))
     assert upsamp.bilinear(x.astype(np.float32), 2, keep_dtype=True).dtype == np.float32
+
+
+def test_float_path_rounded_afterwards_is_not_exact():
+    """Why the integer path exists: 0.75 * 0 + 0.25 * 26 = 6.5 exactly (rounds to 6, half to
+    even), but bilinear's float32 evaluation gives 6.5000005, which rounds to 7."""
+    x = np.array([[0, 26]], dtype=np.uint8)
+    floats = upsamp.bilinear(x, (1, 6))
+    assert floats.dtype == np.float32 and floats[0, 4] != 6.5
+    assert to_storage(floats, "L")[0][0, 4] == 7
+    assert bilinear_rounded(x, (1, 6))[0, 4] == 6
+    assert upsamp.bilinear(x, (1, 6), keep_dtype=True)[0, 4] == 6
+    np.testing.assert_array_equal(bilinear_rounded(x, (1, 6)), exact_bilinear_rounded(x, (1, 6)))
+

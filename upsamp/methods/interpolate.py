@@ -178,8 +178,9 @@ def bilinear(
 
     Per axis ``u = max((o + 0.5) * r - 0.5, 0)``, ``i0 = floor(u)``, ``i1 = min(i0 + 1, n - 1)``,
     ``y[o] = (1 - (u - i0)) * x[i0] + (u - i0) * x[i1]``; the two axes are applied one after the
-    other. This is PyTorch ``bilinear`` (``align_corners=False``) and the float result of Pillow
-    BILINEAR and OpenCV INTER_LINEAR when upsampling. ``align_corners=True`` uses
+    other. This is PyTorch's ``bilinear`` (``align_corners=False``), and the float result of Pillow
+    BILINEAR and OpenCV INTER_LINEAR when upsampling, to float rounding (not bit for bit: the
+    order of the operations differs). ``align_corners=True`` uses
     ``u = o * (n - 1) / (n_out - 1)`` as PyTorch.
 
     An axis whose length a ``scale`` keeps (``floor(n * scale) == n``, e.g. 2 rows at 1.25) is
@@ -191,8 +192,10 @@ def bilinear(
     two-pass form to rounding.
 
     ``keep_dtype=True`` returns an integer image in its own dtype, rounded half to even and
-    clipped to the dtype's range; for an 8/16-bit image and an integer factor this is computed
-    exactly in integer arithmetic (:func:`upsamp.methods.rounded.bilinear_rounded`).
+    clipped to the dtype's range. For an 8/16-bit image and an integer factor this is computed
+    exactly in integer arithmetic (:func:`upsamp.methods.rounded.bilinear_rounded`): the exact
+    value rounded, which rounding this function's float32 result may miss by one where float32
+    moves a value across a half. Otherwise it is the float result rounded.
 
     Notes
     -----
