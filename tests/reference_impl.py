@@ -23,6 +23,7 @@ __all__ = [
     "scatter_transconv",
     "loop_bilinear",
     "loop_bilinear_align_corners",
+    "exact_bilinear_rounded",
     "loop_nearest",
     "keys_cubic",
     "loop_cubic_interp",
@@ -154,6 +155,39 @@ def loop_bilinear_align_corners(x, out_h: int, out_w: int):
             top = (1 - fb) * x[a0, b0] + fb * x[a0, b1]
             bottom = (1 - fb) * x[a1, b0] + fb * x[a1, b1]
             y[oh, ow] = (1 - fa) * top + fa * bottom
+    return y
+
+
+def exact_bilinear_rounded(
+    x, out_h: int, out_w: int, rh=None, rw=None, align_corners: bool = False
+) -> np.ndarray:
+    """Half-pixel bilinear with clamped edges in exact rational arithmetic, rounded half to even
+    into int64. ``rh``/``rw`` (numbers, converted exactly to fractions) are the source steps,
+    default ``n / n_out``; ``align_corners`` uses ``u = o (n - 1) / (n_out - 1)``."""
+    x = np.asarray(x)
+    h, w = x.shape[:2]
+
+    def taps(o: int, n: int, n_out: int, r) -> list[tuple[int, Fraction]]:
+        if align_corners:
+            u = Fraction(o * (n - 1), n_out - 1) if n_out > 1 else Fraction(0)
+        else:
+            step = Fraction(n, n_out) if r is None else Fraction(r)
+            u = max(Fraction(2 * o + 1, 2) * step - Fraction(1, 2), Fraction(0))
+        i0 = min(math.floor(u), n - 1)
+        i1 = min(i0 + 1, n - 1)
+        f = u - i0 if i1 != i0 else Fraction(0)
+        return [(i0, 1 - f), (i1, f)]
+
+    y = np.zeros((out_h, out_w) + x.shape[2:], dtype=np.int64)
+    rows = [taps(o, h, out_h, rh) for o in range(out_h)]
+    cols = [taps(o, w, out_w, rw) for o in range(out_w)]
+    for oh in range(out_h):
+        for ow in range(out_w):
+            total = np.zeros(x.shape[2:], dtype=object)
+            for ih, wh in rows[oh]:
+                for iw, ww in cols[ow]:
+                    total = total + x[ih, iw].astype(object) * (wh * ww)
+            y[oh, ow] = np.vectorize(lambda v: round(Fraction(v)))(total)  # half to even
     return y
 
 

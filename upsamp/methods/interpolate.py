@@ -13,6 +13,7 @@ polyphase engine, and exactly in integers for 8/16-bit images (:mod:`upsamp.meth
 from __future__ import annotations
 
 from collections.abc import Sequence
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -28,7 +29,13 @@ from .geometry import (
 )
 from .polyphase import full_window, run_in_bands
 from .registry import Method, MethodOptions, Rows, register
-from .rounded import ROUNDED_DTYPES, bilinear_rounded
+from .rounded import (
+    ROUNDED_DTYPES,
+    bilinear_rounded,
+    linear_axis,
+    linear_rounded,
+    round_near_halves,
+)
 
 __all__ = ["nearest", "bilinear", "bilinear_taps", "bilinear_transconv"]
 
@@ -191,11 +198,12 @@ def bilinear(
     convolution of :func:`bilinear_transconv` by the polyphase engine; it agrees with the
     two-pass form to rounding.
 
-    ``keep_dtype=True`` returns an integer image in its own dtype, rounded half to even and
-    clipped to the dtype's range. For an 8/16-bit image and an integer factor this is computed
-    exactly in integer arithmetic (:func:`upsamp.methods.rounded.bilinear_rounded`): the exact
-    value rounded, which rounding this function's float32 result may miss by one where float32
-    moves a value across a half. Otherwise it is the float result rounded.
+    ``keep_dtype=True`` returns an integer image in its own dtype, rounded half to even. For an
+    8/16-bit image the result is exact for every request (integer factors, scales, sizes,
+    ``align_corners``): the exact value of the formula, a scale read as the decimal it prints
+    as (1.1 is 11/10), rounded half to even (:mod:`upsamp.methods.rounded`). Rounding this
+    function's float32 result instead can miss it by one where float32 moves a value across a
+    half. Other integer dtypes get the float result rounded and clipped to the dtype's range.
 
     Notes
     -----
@@ -221,12 +229,25 @@ def bilinear(
     factor = whole_factor(x.shape[:2], (out_h, out_w), (rh, rw))
     if not align_corners and factor is not None:
         return _bilinear_whole_factor(x, factor, (r0, r1), dtype)
-    i0, i1, f = _linear_weights(x.shape[0], out_h, rh, align_corners)
+    return _bilinear_two_pass(x, (out_h, out_w), (rh, rw), align_corners, (r0, r1), dtype)
+
+
+def _bilinear_two_pass(
+    x: np.ndarray,
+    out: tuple[int, int],
+    steps: tuple[float, float],
+    align_corners: bool,
+    rows: tuple[int, int],
+    dtype: np.dtype,
+) -> np.ndarray:
+    """Rows ``rows`` of the half-pixel formula in ``dtype``: rows first, then columns."""
+    r0, r1 = rows
+    i0, i1, f = _linear_weights(x.shape[0], out[0], steps[0], align_corners)
     i0, i1, f = i0[r0:r1], i1[r0:r1], f[r0:r1]
     f = f.astype(dtype).reshape((-1,) + (1,) * (x.ndim - 1))
     top, bottom = x[i0].astype(dtype, copy=False), x[i1].astype(dtype, copy=False)
     band = top * (1 - f) + bottom * f
-    j0, j1, g = _linear_weights(x.shape[1], out_w, rw, align_corners)
+    j0, j1, g = _linear_weights(x.shape[1], out[1], steps[1], align_corners)
     g = g.astype(dtype).reshape((1, -1) + (1,) * (x.ndim - 2))
     return band[:, j0] * (1 - g) + band[:, j1] * g
 
@@ -296,14 +317,50 @@ def _bilinear_integer(
     size: Sequence[int] | None,
     rows: tuple[int, int] | None,
 ) -> np.ndarray:
-    """``bilinear(..., keep_dtype=True)`` for an integer image."""
-    (out_h, out_w), (rh, rw) = _bilinear_geometry(x.shape[:2], scale, size)
-    factor = whole_factor(x.shape[:2], (out_h, out_w), (rh, rw))
-    if factor is not None and not align_corners and x.dtype in ROUNDED_DTYPES:
+    """``bilinear(..., keep_dtype=True)`` for an integer image: exact for 8/16-bit images."""
+    out, steps = _bilinear_geometry(x.shape[:2], scale, size)
+    r0, r1 = row_range(rows, out[0])
+    if x.dtype not in ROUNDED_DTYPES:
+        floats = bilinear(x, scale, align_corners, size=size, rows=rows)
+        info = np.iinfo(x.dtype)
+        return np.clip(np.rint(floats), info.min, info.max).astype(x.dtype)
+    factor = whole_factor(x.shape[:2], out, steps)
+    if factor is not None and not align_corners:
         return bilinear_rounded(x, factor, rows=rows)
-    floats = bilinear(x, scale, align_corners, size=size, rows=rows)
-    info = np.iinfo(x.dtype)
-    return np.clip(np.rint(floats), info.min, info.max).astype(x.dtype)
+    exact = _exact_steps(x.shape[:2], out, scale, size, align_corners)
+    axes = (
+        linear_axis(x.shape[0], out[0], exact[0], align_corners),
+        linear_axis(x.shape[1], out[1], exact[1], align_corners),
+    )
+    if axes[0] is not None and axes[1] is not None:
+        result = linear_rounded(x, (axes[0], axes[1]), rows=(r0, r1))
+        if result is not None:
+            return result
+    floats = _bilinear_two_pass(x, out, steps, align_corners, (r0, r1), np.dtype(np.float64))
+    return round_near_halves(floats, x, exact, align_corners, r0)
+
+
+def _exact_steps(
+    shape: tuple[int, int],
+    out: tuple[int, int],
+    scale: Scale | None,
+    size: Sequence[int] | None,
+    align_corners: bool,
+) -> tuple[Fraction, Fraction]:
+    """The source step of each axis as an exact fraction: ``(n - 1) / (n_out - 1)`` with
+    ``align_corners``, ``n / n_out`` for a size, 1 on an axis a scale keeps at its length, else
+    ``1 / scale`` with the scale read as the decimal it prints as (1.1 is 11/10, not the
+    nearest double, whose 52-bit denominator would turn the ties of 11/10 into near-ties)."""
+    scales = scale_pair(scale) if size is None else (None, None)  # type: ignore[arg-type]
+    steps = []
+    for n, n_out, axis_scale in zip(shape, out, scales, strict=True):
+        if align_corners:
+            steps.append(Fraction(n - 1, n_out - 1) if n_out > 1 else Fraction(0))
+        elif axis_scale is None:
+            steps.append(Fraction(n, n_out))
+        else:
+            steps.append(Fraction(1) if n_out == n else 1 / Fraction(repr(axis_scale)))
+    return steps[0], steps[1]
 
 
 def _factor(options: MethodOptions) -> tuple[Scale | None, tuple[int, int] | None]:
@@ -322,20 +379,14 @@ def _bilinear_backend(x: np.ndarray, options: MethodOptions, rows: Rows = None) 
     return bilinear(x, scale, options.align_corners, size=size, rows=rows)
 
 
-def integer_factor(shape: tuple[int, int], options: MethodOptions) -> tuple[int, int] | None:
-    """The integer enlargement ``options`` asks of bilinear for ``shape``, or None."""
-    scale, size = _factor(options)
-    (out_h, out_w), (rh, rw) = _bilinear_geometry(shape, scale, size)
-    return whole_factor(shape, (out_h, out_w), (rh, rw))
-
-
 def _bilinear_rounded_backend(
     x: np.ndarray, options: MethodOptions, rows: Rows = None
 ) -> np.ndarray | None:
-    factor = integer_factor(x.shape[:2], options)
-    if factor is None or options.align_corners or x.dtype not in ROUNDED_DTYPES:
+    """For an 8/16-bit image: the exactly rounded result (``keep_dtype``); else None."""
+    if x.dtype not in ROUNDED_DTYPES:
         return None
-    return bilinear_rounded(x, factor, rows=rows)
+    scale, size = _factor(options)
+    return bilinear(x, scale, options.align_corners, size=size, rows=rows, keep_dtype=True)
 
 
 def _resized_shape(shape: tuple[int, int], options: MethodOptions) -> tuple[int, int]:
