@@ -22,7 +22,6 @@ from upsamp.errors import InputError, KernelError, MethodError, OutputError, Par
 from upsamp.kernels import PRESETS, Kernel, preset
 from upsamp.methods import MethodOptions
 from upsamp.report import (
-    BUILTIN_METHODS,
     MethodEntry,
     crop_to_stride,
     data_range,
@@ -38,6 +37,9 @@ from upsamp.report import (
     save_outputs,
     spectrum,
 )
+
+#: The built-in methods in registration order: the default entries of a report.
+BUILTIN_METHODS = ("nearest", "bilinear", "bed-of-nails", "max-unpool", "transconv")
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_images"
 CB_ONES_3X3 = 0.48432
