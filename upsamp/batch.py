@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import ExitCode, ParameterError, UpsampError
+from .resources import available_memory, estimate_bytes, usable_cpus
 from .threads import THREADS_VARIABLE
 
 if TYPE_CHECKING:  # heavy imports (numpy, Pillow) happen inside the functions that need them
@@ -519,7 +520,6 @@ def output_path_for(
 
 def _estimate(header: imageio.ImageHeader, out_shape: tuple[int, ...]) -> int:
     """Peak working memory of one file, with the alpha plane counted as one more channel."""
-    from .pipeline import estimate_bytes
 
     def with_alpha(shape: tuple[int, ...]) -> tuple[int, ...]:
         channels = shape[2] if len(shape) == 3 else 1
@@ -664,18 +664,8 @@ def _one_line(message: str, task: BatchTask) -> str:
 
 
 def default_jobs() -> int:
-    """The number of CPUs this process may run on (``os.cpu_count()`` without affinity)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
-
-
-def available_memory() -> int | None:
-    """Bytes of memory available now (``MemAvailable`` of ``/proc/meminfo``), or None."""
-    from . import pipeline
-
-    return pipeline.available_memory()
+    """Workers to start when ``--jobs`` is not given: :func:`upsamp.resources.usable_cpus`."""
+    return usable_cpus()
 
 
 def effective_jobs(

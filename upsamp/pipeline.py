@@ -7,7 +7,6 @@ writes the result atomically.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -17,11 +16,12 @@ from typing import Any
 import numpy as np
 
 from . import imageio
-from .errors import InputError, KernelError, OutputError, ParameterError
+from .errors import InputError, KernelError, OutputError
 from .indices import PoolIndices, fit_indices, indices_from_guide, load_indices
 from .kernels import Kernel, normalize, resolve_kernel, same_size_geometry
 from .methods import Method, MethodOptions, get_method
 from .methods.registry import DEFAULT_METHOD
+from .resources import DEFAULT_MAX_OUTPUT_PIXELS, check_output_budget, estimate_bytes
 
 __all__ = [
     "Compute",
@@ -34,7 +34,6 @@ __all__ = [
     "enlarge_file",
     "enlarge_image",
     "enlarge_to_storage",
-    "estimate_bytes",
     "output_shape",
     "pool_image",
     "result_span",
@@ -42,9 +41,6 @@ __all__ = [
 
 #: Output values per band of the banded pipeline (16 MiB of float32).
 BAND_VALUES = 1 << 22
-
-#: Twice Pillow's decompression-bomb limit (89,478,485 pixels).
-DEFAULT_MAX_OUTPUT_PIXELS = 2 * 89_478_485
 
 
 @dataclass(frozen=True)
@@ -262,55 +258,6 @@ def output_shape(input_shape: tuple[int, ...], settings: EnlargeSettings) -> tup
     c_in = int(input_shape[2]) if len(input_shape) == 3 else 1
     c_out = method.output_channels(c_in, opts)
     return (h, w, c_out) if c_out > 1 or len(input_shape) == 3 else (h, w)
-
-
-def estimate_bytes(
-    input_shape: tuple[int, ...], out_shape: tuple[int, ...], itemsize: int = 4
-) -> int:
-    """Rough peak working memory of one enlargement: input as float, the output, a scatter buffer
-    of the output's size, and the storage copy."""
-    n_in = int(np.prod(input_shape))
-    n_out = int(np.prod(out_shape))
-    return itemsize * (n_in + 3 * n_out) + n_out
-
-
-def available_memory() -> int | None:
-    """Bytes of memory available to new allocations (``MemAvailable``), or None if unknown."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
-
-
-def check_output_budget(
-    input_shape: tuple[int, ...],
-    out_shape: tuple[int, ...],
-    max_output_pixels: int,
-    *,
-    estimate: Callable[[tuple[int, ...], tuple[int, ...]], int] = estimate_bytes,
-) -> None:
-    """Refuse an output larger than ``max_output_pixels`` or than the memory available (as
-    ``estimate(input_shape, out_shape)`` bytes: :func:`estimate_bytes` for work done here)."""
-    pixels = int(out_shape[0]) * int(out_shape[1])
-    if pixels > max_output_pixels:
-        raise OutputError(
-            f"the output would be {out_shape[1]}x{out_shape[0]} = {pixels:,} pixels, more than "
-            f"--max-output-pixels {max_output_pixels:,}"
-        )
-    need = estimate(input_shape, out_shape)
-    available = available_memory()
-    if available is not None and need > available:
-        raise OutputError(
-            f"the output would be {out_shape[1]}x{out_shape[0]} and needs about "
-            f"{need / 2**30:.1f} GiB of memory; only {available / 2**30:.1f} GiB is available"
-        )
 
 
 def _alpha_plan(
@@ -680,6 +627,4 @@ def pool_image(
     if image.pixels.ndim == 2:
         colour = colour[:, :, 0]
     alpha = pooled[:, :, -1] if image.has_alpha else None
-    if min(stride) < 1:
-        raise ParameterError("stride must be >= 1")
     return colour, alpha, found
