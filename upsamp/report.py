@@ -44,7 +44,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -57,23 +57,20 @@ from .diagnostics import (
     CheckerboardStats,
     KernelAnalysis,
     ProbeResult,
-    analyze_kernel,
     checkerboard_energy_ratio,
     checkerboard_stats,
     constant_probe,
-    fix_kernel_hold,
-    fix_kernel_phases,
     psnr,
     quantize,
     ssim,
 )
 from .errors import InputError, KernelError, MethodError, OutputError, ParameterError
+from .kernel_analysis import finite_or_none, kernel_analysis, kernel_json
 from .kernels import Kernel, resolve_kernel
 from .methods import MethodOptions, available_methods, get_method
 
 __all__ = [
     "CB_DC_VERDICT_THRESHOLD",
-    "FIX_METHODS",
     "MethodEntry",
     "MethodResult",
     "Report",
@@ -83,9 +80,6 @@ __all__ = [
     "data_range",
     "detail_region",
     "downsample_mean",
-    "fix_kernel",
-    "kernel_analysis",
-    "kernel_json",
     "method_entries",
     "output_files",
     "prepare_folder",
@@ -102,9 +96,6 @@ Pair = tuple[int, int]
 
 #: A method whose flat-input probe exceeds this is a checkerboard whatever its kernel says.
 CB_DC_VERDICT_THRESHOLD = 1e-6
-
-#: ``kernels fix --how`` values.
-FIX_METHODS = ("normalize-phases", "hold")
 
 # Below this fraction of the largest phase mean, a phase counts as empty.
 _EMPTY_PHASE_RTOL = 1e-9
@@ -271,11 +262,11 @@ class MethodResult:
         return {
             "name": self.name,
             "output_shape": list(self.output_shape),
-            "psnr": _finite(self.psnr),
-            "ssim": _finite(self.ssim),
-            "cb_dc": _finite(self.cb_dc),
-            "cb_rel": _finite(self.cb_rel),
-            "cb_rel_tile_max": _finite(self.cb_rel_tile_max),
+            "psnr": finite_or_none(self.psnr),
+            "ssim": finite_or_none(self.ssim),
+            "cb_dc": finite_or_none(self.cb_dc),
+            "cb_rel": finite_or_none(self.cb_rel),
+            "cb_rel_tile_max": finite_or_none(self.cb_rel_tile_max),
             "artifact_free": self.artifact_free,
             "kernel": None if self.analysis is None else kernel_json(self.analysis),
             "verdict": self.verdict,
@@ -332,12 +323,6 @@ class Report:
         }
 
 
-def _finite(value: float | None) -> float | None:
-    if value is None or not math.isfinite(value):
-        return None
-    return float(value)
-
-
 def _worst_plane(means: np.ndarray, *, relative: bool) -> np.ndarray:
     """The ``(s_h, s_w)`` plane of the channel whose phase means vary most.
 
@@ -356,92 +341,6 @@ def _worst_plane(means: np.ndarray, *, relative: bool) -> np.ndarray:
             best, best_score = plane, score
     assert best is not None
     return np.asarray(best, dtype=np.float64)
-
-
-def kernel_json(analysis: KernelAnalysis, *, full: bool = False) -> dict[str, Any]:
-    """``{"phase_sums", "tap_counts", "phase_spread", "overlap_min", "overlap_max"}``.
-
-    ``phase_sums`` and ``tap_counts`` are ``s_h×s_w`` nested lists for a kernel with one output
-    channel, else one such list per output channel; a spread of ``inf`` (phase sums averaging
-    0) becomes null. ``full`` adds ``"stride"``, ``"artifact_free"``, ``"explanation"`` and
-    ``"fix"`` (for ``upsamp kernels show --json``).
-    """
-    sums = analysis.phase_sums
-    counts = analysis.tap_counts
-    if sums.shape[0] == 1:
-        sums, counts = sums[0], counts[0]
-    doc: dict[str, Any] = {
-        "phase_sums": sums.tolist(),
-        "tap_counts": counts.tolist(),
-        "phase_spread": _finite(analysis.phase_spread),
-        "overlap_min": analysis.overlap_min,
-        "overlap_max": analysis.overlap_max,
-    }
-    if full:
-        doc.update(
-            stride=list(analysis.stride),
-            artifact_free=analysis.artifact_free,
-            explanation=analysis.explain(),
-            fix=analysis.suggest_fix(),
-        )
-    return doc
-
-
-def kernel_analysis(kernel: Kernel) -> KernelAnalysis:
-    """:func:`upsamp.diagnostics.analyze_kernel` with the kernel's own geometry and bias."""
-    four_d = np.ndim(kernel.weight) == 4
-    return analyze_kernel(
-        kernel.weight,
-        stride=kernel.stride,
-        padding=kernel.padding,
-        dilation=kernel.dilation,
-        groups=kernel.groups if four_d else None,
-        bias=kernel.bias,
-    )
-
-
-def fix_kernel(kernel: Kernel, how: str) -> Kernel:
-    """Make ``kernel`` artifact-free at its stride.
-
-    ``how="normalize-phases"`` rescales each phase's taps to the mean phase sum
-    (:func:`upsamp.diagnostics.fix_kernel_phases`; same size and geometry). ``how="hold"``
-    convolves it with an ``s×s`` zero-order hold (:func:`upsamp.diagnostics.fix_kernel_hold`):
-    the weight grows by ``s - 1`` per axis and the padding/output_padding change so that the
-    output keeps its size; dilation becomes 1.
-
-    >>> from upsamp.kernels import preset
-    >>> fixed = fix_kernel(preset("checkerboard", 2), "hold")
-    >>> fixed.weight.shape, fixed.padding, fixed.output_padding
-    ((4, 4), (1, 1), (0, 0))
-    >>> kernel_analysis(fixed).artifact_free
-    True
-    """
-    if how not in FIX_METHODS:
-        raise ParameterError(f"how must be one of {', '.join(FIX_METHODS)}; got {how!r}")
-    four_d = np.ndim(kernel.weight) == 4
-    if how == "normalize-phases":
-        weight = fix_kernel_phases(
-            kernel.weight,
-            stride=kernel.stride,
-            padding=kernel.padding,
-            dilation=kernel.dilation,
-            groups=kernel.groups if four_d else None,
-        )
-        return replace(kernel, weight=weight)
-    held = fix_kernel_hold(
-        kernel.weight,
-        stride=kernel.stride,
-        padding=kernel.padding,
-        output_padding=kernel.output_padding,
-        dilation=kernel.dilation,
-    )
-    return replace(
-        kernel,
-        weight=held.weight,
-        padding=held.padding,
-        output_padding=held.output_padding,
-        dilation=held.dilation,
-    )
 
 
 # --------------------------------------------------------------------------------------------
