@@ -58,6 +58,8 @@ if TYPE_CHECKING:  # heavy imports (numpy, Pillow) happen inside the functions t
 
 __all__ = [
     "BatchOptions",
+    "run_task",
+    "signals_held",
     "BatchPlan",
     "BatchReport",
     "BatchTask",
@@ -748,7 +750,7 @@ def _init_worker(threads: int) -> None:
     os.environ[THREADS_VARIABLE] = str(threads)  # threads of one image: engine and PNG encoder
 
 
-def _run_task(task: BatchTask) -> FileResult:
+def run_task(task: BatchTask) -> FileResult:
     """Enlarge one file (in a worker, or in the main process for one job); never raises for a
     problem with the file, only for an interruption."""
     from .pipeline import enlarge_file
@@ -849,7 +851,7 @@ def sigterm_as_keyboard_interrupt() -> Iterator[None]:
 
 
 @contextmanager
-def _signals_held() -> Iterator[None]:
+def signals_held() -> Iterator[None]:
     """Ignore SIGINT and SIGTERM while cleaning up after an interruption (a second Ctrl-C must
     not leave temporary files behind)."""
     if threading.current_thread() is not threading.main_thread():
@@ -940,7 +942,7 @@ def _run_in_pool(tasks: list[BatchTask], jobs: int, fail_fast: bool, collector: 
                     while queue and not stopped and not broken and len(in_flight) < jobs:
                         task = queue.popleft()
                         try:
-                            in_flight[executor.submit(_run_task, task)] = task
+                            in_flight[executor.submit(run_task, task)] = task
                         except BrokenProcessPool:
                             queue.appendleft(task)
                             broken = True
@@ -967,7 +969,7 @@ def _run_in_pool(tasks: list[BatchTask], jobs: int, fail_fast: bool, collector: 
                         if fail_fast and result.status == FAILED:
                             stopped = True
             except KeyboardInterrupt:
-                with _signals_held():
+                with signals_held():
                     _stop_workers(executor)
                     executor.shutdown(wait=True, cancel_futures=True)
                 raise
@@ -979,7 +981,7 @@ def _run_here(tasks: list[BatchTask], fail_fast: bool, collector: _Collector) ->
     """Run ``tasks`` one after another in this process; return True when ``fail_fast`` stopped
     it."""
     for task in tasks:
-        result = _run_task(task)
+        result = run_task(task)
         collector.add(result)
         if fail_fast and result.status == FAILED:
             return True
@@ -1105,7 +1107,7 @@ def run_batch(
         except KeyboardInterrupt:
             interrupted = True
         finally:
-            with _signals_held():  # every writer is gone now (workers stopped or joined)
+            with signals_held():  # every writer is gone now (workers stopped or joined)
                 sweep_temporary_files(t.output for t in to_run)
                 _remove_empty(folders)
     collector.finish()
