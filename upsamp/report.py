@@ -51,7 +51,7 @@ from typing import Any
 import numpy as np
 
 from . import imageio
-from ._arrays import int_pair
+from ._arrays import check_image, int_pair
 from .diagnostics import (
     ARTIFACT_TOLERANCE,
     CheckerboardStats,
@@ -539,13 +539,6 @@ def _explain_probe(entry: MethodEntry, probe: ProbeResult, stride: Pair) -> tupl
     return why, f"follow with a {box} box filter (zero-order hold, Sugawara et al.)"
 
 
-def _as_image(values: np.ndarray, name: str) -> np.ndarray:
-    arr = np.asarray(values)
-    if arr.dtype.kind not in "biuf" or arr.ndim not in (2, 3) or arr.size == 0:
-        raise ParameterError(f"{name} must be a numeric (H, W) or (H, W, C) array")
-    return arr
-
-
 def _analyze(
     entry: MethodEntry,
     output: np.ndarray,
@@ -674,7 +667,7 @@ def report_arrays(
     Computation is in float64; PSNR/SSIM use the values quantized to ``image.dtype``.
     """
     s = int_pair(stride, "stride", minimum=1)
-    image = _as_image(image, "image")
+    image = check_image(image, name="image")
     notes: list[str] = []
     if has_alpha:
         notes.append("alpha is ignored: every metric uses the colour channels only")
@@ -793,7 +786,7 @@ def report_enlarged(
         s = int_pair(stride if stride is not None else options.stride, "stride", minimum=1)
     label = f"{method}:{kernel.name}" if kernel is not None else method
     entry = MethodEntry(name=label, method=method, kernel=kernel)
-    source = _as_image(source, "source")
+    source = check_image(source, name="source")
     if mode is None:
         mode = imageio.array_mode(source)
     out = np.asarray(output, dtype=np.float64)
