@@ -38,6 +38,7 @@ from .png import PNG_MODES, write_png
 
 __all__ = [
     "LoadedImage",
+    "array_mode",
     "atomic_write",
     "ImageHeader",
     "is_image_file",
@@ -516,8 +517,13 @@ def load_array(path: PathLike, *, max_pixels: int | None = None) -> np.ndarray:
     return array
 
 
-def _array_mode(array: np.ndarray) -> str:
-    """The mode an array input is saved in: its dtype and channel count decide."""
+def array_mode(array: np.ndarray) -> str:
+    """The mode an array is loaded and saved in: its dtype and channel count decide (uint8 with
+    1 or 3 channels -> "L" or "RGB", uint16 with 1 channel -> "I;16", anything else -> "F").
+
+    >>> array_mode(np.zeros((2, 2, 3), np.uint8)), array_mode(np.zeros((2, 2), np.int32))
+    ('RGB', 'F')
+    """
     channels = 1 if array.ndim == 2 else array.shape[2]
     if array.dtype == np.uint8 and channels in (1, 3):
         return "L" if channels == 1 else "RGB"
@@ -563,7 +569,7 @@ def load_input(path: PathLike, *, max_pixels: int | None = None) -> LoadedImage:
     return LoadedImage(
         pixels=array,
         alpha=None,
-        mode=_array_mode(array),
+        mode=array_mode(array),
         source_mode=array.dtype.name,
         format="NPY",
         info={},

@@ -16,7 +16,7 @@ import numpy as np
 from .._arrays import check_image, int_pair, result_dtype, row_range
 from ..errors import ParameterError
 from .polyphase import run_in_bands
-from .registry import Method, MethodOptions, Rows, register
+from .registry import Method, MethodOptions, Rows, register, resized_tag
 
 __all__ = ["nearest", "bilinear", "resolve_output_size"]
 
@@ -426,6 +426,18 @@ def _resized_shape(shape: tuple[int, int], options: MethodOptions) -> tuple[int,
     return resolve_output_size(shape, scale, size)[0]
 
 
+def _preset_kernel(name: str):  # -> Callable[[stride], upsamp.kernels.Kernel]
+    def build(stride: tuple[int, int]):
+        from ..kernels import preset  # kernels builds on this module's functions
+
+        return preset(name, stride)
+
+    return build
+
+
+#: The views of ``upsamp explain`` that apply to a method equal to a transposed convolution.
+TRANSCONV_VIEWS = ("scatter", "gather", "matrix", "phases", "size")
+
 register(
     Method(
         name="nearest",
@@ -434,7 +446,10 @@ register(
         supports_rows=True,
         copies_values=True,
         output_shape=_resized_shape,
+        output_tag=resized_tag,
         uses=frozenset({"stride", "scale", "size"}),
+        explain_views=("weights", *TRANSCONV_VIEWS),
+        as_transconv=_preset_kernel("nearest"),
     )
 )
 register(
@@ -445,6 +460,9 @@ register(
         supports_rows=True,
         upsample_rounded=_bilinear_rounded_backend,
         output_shape=_resized_shape,
+        output_tag=resized_tag,
         uses=frozenset({"stride", "scale", "size", "align_corners"}),
+        explain_views=("weights", *TRANSCONV_VIEWS),
+        as_transconv=_preset_kernel("bilinear"),
     )
 )

@@ -409,6 +409,18 @@ def _transconv_shape(shape: tuple[int, int], options: MethodOptions) -> tuple[in
     )
 
 
+def _default_kernel(stride: tuple[int, int]):  # -> upsamp.kernels.Kernel
+    return _kernel_for(MethodOptions(stride=stride))
+
+
+def _transconv_channels(channels: int, options: MethodOptions) -> int:
+    """A 4-D kernel gives ``C_out = weight.shape[1] * groups`` channels; a 2-D one keeps them."""
+    kernel = options.kernel
+    if kernel is not None and np.ndim(kernel.weight) == 4:
+        return int(kernel.weight.shape[1] * (kernel.groups or 1))
+    return channels
+
+
 register(
     Method(
         name="transconv",
@@ -418,6 +430,10 @@ register(
         upsample_rounded=_transconv_rounded_backend,
         output_shape=_transconv_shape,
         uses=frozenset({"stride", "kernel"}),
+        output_channels=_transconv_channels,
         per_channel=lambda options: options.kernel is None or np.ndim(options.kernel.weight) == 2,
+        default_kernel=_default_kernel,
+        explain_views=("scatter", "gather", "matrix", "phases", "size"),
+        as_transconv=_default_kernel,
     )
 )
