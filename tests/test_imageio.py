@@ -442,7 +442,7 @@ def test_text_named_png_is_not_an_image(tmp_path: Path) -> None:
     path.write_text("hello, I am not a picture\n")
     with pytest.raises(InputError) as exc:
         load_image(path)
-    assert "not an image Pillow can read" in _one_line_naming(exc, path)
+    assert "not an image format upsamp reads" in _one_line_naming(exc, path)
 
 
 def test_empty_file_is_not_an_image(tmp_path: Path) -> None:

@@ -210,6 +210,52 @@ def _refuse_too_big(path: Path, height: int, width: int, limit: int | None) -> N
 # --------------------------------------------------------------------------------------------
 
 
+#: The raster formats upsamp decodes (Pillow format names). Nothing else is ever opened: in
+#: particular not EPS/PostScript, which Pillow renders by running Ghostscript, nor PDF, WMF/EMF,
+#: PSD, FITS, HDF5 and the other plugins that hand data to external programs or rarely used
+#: parsers. Content sniffing (``probe``, ``is_image_file``) uses the same list.
+RASTER_FORMATS: tuple[str, ...] = (
+    "PNG", "JPEG", "MPO", "GIF", "TIFF", "WEBP", "BMP", "DIB", "PPM", "TGA", "ICO", "QOI",
+    "JPEG2000", "AVIF",
+)
+
+#: Leading bytes of formats that are refused, to name what a refused file is.
+_REFUSED_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"%!PS", "a PostScript document"),
+    (b"\xc5\xd0\xd3\xc6", "an EPS (PostScript) document"),
+    (b"%PDF", "a PDF document"),
+    (b"8BPS", "a Photoshop document"),
+    (b"\xd7\xcd\xc6\x9a", "a Windows metafile (WMF)"),
+    (b"SIMPLE  =", "a FITS file"),
+    (b"\x89HDF", "an HDF5 file"),
+    (b"<?xml", "an XML document (SVG is not a raster format)"),
+    (b"<svg", "an SVG drawing (not a raster format)"),
+)
+
+
+def describe_refused(head: bytes) -> str:
+    """Name what a file that is not an allowed raster image is, from its first bytes."""
+    for signature, what in _REFUSED_SIGNATURES:
+        if head.startswith(signature):
+            return what
+    return "not an image format upsamp reads"
+
+
+def _open_raster(source: Any) -> Image.Image:
+    """``Image.open`` restricted to :data:`RASTER_FORMATS` (raises UnidentifiedImageError).
+
+    Formats this Pillow build does not have (MPO and AVIF vary between versions) are left out.
+    """
+    Image.init()
+    return Image.open(source, formats=[f for f in RASTER_FORMATS if f in Image.OPEN])
+
+
+def _refusal(path: Path, head: bytes) -> InputError:
+    what = describe_refused(head.lstrip(b"\x04"))  # DOS PostScript files may start with ^D
+    allowed = ", ".join(RASTER_FORMATS)
+    return InputError(f"{path}: {what}; upsamp decodes only raster images ({allowed})")
+
+
 def _open_for_reading(path: Path) -> Any:
     """Open ``path`` in binary mode, turning the usual OS failures into InputError."""
     try:
@@ -385,9 +431,9 @@ def load_image(path: PathLike, *, max_pixels: int | None = None) -> LoadedImage:
         with _pillow_size_checks_off() as pillow_limit:
             limit = pillow_limit if max_pixels is None else max_pixels
             try:
-                im = Image.open(fh)
+                im = _open_raster(fh)
             except UnidentifiedImageError:
-                raise InputError(f"{p}: not an image Pillow can read") from None
+                raise _refusal(p, head) from None
             except Exception as exc:
                 raise InputError(f"{p}: truncated or corrupt image data ({_reason(exc)})") from None
             with im:
@@ -635,7 +681,7 @@ def _probe_npy(path: Path) -> ImageHeader | None:
 
 
 def _probe_image(path: Path) -> ImageHeader | None:
-    with _pillow_size_checks_off(), Image.open(path) as im:
+    with _pillow_size_checks_off(), _open_raster(path) as im:
         if im.format is None:
             return None
         width, height = im.size
@@ -676,7 +722,7 @@ def is_image_file(path: PathLike) -> bool:
         p = Path(path)
         if not p.is_file():
             return False
-        with _pillow_size_checks_off(), Image.open(p) as im:
+        with _pillow_size_checks_off(), _open_raster(p) as im:
             return im.format is not None
     except Exception:
         return False
