@@ -9,7 +9,8 @@ faster); absolute times vary from run to run, the ratios much less.
 Cases (1920×1080 RGB photo content, ×2, unless ``--image`` is given):
 
 1. ``upsamp.transconv`` float32 (depthwise 4×4 and 3×3 stride 2, 3→3 channel-mixing 4×4) vs
-   ``torch.nn.functional.conv_transpose2d`` with 2 threads; the plain engine for reference.
+   ``torch.nn.functional.conv_transpose2d`` with 2 threads; the plain scatter of the tests
+   (``tests/reference_impl.py``, float64, one strided slice per tap) for reference.
 2. ``upsamp.bilinear(x_u8, 2, keep_dtype=True)`` (exact integer path, uint8 out) vs Pillow
    BILINEAR (and OpenCV INTER_LINEAR); also the float result followed by ``to_storage``.
 3. nearest, bed of nails, max-unpool (uint8 → uint8 with ``keep_dtype``) vs Pillow NEAREST.
@@ -346,8 +347,9 @@ def close(a: np.ndarray, b: np.ndarray, rtol: float = 1e-4) -> tuple[bool, float
 
 
 def bench_transconv(up: Any, x: np.ndarray, repeat: int, log: Callable[[str], None]) -> list[Row]:
+    from reference_impl import scatter_transconv
+
     from upsamp.kernels import preset
-    from upsamp.methods.transconv import transconv_plain
 
     torch = optional("torch")
     bil = preset("bilinear", 2)
@@ -363,12 +365,14 @@ def bench_transconv(up: Any, x: np.ndarray, repeat: int, log: Callable[[str], No
     for label, w, pad, opad in cases:
         depthwise = w.ndim == 2
         kwargs = dict(stride=2, padding=pad, output_padding=opad)
+        w_plain = np.broadcast_to(w, (c, 1) + w.shape) if depthwise else w
+        plain_kwargs = dict(kwargs, groups=c if depthwise else 1)
         contenders: dict[str, Callable[[], Any]] = {
             "upsamp": lambda w=w, kw=kwargs: up.transconv(x, w, **kw),
-            "plain": lambda w=w, kw=kwargs: transconv_plain(x, w, **kw),
+            "plain": lambda w=w_plain, kw=plain_kwargs: scatter_transconv(x, w, **kw),
         }
         y = up.transconv(x, w, **kwargs)
-        y_plain = transconv_plain(x, w, **kwargs)
+        y_plain = scatter_transconv(x, w_plain, **plain_kwargs)
         notes = []
         if torch is not None:
             xt = torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1))[None])
@@ -942,8 +946,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     def log(message: str) -> None:
         err.print(f"[dim]{time.strftime('%H:%M:%S')}[/] {message}", highlight=False)
 
-    if str(REPO_ROOT) not in sys.path:
-        sys.path.insert(0, str(REPO_ROOT))
+    # the tree's own package, and the tests' reference implementations (the plain scatter)
+    for folder in (REPO_ROOT, REPO_ROOT / "tests"):
+        if str(folder) not in sys.path:
+            sys.path.insert(0, str(folder))
     import upsamp as up
 
     torch = optional("torch")

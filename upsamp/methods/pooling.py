@@ -1,4 +1,5 @@
-"""Bed of nails, max pooling with indices, and max unpooling (PyTorch conventions).
+"""Bed of nails, max pooling with indices, and max unpooling (PyTorch conventions,
+docs/references.md [PyTorch-MaxUnpool2d]).
 
 An index is the flat position ``h * W + w`` of the maximum within its channel plane of the
 pooled-from image (``H x W``), stored as int64 with the shape of the pooled array. Windows are
@@ -23,6 +24,7 @@ from .._arrays import (
     row_range,
 )
 from ..errors import ParameterError
+from ..kernels import Kernel, preset
 from .polyphase import run_in_bands
 from .registry import Method, MethodOptions, Rows, register
 
@@ -85,7 +87,7 @@ def max_pool(x: np.ndarray, size: int | Iterable[int]) -> tuple[np.ndarray, np.n
 
     Examples
     --------
-    Seed 000's example:
+    The example of docs/references.md [seed-000]:
 
     >>> x = np.array([[1, 2, 4, 1], [3, 4, 2, 3], [1, 4, 1, 2], [2, 3, 4, 3]])
     >>> pooled, idx = max_pool(x, 2)
@@ -180,7 +182,7 @@ def max_unpool(
 
     Examples
     --------
-    Seed 000's example:
+    The example of docs/references.md [seed-000]:
 
     >>> idx = np.array([[5, 2], [9, 14]])
     >>> max_unpool(np.array([[1., 2.], [3., 4.]]), idx, 2)
@@ -246,9 +248,7 @@ def _unpool_shape(shape: tuple[int, int], options: MethodOptions) -> tuple[int, 
     return unpool_output_size(shape, options.stride, options.output_size)
 
 
-def _bed_of_nails_kernel(stride: tuple[int, int]):  # -> upsamp.kernels.Kernel
-    from ..kernels import preset  # kernels builds on the methods' functions
-
+def _bed_of_nails_kernel(stride: tuple[int, int]) -> Kernel:
     return preset("bed-of-nails", stride)
 
 
