@@ -11,12 +11,11 @@ from PIL import Image
 
 from upsamp import resources
 from upsamp.errors import KernelError, OutputError, ParameterError
-from upsamp.kernels import preset, preset_names
+from upsamp.kernels import build_kernel, preset, preset_names
 from upsamp.methods import MethodOptions
 from upsamp.methods.transconv import transconv_output_size
 from upsamp.pipeline import (
     EnlargeSettings,
-    build_kernel,
     default_output_path,
     enlarge_file,
     output_shape,

@@ -324,8 +324,9 @@ def settings_from_options(params: dict[str, Any], *, require_indices: bool = Tru
 
     Options that do not apply to the chosen built-in method are usage errors.
     """
+    from ..kernels import build_kernel
     from ..methods import MethodOptions, get_method
-    from ..pipeline import DEFAULT_MAX_OUTPUT_PIXELS, EnlargeSettings, build_kernel
+    from ..pipeline import DEFAULT_MAX_OUTPUT_PIXELS, EnlargeSettings
 
     method = get_method(params["method"])
     check_method_options(method, params)
