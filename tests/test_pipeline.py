@@ -139,6 +139,32 @@ def test_output_shape_max_unpool_from_indices_file(tmp_path):
     assert output_shape((2, 2), s) == (6, 6)
 
 
+def test_enlarge_file_reads_the_indices_file_once(tmp_path, monkeypatch):
+    import upsamp.pipeline as pipeline
+    from upsamp.indices import load_indices
+
+    idx = tmp_path / "i.npz"
+    # positions of a 4x4 image pooled by 2: the top-left of each window
+    np.savez(idx, indices=np.array([[[0], [2]], [[8], [10]]], dtype=np.int64),
+             input_shape=np.array([4, 4]), stride=np.array([2, 2]))
+    Image.fromarray(np.array([[10, 20], [30, 40]], dtype=np.uint8), "L").save(tmp_path / "s.png")
+    reads = []
+
+    def counting(path):
+        reads.append(path)
+        return load_indices(path)
+
+    monkeypatch.setattr(pipeline, "load_indices", counting)
+    s = EnlargeSettings(method="max-unpool", indices_file=idx, stride_given=False)
+    out = enlarge_file(tmp_path / "s.png", None, s)
+    assert len(reads) == 1
+    assert out.output.name == "s_max-unpoolx2.png"
+    got = np.asarray(Image.open(out.output))
+    want = np.zeros((4, 4), dtype=np.uint8)
+    want[0, 0], want[0, 2], want[2, 0], want[2, 2] = 10, 20, 30, 40
+    np.testing.assert_array_equal(got, want)
+
+
 def test_output_shape_max_unpool_without_indices_is_stride_times():
     assert output_shape((3, 4), settings("max-unpool", stride=(2, 2))) == (6, 8)
 

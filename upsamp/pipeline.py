@@ -17,7 +17,14 @@ import numpy as np
 
 from . import imageio
 from .errors import InputError, KernelError, OutputError
-from .indices import PoolIndices, fit_indices, indices_from_guide, load_indices
+from .indices import (
+    PoolIndices,
+    check_pooled_size,
+    guide_positions,
+    indices_from_guide,
+    load_indices,
+    split_positions,
+)
 from .kernels import Kernel
 from .methods import Method, MethodOptions, get_method
 from .methods.registry import DEFAULT_METHOD
@@ -35,6 +42,7 @@ __all__ = [
     "enlarge_to_storage",
     "output_shape",
     "pool_image",
+    "read_positions",
     "result_span",
 ]
 
@@ -60,6 +68,8 @@ class EnlargeSettings:
     stride_given: bool = True
     #: Max-unpool positions for the alpha plane, filled in by :func:`prepare`.
     alpha_indices: np.ndarray | None = field(default=None, repr=False)
+    #: The indices file's positions once read (:func:`read_positions`); None reads the file.
+    positions: PoolIndices | None = field(default=None, repr=False, compare=False)
 
     def parameters(self) -> dict[str, Any]:
         """The effective parameters, JSON-ready."""
@@ -132,10 +142,33 @@ def default_output_path(
     if isinstance(opts.kernel, Kernel):
         opts = replace(opts, stride=opts.kernel.stride)
     elif method.needs_positions and opts.indices is None and settings.indices_file:
-        opts = replace(opts, stride=load_indices(settings.indices_file).stride)
+        opts = replace(opts, stride=_positions(settings).stride)
     tag = method.output_tag(opts)
     ext = suffix if suffix is not None else input_path.suffix
     return input_path.with_name(f"{input_path.stem}_{settings.method}{tag}{ext}")
+
+
+def _positions(settings: EnlargeSettings) -> PoolIndices:
+    """The positions of ``settings.indices_file``: those already read into ``settings``, else
+    the file's."""
+    if settings.positions is not None:
+        return settings.positions
+    assert settings.indices_file is not None
+    return load_indices(settings.indices_file)
+
+
+def read_positions(settings: EnlargeSettings) -> EnlargeSettings:
+    """``settings`` with its max-unpool indices file read into ``positions`` (once per run;
+    unchanged when the method needs no positions or they are already there)."""
+    method = get_method(settings.method)
+    if (
+        not method.needs_positions
+        or settings.indices_file is None
+        or settings.positions is not None
+        or settings.options.indices is not None
+    ):
+        return settings
+    return replace(settings, positions=load_indices(settings.indices_file))
 
 
 def _options_for(
@@ -152,45 +185,20 @@ def _options_for(
         settings.indices_file is None and settings.guide_file is None
     ):
         return opts, None
-    colour_channels = image.pixels.shape[2] if image.pixels.ndim == 3 else 1
-    wanted = colour_channels + (1 if image.has_alpha else 0)
     if settings.indices_file is not None:
-        found = load_indices(settings.indices_file)
+        found = _positions(settings)
         origin = str(settings.indices_file)
     else:
         guide = imageio.load_input(settings.guide_file, max_pixels=settings.max_pixels)
-        planes = [guide.pixels if guide.pixels.ndim == 3 else guide.pixels[:, :, None]]
-        if guide.has_alpha and image.has_alpha:
-            planes.append(guide.alpha[:, :, None])
-        stride = opts.stride
-        if not settings.stride_given:
-            stride = (guide.shape[0] // image.shape[0], guide.shape[1] // image.shape[1])
-            if min(stride) < 1:
-                raise InputError(
-                    f"{settings.guide_file}: the guide ({guide.shape[1]}x{guide.shape[0]}) is "
-                    f"smaller than the input ({image.shape[1]}x{image.shape[0]})"
-                )
-        found = indices_from_guide(np.concatenate(planes, axis=2).astype(np.float64), stride)
         origin = str(settings.guide_file)
-    if found.indices.shape[2] not in (1, colour_channels, wanted):
-        raise InputError(
-            f"{origin}: positions have {found.indices.shape[2]} channels but the image has "
-            f"{colour_channels}{' + alpha' if image.has_alpha else ''}"
+        found = guide_positions(
+            guide.pixels,
+            guide.alpha if guide.has_alpha and image.has_alpha else None,
+            image.shape[:2],
+            opts.stride if settings.stride_given else None,
+            origin,
         )
-    colour_idx = fit_indices(
-        PoolIndices(found.indices[:, :, :colour_channels], found.input_shape, found.stride)
-        if found.indices.shape[2] == wanted and wanted != colour_channels
-        else found,
-        image.pixels.shape,
-        origin,
-    )
-    alpha_idx = None
-    if image.has_alpha:
-        alpha_idx = (
-            found.indices[:, :, -1] if found.indices.shape[2] == wanted else colour_idx[:, :, 0]
-        )
-    if image.pixels.ndim == 2:
-        colour_idx = colour_idx[:, :, 0]
+    colour_idx, alpha_idx = split_positions(found, image.pixels.shape, image.has_alpha, origin)
     new = replace(opts, indices=colour_idx, stride=found.stride, output_size=found.input_shape)
     return new, alpha_idx
 
@@ -201,13 +209,8 @@ def output_shape(input_shape: tuple[int, ...], settings: EnlargeSettings) -> tup
     method = get_method(settings.method)
     opts = settings.options
     if method.needs_positions and opts.indices is None and settings.indices_file:
-        found = load_indices(settings.indices_file)
-        if found.indices.shape[:2] != tuple(input_shape[:2]):
-            raise InputError(
-                f"{settings.indices_file}: positions are for a {found.indices.shape[1]}x"
-                f"{found.indices.shape[0]} pooled image, but the input is "
-                f"{input_shape[1]}x{input_shape[0]}"
-            )
+        found = _positions(settings)
+        check_pooled_size(found, input_shape, str(settings.indices_file))
         opts = replace(opts, stride=found.stride, output_size=found.input_shape)
     h, w = method.output_shape((int(input_shape[0]), int(input_shape[1])), opts)
     c_in = int(input_shape[2]) if len(input_shape) == 3 else 1
@@ -439,6 +442,7 @@ def prepare(image: imageio.LoadedImage, settings: EnlargeSettings) -> EnlargeSet
         return settings
     if settings.indices_file is None and settings.guide_file is None:
         return settings
+    settings = read_positions(settings)
     if settings.indices_file is not None:
         output_shape(image.shape, settings)  # checks that the positions fit the input
     opts, alpha_indices = _options_for(image, settings, method)
