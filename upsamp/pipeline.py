@@ -492,10 +492,7 @@ def enlarge_file(
         output_path = default_output_path(input_path, settings)
     output_path = Path(output_path)
     fmt = imageio.output_format(output_path)
-    if output_path.exists() and imageio.same_file(input_path, output_path):
-        raise OutputError(f"{output_path}: refusing to overwrite the input file")
-    if output_path.exists() and not settings.overwrite:
-        raise OutputError(f"{output_path}: exists; use --overwrite to replace it")
+    imageio.check_target(output_path, settings.overwrite, source=input_path)
     check_output_budget(
         image.shape,
         output_shape(image.shape, settings),

@@ -986,10 +986,7 @@ def check_free(paths: Sequence[Path], *, overwrite: bool) -> None:
     """Raise :class:`~upsamp.errors.OutputError` for the first path that exists (unless
     ``overwrite``) or is a folder, before anything is written."""
     for path in paths:
-        if path.is_dir():
-            raise OutputError(f"{path}: is a directory")
-        if not overwrite and (path.exists() or path.is_symlink()):
-            raise OutputError(f"{path}: exists; use --overwrite to replace it")
+        imageio.check_target(path, overwrite, folder_made_later=True)
 
 
 def save_outputs(report: Report, folder: str | Path, *, overwrite: bool = False) -> list[Path]:
