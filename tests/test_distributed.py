@@ -33,9 +33,9 @@ from upsamp.pipeline import (
     enlarge_file,
     enlarge_image,
     enlarge_to_storage,
-    pool_image,
     prepare,
 )
+from upsamp.pool_job import pool_image
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

@@ -16,12 +16,11 @@ from typing import Any
 import numpy as np
 
 from . import imageio
-from .errors import InputError, KernelError, OutputError
+from .errors import KernelError, OutputError
 from .indices import (
     PoolIndices,
     check_pooled_size,
     guide_positions,
-    indices_from_guide,
     load_indices,
     split_positions,
 )
@@ -41,7 +40,6 @@ __all__ = [
     "enlarge_image",
     "enlarge_to_storage",
     "output_shape",
-    "pool_image",
     "read_positions",
     "result_span",
 ]
@@ -541,46 +539,3 @@ def enlarge_file(
         result=colour if keep_arrays else None,
         source=image.pixels if keep_arrays else None,
     )
-
-
-def pool_image(
-    image: imageio.LoadedImage, stride: tuple[int, int], guide: imageio.LoadedImage | None = None
-) -> tuple[np.ndarray, np.ndarray | None, PoolIndices]:
-    """Max-pool ``image`` (colour and alpha planes alike) and return
-    ``(pooled colour, pooled alpha, indices)``; with a ``guide`` the positions come from the
-    guide's maxima and the image's values at those positions are taken."""
-    planes = image.pixels if image.pixels.ndim == 3 else image.pixels[:, :, None]
-    if image.has_alpha:
-        planes = np.concatenate([planes, image.alpha[:, :, None]], axis=2)
-    planes = planes.astype(np.float64)
-    if guide is None:
-        found = indices_from_guide(planes, stride)
-    else:
-        if guide.shape[:2] != image.shape[:2]:
-            raise InputError(
-                f"the guide is {guide.shape[1]}x{guide.shape[0]} but the image is "
-                f"{image.shape[1]}x{image.shape[0]}"
-            )
-        g = guide.pixels if guide.pixels.ndim == 3 else guide.pixels[:, :, None]
-        if guide.has_alpha and image.has_alpha:
-            g = np.concatenate([g, guide.alpha[:, :, None]], axis=2)
-        found = indices_from_guide(g.astype(np.float64), stride)
-        if found.indices.shape[2] == 1:
-            found = PoolIndices(
-                np.repeat(found.indices, planes.shape[2], axis=2), found.input_shape, found.stride
-            )
-        elif found.indices.shape[2] != planes.shape[2]:
-            raise InputError(
-                f"the guide has {found.indices.shape[2]} channels "
-                f"but the image has {planes.shape[2]}"
-            )
-    h, w = planes.shape[:2]
-    flat = planes.reshape(h * w, planes.shape[2])
-    pooled = np.take_along_axis(flat, found.indices.reshape(-1, planes.shape[2]), axis=0)
-    pooled = pooled.reshape(found.indices.shape)
-    colour_channels = planes.shape[2] - (1 if image.has_alpha else 0)
-    colour = pooled[:, :, :colour_channels]
-    if image.pixels.ndim == 2:
-        colour = colour[:, :, 0]
-    alpha = pooled[:, :, -1] if image.has_alpha else None
-    return colour, alpha, found
