@@ -15,7 +15,7 @@ and column of the output array. A transposed convolution (PyTorch semantics, see
 A flat input then comes out as an ``s``-periodic grid whose value on phase ``(p, q)`` is the
 *phase sum* ``G[p, q]`` (the total weight landing on that phase) plus the bias. The output is free
 of checkerboard artifacts for flat regions exactly when every phase sum is equal (the multirate
-condition of Harada/Kiya and Sugawara et al.; see ``checkerboard-metrics.md``).
+condition of docs/references.md [Sugawara2019]; the uneven overlap of [Odena2016]).
 
 Dtype rule: every metric is computed in float64 whatever the input dtype (inputs are never
 rescaled: a uint8 image is used with its 0..255 values). Arrays returned as results are float64.
@@ -1119,8 +1119,9 @@ class Spectrum:
     Attributes
     ----------
     log_magnitude : ndarray, float64, (N, N)
-        ``log(1 + |fft2(p)|)`` with ``p`` the periodic component (Moisan 2011) of the crop's
-        luminance minus its mean, so the border does not draw a cross on the axes.
+        ``log(1 + |fft2(p)|)`` with ``p`` the periodic component (docs/references.md
+        [Moisan2011]) of the crop's luminance minus its mean, so the border does not draw a
+        cross on the axes.
     grid_bins : list of (row, col)
         Positions in ``log_magnitude`` of the checkerboard frequencies
         ``(k1/s_h, k2/s_w)`` cycles per pixel, ``(k1, k2) != (0, 0)``.
@@ -1138,7 +1139,8 @@ class Spectrum:
 
 
 def _periodic_component(u: np.ndarray) -> np.ndarray:
-    """Moisan's periodic component: ``u`` minus the smooth image that carries its border jumps."""
+    """The periodic component of docs/references.md [Moisan2011]: ``u`` minus the smooth image
+    that carries its border jumps."""
     m, n = u.shape
     v = np.zeros_like(u)
     v[0, :] += u[-1, :] - u[0, :]
