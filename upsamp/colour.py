@@ -146,8 +146,9 @@ def unpremultiply(colour: np.ndarray, alpha: np.ndarray, *, alpha_max: float) ->
     c = _as_float(colour)
     a = _broadcast_alpha(c, _alpha_fraction(alpha, alpha_max, c.dtype))
     visible = a > 0
-    out = np.divide(c, a, out=np.zeros(np.broadcast_shapes(c.shape, a.shape), c.dtype),
-                    where=visible)
+    out = np.divide(
+        c, a, out=np.zeros(np.broadcast_shapes(c.shape, a.shape), c.dtype), where=visible
+    )
     return out
 
 

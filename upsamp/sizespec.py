@@ -84,9 +84,7 @@ def parse_scale(text: str) -> float | tuple[float, float]:
         try:
             value = float(item[:-1] if percent else item)
         except ValueError:
-            raise ParameterError(
-                f"{text!r} is not a scale (e.g. 1.5, 150% or SY,SX)"
-            ) from None
+            raise ParameterError(f"{text!r} is not a scale (e.g. 1.5, 150% or SY,SX)") from None
         if percent:
             value /= 100.0
         if not 0 < value < float("inf"):
