@@ -656,10 +656,9 @@ def test_save_image_shape_mismatch_is_a_parameter_error(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("suffix", "mode", "alpha", "match"),
     [
-        (".jpg", "RGBA", True, "JPEG cannot store an alpha channel; use .png/.webp/.tiff"),
+        (".jpg", "RGBA", True, "JPEG cannot store an alpha channel; use .png/.webp/.tiff/.gif"),
         (".jpeg", "LA", True, "JPEG cannot store an alpha channel"),
         (".bmp", "RGBA", True, "BMP cannot store an alpha channel"),
-        (".gif", "RGBA", True, "GIF cannot store an alpha channel"),
         (".jpg", "I;16", False, "JPEG cannot store 16-bit"),
         (".webp", "I;16", False, "WEBP cannot store 16-bit"),
         (".png", "I", False, "PNG cannot store 32-bit integer"),

@@ -23,7 +23,9 @@ import errno
 import os
 import secrets
 import stat
+import struct
 import threading
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -31,7 +33,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError, features
+from PIL import (
+    Image,
+    ImageOps,
+    PngImagePlugin,
+    TiffImagePlugin,
+    UnidentifiedImageError,
+    features,
+)
 
 from .errors import InputError, OutputError, ParameterError
 from .png import PNG_MODES, write_png
@@ -64,9 +73,22 @@ _STORAGE_DTYPE: dict[str, np.dtype] = {
     "RGB": np.dtype(np.uint8),
     "RGBA": np.dtype(np.uint8),
     "I;16": np.dtype(np.uint16),
+    "RGB;16": np.dtype(np.uint16),
+    "LA;16": np.dtype(np.uint16),
+    "RGBA;16": np.dtype(np.uint16),
     "I": np.dtype(np.int32),
     "F": np.dtype(np.float32),
 }
+
+#: Modes with an alpha plane (stored last) -> their colour mode.
+_ALPHA_MODES: dict[str, str] = {"LA": "L", "RGBA": "RGB", "LA;16": "I;16", "RGBA;16": "RGB;16"}
+#: Colour mode -> the mode it has with an alpha plane.
+_WITH_ALPHA: dict[str, str] = {colour: full for full, colour in _ALPHA_MODES.items()}
+#: Channels of every full mode (alpha included).
+_CHANNELS: dict[str, int] = {
+    "L": 1, "I;16": 1, "I": 1, "F": 1, "LA": 2, "LA;16": 2, "RGB": 3, "RGB;16": 3,
+    "RGBA": 4, "RGBA;16": 4,
+}  # fmt: skip
 
 #: Pillow's names of 16-bit grayscale modes; all are loaded and saved as "I;16".
 _SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N"})
@@ -87,12 +109,8 @@ _EXTENSIONS: dict[str, str] = {
     ".npy": "NPY",
 }
 
-#: Which metadata each output format can carry.
-_CARRIES_ICC = frozenset({"PNG", "JPEG", "WEBP", "TIFF"})
-_CARRIES_DPI = frozenset({"PNG", "JPEG", "TIFF", "BMP"})
-_CARRIES_EXIF = frozenset({"PNG", "JPEG", "WEBP", "TIFF"})
-#: Formats that can store an 8-bit alpha channel.
-_CARRIES_ALPHA = frozenset({"PNG", "WEBP", "TIFF"})
+#: Formats that can store an alpha channel (GIF: 1-bit transparency).
+_CARRIES_ALPHA = frozenset({"PNG", "WEBP", "TIFF", "GIF"})
 
 _EXIF_ORIENTATION = 0x0112
 _DEFAULT_QUALITY = 95
@@ -807,7 +825,8 @@ def to_storage(
     bounds = value_range(base)
     assert bounds is not None
     lo, hi = bounds
-    work = np.float32 if arr.dtype == np.float32 and base in ("L", "RGB", "I;16") else np.float64
+    small = ("L", "RGB", "I;16", "RGB;16")
+    work = np.float32 if arr.dtype == np.float32 and base in small else np.float64
     if range_mode == "clip" and arr.dtype.kind == "f" and arr.size:
         # Fast path: round once, then a min/max pass decides whether any clipping is needed
         # (NaN propagates through min/max, sending such arrays down the careful path).
@@ -851,16 +870,28 @@ def to_storage(
 # --------------------------------------------------------------------------------------------
 
 
-def output_format(path: PathLike) -> str:
+def output_format(path: PathLike, format: str | None = None) -> str:
     """Return the Pillow format name for an output path from its extension (any case).
 
     .png -> PNG, .jpg/.jpeg -> JPEG, .webp -> WEBP, .tif/.tiff -> TIFF, .bmp -> BMP,
-    .gif -> GIF, .npy -> NPY. Raises OutputError for other extensions (listing the supported
-    ones) and for WebP when this Pillow has no WebP support.
+    .gif -> GIF, .npy -> NPY. ``format`` (an extension without the dot, any case, or a format
+    name) overrides the extension; it is needed for ``-`` (standard output). Raises
+    OutputError for other extensions (listing the supported ones) and for WebP when this
+    Pillow has no WebP support.
     """
     p = Path(path)
-    suffix = p.suffix.lower()
-    fmt = _EXTENSIONS.get(suffix)
+    if format is not None:
+        name = str(format).lower().lstrip(".")
+        fmt = _EXTENSIONS.get("." + name) or (
+            name.upper() if name.upper() in _EXTENSIONS.values() else None
+        )
+        if fmt is None:
+            known = ", ".join(sorted({e.lstrip(".") for e in _EXTENSIONS}))
+            raise OutputError(f"unknown output format {format!r}; use one of {known}")
+    elif str(p) == "-":
+        raise OutputError("standard output: name the format with --format")
+    else:
+        fmt = _EXTENSIONS.get(p.suffix.lower())
     if fmt is None:
         supported = ", ".join(_EXTENSIONS)
         what = f"extension {p.suffix!r}" if p.suffix else "no extension"
@@ -1013,20 +1044,19 @@ def atomic_write(path: PathLike, write: Callable[[Path], None], *, overwrite: bo
 def _mode_for_save(mode: str, has_alpha: bool) -> tuple[str, str]:
     """Return ``(colour_mode, full_mode)`` for a save; e.g. ("RGB", "RGBA") with alpha."""
     base = "I;16" if mode in _SIXTEEN_BIT_MODES else mode
-    if base in ("LA", "RGBA"):
+    if base in _ALPHA_MODES:
         if not has_alpha:
             raise ParameterError(f"mode {mode} needs an alpha array")
-        return base[:-1], base
+        return _ALPHA_MODES[base], base
     _base_mode(base)  # raises for unknown modes
     if has_alpha:
-        if base in ("L", "RGB"):
-            return base, base + "A"
-        return base, base  # refused with a clear OutputError by _check_format
+        return base, _WITH_ALPHA.get(base, base)  # I/F + alpha: refused by _check_format
     return base, base
 
 
 _DEPTH_NAMES = {
     "I;16": ("16-bit images", ".png or .tiff"),
+    "RGB;16": ("16-bit images", ".png or .tiff"),
     "I": ("32-bit integer images", ".tiff"),
     "F": ("floating-point images", ".tiff"),
 }
@@ -1036,7 +1066,7 @@ def _check_format(path: Path, fmt: str, colour_mode: str, has_alpha: bool, ndim:
     """Raise OutputError when ``fmt`` cannot store an image of this kind."""
     if colour_mode in _DEPTH_NAMES:
         what, where = _DEPTH_NAMES[colour_mode]
-        if has_alpha:
+        if has_alpha and colour_mode not in _WITH_ALPHA:
             raise OutputError(
                 f"{path}: {what} with an alpha channel cannot be saved as an image; use .npy"
             )
@@ -1044,17 +1074,22 @@ def _check_format(path: Path, fmt: str, colour_mode: str, has_alpha: bool, ndim:
             raise OutputError(
                 f"{path}: a floating-point array with channels can only be saved as .npy"
             )
-        allowed = ("PNG", "TIFF") if colour_mode == "I;16" else ("TIFF",)
+        allowed = ("PNG", "TIFF") if colour_mode in ("I;16", "RGB;16") else ("TIFF",)
         if fmt not in allowed:
             raise OutputError(f"{path}: {fmt} cannot store {what}; use {where} (or .npy)")
     if has_alpha and fmt not in _CARRIES_ALPHA:
-        raise OutputError(f"{path}: {fmt} cannot store an alpha channel; use .png/.webp/.tiff")
+        raise OutputError(
+            f"{path}: {fmt} cannot store an alpha channel; use .png/.webp/.tiff/.gif, or "
+            "flatten it with --background COLOR"
+        )
 
 
 def _check_shapes(pixels: np.ndarray, alpha: np.ndarray | None, colour_mode: str) -> np.ndarray:
-    if colour_mode == "RGB":
+    if colour_mode in ("RGB", "RGB;16"):
         if pixels.ndim != 3 or pixels.shape[2] != 3:
-            raise ParameterError(f"mode RGB needs (H, W, 3) pixels, got shape {pixels.shape}")
+            raise ParameterError(
+                f"mode {colour_mode} needs (H, W, 3) pixels, got shape {pixels.shape}"
+            )
     else:
         if pixels.ndim == 3 and pixels.shape[2] == 1:
             pixels = pixels[:, :, 0]
@@ -1071,30 +1106,364 @@ def _check_shapes(pixels: np.ndarray, alpha: np.ndarray | None, colour_mode: str
     return pixels
 
 
-def _save_options(
-    fmt: str, info: dict[str, Any], compress_level: int | None, quality: int | None
-) -> dict[str, Any]:
-    options: dict[str, Any] = {}
-    icc = info.get("icc_profile")
-    if fmt in _CARRIES_ICC and isinstance(icc, bytes | bytearray) and icc:
-        options["icc_profile"] = bytes(icc)
-    dpi = info.get("dpi")
-    if fmt in _CARRIES_DPI and isinstance(dpi, tuple | list) and len(dpi) == 2:
-        options["dpi"] = (float(dpi[0]), float(dpi[1]))
-    exif = info.get("exif")
-    if fmt in _CARRIES_EXIF and isinstance(exif, bytes | bytearray) and exif:
-        if not (fmt == "JPEG" and len(exif) > 65_000):  # JPEG's APP1 segment limit
-            options["exif"] = bytes(exif)
-    if compress_level is not None:
-        if isinstance(compress_level, bool) or not 0 <= compress_level <= 9:
-            raise ParameterError(f"compress_level must be 0..9, got {compress_level!r}")
-        if fmt == "PNG":
-            options["compress_level"] = int(compress_level)
+#: What each kind of metadata is called in notes, and the output formats that can hold it.
+_METADATA: dict[str, tuple[str, frozenset[str]]] = {
+    "icc_profile": ("ICC profile", frozenset({"PNG", "JPEG", "WEBP", "TIFF"})),
+    "dpi": ("DPI", frozenset({"PNG", "JPEG", "TIFF", "BMP"})),
+    "exif": ("EXIF", frozenset({"PNG", "JPEG", "WEBP", "TIFF"})),
+    "xmp": ("XMP", frozenset({"PNG", "JPEG", "WEBP", "TIFF"})),
+    "iptc": ("IPTC", frozenset({"JPEG", "TIFF"})),
+    "text": ("PNG text", frozenset({"PNG"})),
+    "comment": ("comment", frozenset({"JPEG", "GIF"})),
+}
+
+#: ``--subsampling`` values -> Pillow's JPEG subsampling names.
+SUBSAMPLINGS: dict[str, str | None] = {
+    "keep": None,
+    "444": "4:4:4",
+    "422": "4:2:2",
+    "420": "4:2:0",
+}
+#: ``--tiff-compression`` values -> Pillow's and tifffile's names.
+TIFF_COMPRESSIONS: dict[str, tuple[str, str | None]] = {
+    "none": ("raw", None),
+    "lzw": ("tiff_lzw", "lzw"),
+    "deflate": ("tiff_adobe_deflate", "adobe_deflate"),
+}
+
+
+def strip_metadata(info: dict[str, Any]) -> dict[str, Any]:
+    """The metadata ``--strip`` keeps: only the ICC profile (the pixels mean nothing without
+    it); EXIF (with GPS), XMP, IPTC, comments, PNG text and DPI go."""
+    return {k: v for k, v in info.items() if k == "icc_profile"}
+
+
+def metadata_notes(fmt: str, info: dict[str, Any], mode: str | None = None) -> list[str]:
+    """One line naming the metadata of ``info`` that ``fmt`` cannot hold (empty list: all of
+    it is carried). ``mode`` is the full output mode: 16-bit colour TIFFs are written by
+    tifffile, which carries no EXIF."""
+    lost = [
+        name for key, (name, formats) in _METADATA.items() if info.get(key) and fmt not in formats
+    ]
+    if fmt == "TIFF" and mode in ("RGB;16", "RGBA;16", "LA;16") and info.get("exif"):
+        lost.append("EXIF")
+    if not lost:
+        return []
+    what = "NumPy arrays" if fmt == "NPY" else fmt
+    return [f"{what} cannot hold the input's {', '.join(lost)}; not carried to the output"]
+
+
+@dataclass(frozen=True)
+class EncoderSettings:
+    """How an output file is encoded (:func:`encoder_settings` decides).
+
+    ``quality`` (JPEG/WebP lossy; None with ``keep_tables``), ``subsampling`` (JPEG:
+    "4:4:4", "4:2:2" or "4:2:0"), ``keep_tables`` (JPEG: the input's quantization tables),
+    ``lossless`` (WebP), ``compression`` (TIFF: none/lzw/deflate), ``compress_level`` (PNG zlib
+    level).
+    """
+
+    format: str
+    quality: int | None = None
+    subsampling: str | None = None
+    keep_tables: bool = False
+    lossless: bool = False
+    compression: str | None = None
+    compress_level: int | None = None
+    qtables: Any = field(default=None, repr=False, compare=False)
+
+    def to_json(self) -> dict[str, Any]:
+        """The settings as JSON values (only those that apply to the format)."""
+        out: dict[str, Any] = {"format": self.format}
+        if self.format == "JPEG":
+            out["quality"] = "input's tables" if self.keep_tables else self.quality
+            out["subsampling"] = self.subsampling
+        elif self.format == "WEBP":
+            out["lossless"] = self.lossless
+            if not self.lossless:
+                out["quality"] = self.quality
+        elif self.format == "TIFF":
+            out["compression"] = self.compression
+        elif self.format == "PNG":
+            out["compress_level"] = 6 if self.compress_level is None else self.compress_level
+        return out
+
+
+def encoder_settings(
+    fmt: str,
+    *,
+    source: dict[str, Any] | None = None,
+    quality: int | None = None,
+    subsampling: str | None = None,
+    tiff_compression: str | None = None,
+    compress_level: int | None = None,
+) -> EncoderSettings:
+    """Decide the encoder settings of an output in format ``fmt``.
+
+    ``source`` is the input's :attr:`LoadedImage.encoding`. JPEG: ``quality`` (default 95),
+    ``subsampling`` one of :data:`SUBSAMPLINGS` (default: the input's when it is a JPEG, else
+    4:2:0; "keep" of a JPEG input also keeps its quantization tables when ``quality`` is None).
+    WebP: lossless when the input is a lossless WebP and ``quality`` is None, else lossy at
+    ``quality`` (default 95). TIFF: ``tiff_compression`` one of :data:`TIFF_COMPRESSIONS`
+    (default: the input's when it is a TIFF, else none). PNG: zlib ``compress_level``.
+    """
+    src = source or {}
     if quality is not None and (isinstance(quality, bool) or not 1 <= quality <= 100):
         raise ParameterError(f"quality must be 1..100, got {quality!r}")
-    if fmt in ("JPEG", "WEBP"):
-        options["quality"] = _DEFAULT_QUALITY if quality is None else int(quality)
+    if compress_level is not None and (
+        isinstance(compress_level, bool) or not 0 <= compress_level <= 9
+    ):
+        raise ParameterError(f"compress_level must be 0..9, got {compress_level!r}")
+    if subsampling is not None and subsampling not in SUBSAMPLINGS:
+        raise ParameterError(
+            f"subsampling must be one of {', '.join(SUBSAMPLINGS)}, got {subsampling!r}"
+        )
+    if tiff_compression is not None and tiff_compression not in TIFF_COMPRESSIONS:
+        raise ParameterError(
+            f"tiff_compression must be one of {', '.join(TIFF_COMPRESSIONS)}, "
+            f"got {tiff_compression!r}"
+        )
+    if fmt == "JPEG":
+        chosen = SUBSAMPLINGS.get(subsampling) if subsampling else None
+        if chosen is None:
+            chosen = src.get("jpeg_subsampling") or "4:2:0"
+        keep = subsampling == "keep" and quality is None and src.get("jpeg_qtables") is not None
+        return EncoderSettings(
+            fmt,
+            quality=None if keep else (_DEFAULT_QUALITY if quality is None else quality),
+            subsampling=chosen,
+            keep_tables=keep,
+            qtables=src.get("jpeg_qtables") if keep else None,
+        )
+    if fmt == "WEBP":
+        lossless = quality is None and bool(src.get("webp_lossless"))
+        return EncoderSettings(
+            fmt,
+            quality=None if lossless else (_DEFAULT_QUALITY if quality is None else quality),
+            lossless=lossless,
+        )
+    if fmt == "TIFF":
+        return EncoderSettings(
+            fmt, compression=tiff_compression or src.get("tiff_compression") or "none"
+        )
+    if fmt == "PNG":
+        return EncoderSettings(fmt, compress_level=compress_level)
+    return EncoderSettings(fmt)
+
+
+def _pillow_options(fmt: str, info: dict[str, Any], encoding: EncoderSettings) -> dict[str, Any]:
+    """Keyword arguments of ``Image.save`` for the metadata and encoder settings."""
+    options: dict[str, Any] = {}
+    icc = info.get("icc_profile")
+    holds = {key: fmt in formats for key, (_, formats) in _METADATA.items()}
+    if holds["icc_profile"] and isinstance(icc, bytes | bytearray) and icc:
+        options["icc_profile"] = bytes(icc)
+    dpi = info.get("dpi")
+    if holds["dpi"] and isinstance(dpi, tuple | list) and len(dpi) == 2:
+        options["dpi"] = (float(dpi[0]), float(dpi[1]))
+    exif = info.get("exif")
+    if holds["exif"] and isinstance(exif, bytes | bytearray) and exif:
+        if not (fmt == "JPEG" and len(exif) > 65_000):  # JPEG's APP1 segment limit
+            options["exif"] = bytes(exif)
+    xmp = info.get("xmp")
+    if xmp and fmt in ("JPEG", "WEBP"):
+        options["xmp"] = bytes(xmp)
+    comment = info.get("comment")
+    if comment and fmt in ("JPEG", "GIF"):
+        options["comment"] = bytes(comment)
+    if fmt == "TIFF":
+        extra = {}
+        if xmp:
+            extra[700] = bytes(xmp)
+        if info.get("iptc"):
+            extra[33723] = bytes(info["iptc"])
+        if extra:
+            tags = TiffImagePlugin.ImageFileDirectory_v2()
+            for tag, value in extra.items():
+                tags[tag] = value
+                tags.tagtype[tag] = 7 if tag == 33723 else 1  # UNDEFINED / BYTE
+            options["tiffinfo"] = tags
+        options["compression"] = TIFF_COMPRESSIONS[encoding.compression or "none"][0]
+    if fmt == "PNG":
+        level = encoding.compress_level
+        options["compress_level"] = 6 if level is None else level
+        text = _png_text_info(info)
+        if text is not None:
+            options["pnginfo"] = text
+    if fmt == "JPEG":
+        if encoding.keep_tables:
+            options["qtables"] = encoding.qtables
+        else:
+            options["quality"] = encoding.quality
+        options["subsampling"] = encoding.subsampling
+    if fmt == "WEBP":
+        if encoding.lossless:
+            options["lossless"] = True
+        else:
+            options["quality"] = encoding.quality
     return options
+
+
+def _png_text_info(info: dict[str, Any]) -> Any:
+    """A ``PngInfo`` with the PNG text and XMP of ``info``, or None."""
+    text = info.get("text") or {}
+    xmp = info.get("xmp")
+    if not text and not xmp:
+        return None
+    pnginfo = PngImagePlugin.PngInfo()
+    for key, value in text.items():
+        pnginfo.add_itxt(str(key), str(value))
+    if xmp:
+        pnginfo.add_itxt("XML:com.adobe.xmp", bytes(xmp).decode("utf-8", "replace"))
+    return pnginfo
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def _png_text_chunks(info: dict[str, Any]) -> bytes:
+    """iTXt chunks (ISO/IEC 15948 11.3.4.5, uncompressed, UTF-8) for PNG text and XMP."""
+    items = [(str(k), str(v)) for k, v in (info.get("text") or {}).items()]
+    if info.get("xmp"):
+        items.append(("XML:com.adobe.xmp", bytes(info["xmp"]).decode("utf-8", "replace")))
+    out = b""
+    for key, value in items:
+        keyword = key.encode("latin-1", "replace")[:79] or b"Comment"
+        out += _png_chunk(b"iTXt", keyword + b"\0\0\0\0\0" + value.encode("utf-8"))
+    return out
+
+
+def _append_png_chunks(path: Path, chunks: bytes) -> None:
+    """Insert ``chunks`` before the final IEND chunk of the PNG file at ``path``."""
+    if not chunks:
+        return
+    with open(path, "r+b") as fh:
+        fh.seek(-12, os.SEEK_END)
+        iend = fh.read(12)
+        if iend[4:8] != b"IEND":
+            raise OSError("the PNG written does not end in IEND")
+        fh.seek(-12, os.SEEK_END)
+        fh.write(chunks + iend)
+
+
+def _irb_from_iptc(iim: bytes) -> bytes:
+    """A Photoshop image resource block (JPEG APP13) holding IPTC-IIM data (resource 0x0404)."""
+    data = bytes(iim) + (b"\0" if len(iim) % 2 else b"")
+    return (
+        b"Photoshop 3.0\0"
+        + b"8BIM"
+        + struct.pack(">H", 0x0404)
+        + b"\0\0"
+        + struct.pack(">I", len(iim))
+        + data
+    )
+
+
+def _iptc_from_irb(irb: bytes) -> bytes | None:
+    """The IPTC-IIM data (resource 0x0404) of a Photoshop resource block, or None."""
+    if irb.startswith(b"Photoshop 3.0\0"):
+        irb = irb[14:]
+    pos = 0
+    while pos + 12 <= len(irb) and irb[pos : pos + 4] == b"8BIM":
+        rid = struct.unpack(">H", irb[pos + 4 : pos + 6])[0]
+        name_len = irb[pos + 6]
+        pos += 6 + 1 + name_len + ((1 + name_len) % 2)  # Pascal name padded to even length
+        size = struct.unpack(">I", irb[pos : pos + 4])[0]
+        pos += 4
+        if rid == 0x0404:
+            return irb[pos : pos + size]
+        pos += size + (size % 2)
+    return None
+
+
+def _splice_jpeg_app13(path: Path, iptc: bytes) -> None:
+    """Insert an APP13 (IPTC) segment into the JPEG at ``path`` after its APPn segments."""
+    payload = _irb_from_iptc(iptc)
+    if len(payload) + 2 > 0xFFFF:
+        raise OSError("the IPTC block is larger than a JPEG segment")
+    data = path.read_bytes()
+    pos = 2  # after SOI
+    while pos + 4 <= len(data) and data[pos] == 0xFF and 0xE0 <= data[pos + 1] <= 0xEF:
+        pos += 2 + struct.unpack(">H", data[pos + 2 : pos + 4])[0]
+    segment = b"\xff\xed" + struct.pack(">H", len(payload) + 2) + payload
+    path.write_bytes(data[:pos] + segment + data[pos:])
+
+
+def _gif_frame(arr: np.ndarray, full_mode: str) -> Image.Image:
+    """A palette image for GIF: at most 255 colours, and index 255 transparent where alpha is
+    below half (GIF transparency is 1 bit)."""
+    has_alpha = full_mode in _ALPHA_MODES
+    colour = arr[:, :, :-1] if has_alpha else arr
+    if colour.ndim == 3 and colour.shape[2] == 1:
+        colour = colour[:, :, 0]
+    base = Image.fromarray(np.ascontiguousarray(colour)).convert("RGB")
+    if not has_alpha:
+        return base.quantize(256)
+    quantized = base.quantize(255)
+    indices = np.array(quantized)
+    indices[arr[:, :, -1] < 128] = 255
+    palette = quantized.getpalette() or []
+    palette = palette[: 255 * 3] + [0] * (255 * 3 - len(palette[: 255 * 3])) + [0, 0, 0]
+    out = Image.fromarray(indices, mode="P")
+    out.putpalette(palette)
+    out.info["transparency"] = 255
+    return out
+
+
+def _pillow_frame(arr: np.ndarray, full_mode: str, fmt: str) -> Image.Image:
+    if fmt == "GIF":
+        return _gif_frame(arr, full_mode)
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[:, :, 0]
+    image = Image.fromarray(np.ascontiguousarray(arr))
+    if image.mode != full_mode:  # cannot happen with the checks before; guards Pillow changes
+        raise ParameterError(f"internal error: built a {image.mode} image for {full_mode}")
+    return image
+
+
+def _write_tiff16(
+    path: Path,
+    frames: list[np.ndarray],
+    full_mode: str,
+    info: dict[str, Any],
+    encoding: EncoderSettings,
+) -> None:
+    """16-bit colour or gray+alpha TIFF pages with tifffile (Pillow cannot write them)."""
+    # tifffile is imported here, not at module level, for start-up time
+    import tifffile
+
+    compression = TIFF_COMPRESSIONS[encoding.compression or "none"][1]
+    extratags = []
+    if info.get("xmp"):
+        extratags.append((700, 1, len(info["xmp"]), bytes(info["xmp"]), True))
+    if info.get("iptc"):
+        extratags.append((33723, 7, len(info["iptc"]), bytes(info["iptc"]), True))
+    dpi = info.get("dpi")
+    with tifffile.TiffWriter(path) as tif:
+        for arr in frames:
+            tif.write(
+                arr,
+                photometric="rgb" if full_mode in ("RGB;16", "RGBA;16") else "minisblack",
+                extrasamples=["unassalpha"] if full_mode in _ALPHA_MODES else None,
+                compression=compression,
+                iccprofile=info.get("icc_profile") or None,
+                resolution=(float(dpi[0]), float(dpi[1])) if dpi else None,
+                resolutionunit="INCH" if dpi else None,
+                extratags=extratags,
+                metadata=None,
+            )
+
+
+def _check_tiff16_codec(target: Path, encoding: EncoderSettings) -> None:
+    if encoding.compression == "lzw":
+        try:
+            import imagecodecs  # noqa: F401  (tifffile's LZW encoder)
+        except ImportError:
+            raise OutputError(
+                f"{target}: LZW for 16-bit colour TIFF needs the imagecodecs package "
+                "(pip install 'upsamp[tiff-lzw]'); use --tiff-compression deflate or none"
+            ) from None
 
 
 def save_image(
@@ -1108,32 +1477,37 @@ def save_image(
     compress_level: int | None = None,
     quality: int | None = None,
     range_mode: str = "clip",
+    encoding: EncoderSettings | None = None,
+    format: str | None = None,
 ) -> float:
     """Convert float results to ``mode`` and write them atomically in the format of the suffix.
 
     Parameters
     ----------
     path : str or os.PathLike
-        Output file; the extension picks the format (:func:`output_format`).
+        Output file; the extension picks the format (:func:`output_format`). ``"-"`` writes
+        to standard output (then ``format`` names the format).
     pixels : numpy.ndarray
         Float results, ``(H, W)`` or ``(H, W, 3)`` on the scale of ``mode`` (0..255 for 8-bit).
     alpha : numpy.ndarray or None
-        Float ``(H, W)`` alpha on the 0..255 scale, or None.
+        Float ``(H, W)`` alpha on the scale of ``mode``, or None.
     mode : str
-        The source's :attr:`LoadedImage.mode`; "L"/"RGB" with an ``alpha`` become "LA"/"RGBA".
+        The source's :attr:`LoadedImage.mode`; "L"/"RGB"/"I;16"/"RGB;16" with an ``alpha``
+        become "LA"/"RGBA"/"LA;16"/"RGBA;16".
     info : dict or None
         Metadata from :attr:`LoadedImage.info`; each item is written where the format can hold
-        it (ICC: PNG, JPEG, WebP, TIFF; DPI: PNG, JPEG, TIFF, BMP; EXIF: PNG, JPEG, WebP,
-        TIFF) and silently left out elsewhere.
+        it (see :func:`metadata_notes` for what is left out).
     overwrite : bool
         Replace an existing file.
-    compress_level : int or None
-        PNG zlib level 0..9 (ignored by other formats); None is Pillow's default.
-    quality : int or None
-        JPEG/WebP quality 1..100; None means 95.
+    compress_level, quality : int or None
+        PNG zlib level 0..9, JPEG/WebP quality 1..100 (used when ``encoding`` is None).
     range_mode : {"clip", "rescale"}
         How colour values outside the mode's range are handled (:func:`to_storage`); alpha is
         always clipped, since rescaling it would make opaque pixels translucent.
+    encoding : EncoderSettings or None
+        From :func:`encoder_settings`; None means its defaults.
+    format : str or None
+        A format name ("PNG", "JPEG", ...) overriding the extension.
 
     Returns
     -------
@@ -1143,7 +1517,7 @@ def save_image(
     Raises
     ------
     OutputError
-        Unknown extension, a format that cannot hold this image (alpha in JPEG/BMP/GIF; 16-bit
+        Unknown extension, a format that cannot hold this image (alpha in JPEG/BMP; 16-bit
         outside PNG/TIFF; 32-bit integer or float outside TIFF), an existing file without
         ``overwrite``, a missing folder, or a write failure. Nothing is left at ``path``.
     ParameterError
@@ -1153,10 +1527,10 @@ def save_image(
     -----
     For ``.npy`` the float results are saved exactly by :func:`save_array`, with alpha (if
     any) appended as the last channel. WebP has no grayscale: L/LA are stored as RGB/RGBA.
-    GIF stores a palette of at most 256 colours.
+    GIF stores a palette of at most 256 colours and 1-bit transparency (alpha below half).
     """
     target = Path(path)
-    fmt = output_format(target)
+    fmt = output_format(target, format)
     pix = np.asarray(pixels)
     alp = None if alpha is None else np.asarray(alpha)
     if fmt == "NPY":
@@ -1171,18 +1545,16 @@ def save_image(
     _check_target(target, overwrite)  # fail before the conversion work
     stored, fraction = to_storage(pix, colour_mode, range_mode=range_mode)
     if alp is not None:
-        stored_alpha, _ = to_storage(alp, "L", range_mode="clip")
+        alpha_mode = "I;16" if stored.dtype == np.uint16 else "L"
+        stored_alpha, _ = to_storage(alp, alpha_mode, range_mode="clip")
         planes = stored if stored.ndim == 3 else stored[:, :, None]
         stored = np.concatenate([planes, stored_alpha[:, :, None]], axis=2)
-    save_stored(
-        target,
-        stored,
-        mode=full_mode,
-        info=info,
-        overwrite=overwrite,
-        compress_level=compress_level,
-        quality=quality,
-    )
+    if encoding is None:
+        encoding = encoder_settings(fmt, quality=quality, compress_level=compress_level)
+    save_frames(
+        target, [stored], mode=full_mode, info=info, overwrite=overwrite, encoding=encoding,
+        format=fmt,
+    )  # fmt: skip
     return fraction
 
 
@@ -1195,51 +1567,170 @@ def save_stored(
     overwrite: bool = False,
     compress_level: int | None = None,
     quality: int | None = None,
+    encoding: EncoderSettings | None = None,
+    format: str | None = None,
 ) -> None:
     """Write values that are already in the storage dtype of ``mode`` (see :func:`to_storage`).
 
     ``stored`` holds the channels of ``mode`` in order: ``(H, W)`` for L, I;16, I and F,
-    ``(H, W, 3)`` for RGB, and the alpha plane last for LA ``(H, W, 2)`` and RGBA
-    ``(H, W, 4)``. The banded pipeline fills one such array band by band, so no float copy of
-    the whole output ever exists. Same checks, metadata and atomic write as :func:`save_image`.
+    ``(H, W, 3)`` for RGB and RGB;16, and the alpha plane last for LA/LA;16 ``(H, W, 2)`` and
+    RGBA/RGBA;16 ``(H, W, 4)``. The banded pipeline fills one such array band by band, so no
+    float copy of the whole output ever exists. Same checks, metadata and atomic write as
+    :func:`save_image`.
+    """
+    fmt = output_format(Path(path), format)
+    if encoding is None:
+        encoding = encoder_settings(fmt, quality=quality, compress_level=compress_level)
+    save_frames(
+        path, [stored], mode=mode, info=info, overwrite=overwrite, encoding=encoding,
+        format=fmt,
+    )  # fmt: skip
+
+
+#: Formats that hold several frames (PNG as APNG, TIFF as pages).
+MULTI_FRAME_FORMATS = frozenset({"GIF", "PNG", "WEBP", "TIFF"})
+
+
+def save_frames(
+    path: PathLike,
+    frames: list[np.ndarray],
+    *,
+    mode: str,
+    info: dict[str, Any] | None = None,
+    overwrite: bool = False,
+    encoding: EncoderSettings | None = None,
+    durations: list[int] | None = None,
+    loop: int | None = None,
+    disposal: list[int] | None = None,
+    format: str | None = None,
+) -> None:
+    """Write one or more stored frames (see :func:`save_stored`) as one file, atomically.
+
+    Several frames need a format that holds them: GIF, PNG (written as APNG), WebP
+    (animated) or TIFF (pages); ``durations`` (milliseconds per frame), ``loop`` (0 = for
+    ever; None = play once) and ``disposal`` (GIF/APNG codes per frame) are written where the
+    format has them. The frames are whole pictures: APNG frames replace the canvas (blend
+    "source"), and transparent GIF frames are disposed to the background, so no frame is drawn
+    over the one before.
     """
     target = Path(path)
-    fmt = output_format(target)
+    fmt = output_format(target, format)
+    if not frames:
+        raise ParameterError("save_frames needs at least one frame")
     if fmt == "NPY":
         raise OutputError(f"{target}: .npy outputs keep float results; use save_array")
-    arr = np.asarray(stored)
-    has_alpha = mode in ("LA", "RGBA")
+    meta = info or {}
+    enc = encoding if encoding is not None else encoder_settings(fmt)
+    has_alpha = mode in _ALPHA_MODES
     colour_mode, full_mode = _mode_for_save(mode, has_alpha)
-    if has_alpha and (arr.ndim != 3 or arr.shape[2] != len(mode)):
-        raise ParameterError(f"mode {mode} needs (H, W, {len(mode)}) values, got {arr.shape}")
-    colour = arr[:, :, :-1] if has_alpha else arr
-    _check_shapes(colour, arr[:, :, -1] if has_alpha else None, colour_mode)
-    _check_format(target, fmt, colour_mode, has_alpha, 3 if colour_mode == "RGB" else 2)
-    options = _save_options(fmt, info or {}, compress_level, quality)
+    channels = _CHANNELS[full_mode]
+    arrays = []
+    for stored in frames:
+        arr = np.asarray(stored)
+        if has_alpha and (arr.ndim != 3 or arr.shape[2] != channels):
+            raise ParameterError(f"mode {mode} needs (H, W, {channels}) values, got {arr.shape}")
+        colour = arr[:, :, :-1] if has_alpha else arr
+        _check_shapes(colour, arr[:, :, -1] if has_alpha else None, colour_mode)
+        if arr.ndim == 3 and arr.shape[2] == 1:
+            arr = arr[:, :, 0]
+        arrays.append(arr)
+    _check_format(target, fmt, colour_mode, has_alpha, 3 if colour_mode in ("RGB", "RGB;16") else 2)
+    several = len(arrays) > 1
+    if several and fmt not in MULTI_FRAME_FORMATS:
+        raise OutputError(
+            f"{target}: {fmt} cannot hold {len(arrays)} frames; use .gif, .png (APNG), .webp "
+            "or .tiff, or pick one frame with --frame N (0-based)"
+        )
+    sixteen = _STORAGE_DTYPE[full_mode] == np.uint16 and full_mode != "I;16"
+    if fmt == "TIFF" and sixteen:
+        _check_tiff16_codec(target, enc)
+    if several and fmt == "PNG" and sixteen:
+        raise OutputError(
+            f"{target}: an animated PNG of 16-bit colour cannot be written; use .tiff"
+        )
     _check_target(target, overwrite)
-    if arr.ndim == 3 and arr.shape[2] == 1:
-        arr = arr[:, :, 0]
-    if fmt == "PNG" and full_mode in PNG_MODES:
-        # The project's own encoder deflates on every core (see upsamp.png).
-        def write_fast(tmp: Path) -> None:
-            try:
-                _write_png_file(tmp, arr, full_mode, options)
-            except (OSError, ValueError) as exc:
-                raise OutputError(f"{target}: cannot write PNG ({_reason(exc)})") from None
-
-        atomic_write(target, write_fast, overwrite=overwrite)
-        return
-    image = Image.fromarray(arr)
-    if image.mode != full_mode:  # cannot happen with the checks above; guards Pillow changes
-        raise OutputError(f"{target}: internal error: built a {image.mode} image for {full_mode}")
 
     def write(tmp: Path) -> None:
         try:
-            image.save(tmp, format=fmt, **options)
+            if fmt == "TIFF" and sixteen:
+                _write_tiff16(tmp, arrays, full_mode, meta, enc)
+            elif fmt == "PNG" and not several and full_mode in PNG_MODES:
+                # The project's own encoder deflates on every core (see upsamp.png).
+                _write_png_file(tmp, arrays[0], full_mode, _pillow_options(fmt, meta, enc))
+                _append_png_chunks(tmp, _png_text_chunks(meta))
+            else:
+                images = [_pillow_frame(a, full_mode, fmt) for a in arrays]
+                options = _pillow_options(fmt, meta, enc)
+                if several:
+                    options.update(_animation_options(fmt, images, durations, loop, disposal))
+                elif fmt == "GIF" and "transparency" in images[0].info:
+                    options["transparency"] = images[0].info["transparency"]
+                images[0].save(tmp, format=fmt, **options)
+                if fmt == "JPEG" and meta.get("iptc"):
+                    _splice_jpeg_app13(tmp, bytes(meta["iptc"]))
+        except OutputError:
+            raise
         except (OSError, ValueError, TypeError, KeyError) as exc:
             raise OutputError(f"{target}: cannot write {fmt} ({_reason(exc)})") from None
 
-    atomic_write(target, write, overwrite=overwrite)
+    _deliver(target, write, overwrite)
+
+
+def _animation_options(
+    fmt: str,
+    images: list[Image.Image],
+    durations: list[int] | None,
+    loop: int | None,
+    disposal: list[int] | None,
+) -> dict[str, Any]:
+    options: dict[str, Any] = {"save_all": True, "append_images": images[1:]}
+    if fmt == "TIFF":
+        return options
+    if durations is not None:
+        options["duration"] = [int(d) for d in durations]
+    if loop is not None:
+        options["loop"] = int(loop)
+    elif fmt == "WEBP":
+        options["loop"] = 0  # WebP always has a loop count; 0 is WebP's "play for ever" too
+    if fmt == "GIF":
+        if "transparency" in images[0].info:
+            options["transparency"] = images[0].info["transparency"]
+            options["disposal"] = 2  # whole frames: clear each before the next one
+        elif disposal is not None:
+            options["disposal"] = list(disposal)
+    if fmt == "PNG":
+        options["default_image"] = False
+        options["blend"] = 0  # APNG_BLEND_OP_SOURCE: each frame replaces the canvas
+        if disposal is not None:
+            options["disposal"] = list(disposal)
+    return options
+
+
+def _deliver(target: Path, write: Callable[[Path], None], overwrite: bool) -> None:
+    """:func:`atomic_write` to ``target``, or, for ``-``, to standard output in one piece."""
+    if str(target) != "-":
+        atomic_write(target, write, overwrite=overwrite)
+        return
+    import sys
+    import tempfile
+
+    fd, name = tempfile.mkstemp(suffix=".tmp", prefix="upsamp-")
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        write(tmp)
+        with tmp.open("rb") as fh:
+            out = sys.stdout.buffer
+            while block := fh.read(1 << 20):
+                out.write(block)
+            out.flush()
+    except BrokenPipeError:
+        raise OutputError("standard output: the reading program closed the pipe") from None
+    finally:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
 
 
 def save_array(path: PathLike, array: np.ndarray, *, overwrite: bool = False) -> None:
