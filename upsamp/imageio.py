@@ -143,6 +143,15 @@ class LoadedImage:
         ``"dpi"`` (tuple of two floats), ``"exif"`` (bytes, orientation reset to 1).
     path : pathlib.Path or None
         The file the image was read from.
+    frame_count, frame_index : int
+        How many frames (or TIFF pages) the file has, and which one this is.
+    animation : dict
+        For a frame of an animation: ``"duration"`` (ms), and ``"loop"``, ``"disposal"`` when
+        the file has them.
+    encoding : dict
+        How the input was encoded, for outputs that keep it (:func:`encoder_settings`).
+    notes : list of str
+        One-line notes about the conversion (e.g. a colour space converted without a profile).
     """
 
     pixels: np.ndarray
@@ -152,6 +161,11 @@ class LoadedImage:
     format: str | None
     info: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
+    frame_count: int = 1
+    frame_index: int = 0
+    animation: dict[str, Any] = field(default_factory=dict)
+    encoding: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -299,38 +313,6 @@ def _png_header(head: bytes) -> tuple[int, int] | None:
     return head[24], head[25]
 
 
-def _refuse_reduced_png(path: Path, png: tuple[int, int] | None) -> None:
-    """Refuse 16-bit colour PNGs, which Pillow silently reduces to 8 bits."""
-    if png is None or png[0] != 16:
-        return
-    if png[1] in (2, 6):
-        raise InputError(
-            f"{path}: 16-bit RGB PNG is not supported (it would be reduced to 8 bits); "
-            "convert it to 16-bit grayscale or 8-bit RGB"
-        )
-    if png[1] == 4:
-        raise InputError(
-            f"{path}: 16-bit grayscale+alpha PNG is not supported (it would be reduced to "
-            "8 bits); convert it to 16-bit grayscale or 8-bit grayscale+alpha"
-        )
-
-
-def _refuse_reduced_tiff(path: Path, im: Image.Image) -> None:
-    """Refuse TIFFs of more than 8 bits per sample that Pillow would open in an 8-bit mode."""
-    if im.format != "TIFF" or im.mode in _SIXTEEN_BIT_MODES or im.mode in ("I", "F"):
-        return
-    tags = getattr(im, "tag_v2", None)
-    bits = tags.get(258) if tags is not None else None  # BitsPerSample
-    if bits is None:
-        return
-    values = bits if isinstance(bits, tuple) else (bits,)
-    if any(int(b) > 8 for b in values):
-        raise InputError(
-            f"{path}: {max(int(b) for b in values)}-bit {im.mode} TIFF is not supported (it "
-            "would be reduced to 8 bits); convert it to 16-bit grayscale or 8-bit RGB"
-        )
-
-
 def _orientation(im: Image.Image) -> int:
     try:
         value = im.getexif().get(_EXIF_ORIENTATION, 1)
@@ -400,8 +382,10 @@ def _split(im: Image.Image, mode: str) -> tuple[np.ndarray, np.ndarray | None]:
     return np.ascontiguousarray(arr, dtype=dtype), None
 
 
-def load_image(path: PathLike, *, max_pixels: int | None = None) -> LoadedImage:
-    """Read an image file with Pillow.
+def load_image(
+    path: PathLike, *, max_pixels: int | None = None, frame: int | None = None
+) -> LoadedImage:
+    """Read an image file with Pillow (16-bit colour TIFFs with tifffile).
 
     Parameters
     ----------
@@ -409,8 +393,10 @@ def load_image(path: PathLike, *, max_pixels: int | None = None) -> LoadedImage:
         The file. Its format is found from its content, not its extension.
     max_pixels : int or None
         Refuse images with more than this many pixels (width times height), checked from the
-        header before any decoding. None means Pillow's limit in force
-        (``PIL.Image.MAX_IMAGE_PIXELS``; no limit when that is None).
+        header before any decoding. None means :data:`DEFAULT_MAX_PIXELS`.
+    frame : int or None
+        Which frame (0-based) of an animation or page of a multi-page TIFF; None reads frame 0
+        and records the number of frames in :attr:`LoadedImage.frame_count`.
 
     Returns
     -------
@@ -422,7 +408,8 @@ def load_image(path: PathLike, *, max_pixels: int | None = None) -> LoadedImage:
     ------
     InputError
         Missing file, directory, unreadable, not an image, truncated or corrupt, larger than
-        ``max_pixels``, or a 16-bit colour image Pillow would reduce to 8 bits.
+        ``max_pixels``, a frame index out of range, or a 16-bit colour PNG without a 16-bit
+        PNG decoder.
     ParameterError
         ``max_pixels`` is not a positive integer or None.
 
@@ -430,11 +417,34 @@ def load_image(path: PathLike, *, max_pixels: int | None = None) -> LoadedImage:
     -----
     Modes: L, LA, RGB, RGBA are kept; "1" becomes L (0/255); P becomes RGB, or RGBA when it
     has transparency; PA, La, RGBa become RGBA; L/RGB with a tRNS colour key become LA/RGBA;
-    CMYK, YCbCr, LAB, HSV become RGB (and their ICC profile is dropped, as it describes the old
-    colour space); 16-bit grayscale (I;16, I;16B, ...) is kept as uint16 with mode "I;16";
-    I stays int32, F stays float32. Only the first frame of a multi-frame file is read.
+    CMYK, YCbCr, LAB, HSV become RGB: through their embedded ICC profile to sRGB when they
+    have one (the output then carries an sRGB profile), else with Pillow's plain formula and
+    a note; 16-bit grayscale is kept as uint16 with mode "I;16", 16-bit RGB/RGBA as "RGB;16"
+    with a uint16 alpha; I stays int32, F stays float32. Frames of animations are whole
+    pictures, composited as a viewer shows them.
     """
+    return _load(path, max_pixels=max_pixels, frames=[0 if frame is None else frame])[0]
+
+
+def load_frames(path: PathLike, *, max_pixels: int | None = None) -> list[LoadedImage]:
+    """Read every frame of an animation (GIF, APNG, WebP) or every page of a TIFF.
+
+    Each frame is a :class:`LoadedImage` as :func:`load_image` returns it, with
+    ``frame_index`` set and the timing in ``animation`` (``duration`` in milliseconds,
+    ``loop``, ``disposal``). The frames of an animation all get the same mode (the widest:
+    alpha if any frame has it). ``max_pixels`` applies to each frame.
+    """
+    return _load(path, max_pixels=max_pixels, frames=None)
+
+
+def _load(
+    path: PathLike, *, max_pixels: int | None, frames: list[int] | None
+) -> list[LoadedImage]:
     _check_max_pixels(max_pixels)
+    if frames is not None and any(
+        isinstance(f, bool) or not isinstance(f, int) or f < 0 for f in frames
+    ):
+        raise ParameterError(f"frame must be a non-negative integer, got {frames[0]!r}")
     p = Path(path)
     _check_is_file(p)
     with _open_for_reading(p) as fh:
@@ -444,9 +454,8 @@ def load_image(path: PathLike, *, max_pixels: int | None = None) -> LoadedImage:
         except OSError as exc:
             raise InputError(f"{p}: cannot read ({_reason(exc)})") from None
         png = _png_header(head)
-        _refuse_reduced_png(p, png)
-        with _pillow_size_checks_off() as pillow_limit:
-            limit = pillow_limit if max_pixels is None else max_pixels
+        with _pillow_size_checks_off():
+            limit = DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels
             try:
                 im = _open_raster(fh)
             except UnidentifiedImageError:
@@ -454,43 +463,294 @@ def load_image(path: PathLike, *, max_pixels: int | None = None) -> LoadedImage:
             except Exception as exc:
                 raise InputError(f"{p}: truncated or corrupt image data ({_reason(exc)})") from None
             with im:
-                return _decode(p, im, png, limit)
+                count = max(1, int(getattr(im, "n_frames", 1) or 1))
+                wanted = list(range(count)) if frames is None else frames
+                for index in wanted:
+                    if index >= count:
+                        raise InputError(
+                            f"{p}: frame {index} does not exist; it has {count} frame"
+                            f"{'s' if count != 1 else ''} (--frame takes 0..{count - 1})"
+                        )
+                loaded = []
+                encoding = _source_encoding(im, fh)
+                for index in wanted:
+                    try:
+                        if index or count > 1:
+                            im.seek(index)
+                    except Exception as exc:
+                        raise InputError(
+                            f"{p}: frame {index} is truncated or corrupt ({_reason(exc)})"
+                        ) from None
+                    image = _decode(p, im, png, limit, fh, index)
+                    image.frame_count = count
+                    image.frame_index = index
+                    image.encoding = encoding
+                    loaded.append(image)
+    if frames is None and len(loaded) > 1:
+        _same_mode(p, loaded)
+    return loaded
+
+
+def _same_mode(path: Path, frames: list[LoadedImage]) -> None:
+    """Give every frame the widest mode among them (in place)."""
+    sixteen = {f.pixels.dtype == np.uint16 for f in frames}
+    if len(sixteen) > 1 or any(f.mode in ("I", "F") for f in frames) and len(
+        {f.mode for f in frames}
+    ) > 1:
+        raise InputError(f"{path}: its frames have different bit depths; pick one with --frame N")
+    colour = any(f.pixels.ndim == 3 for f in frames)
+    alpha = any(f.has_alpha for f in frames)
+    top = np.iinfo(frames[0].pixels.dtype).max if frames[0].pixels.dtype.kind == "u" else None
+    for f in frames:
+        if colour and f.pixels.ndim == 2:
+            f.pixels = np.repeat(f.pixels[:, :, None], 3, axis=2)
+            f.mode = {"L": "RGB", "LA": "RGB", "I;16": "RGB;16"}.get(f.mode, f.mode)
+        if alpha and f.alpha is None and top is not None:
+            f.alpha = np.full(f.pixels.shape[:2], top, dtype=f.pixels.dtype)
+
+
+#: The most pixels an input may have unless --max-pixels says otherwise: 2**28 (268 million),
+#: three times Pillow's default. A 150-megapixel camera file (and a 240-megapixel
+#: pixel-shift composite) passes; a small file that claims a gigapixel picture is still
+#: refused before anything is decoded, and the pipeline checks the memory it needs first.
+DEFAULT_MAX_PIXELS = 1 << 28
+
+
+def _source_encoding(im: Image.Image, fh: Any) -> dict[str, Any]:
+    """How the input was encoded, for outputs that keep it (see :func:`encoder_settings`)."""
+    out: dict[str, Any] = {}
+    if im.format == "JPEG":
+        try:
+            from PIL import JpegImagePlugin
+
+            sampling = JpegImagePlugin.get_sampling(im)
+        except Exception:
+            sampling = -1
+        names = {0: "4:4:4", 1: "4:2:2", 2: "4:2:0"}
+        if sampling in names:
+            out["jpeg_subsampling"] = names[sampling]
+        tables = getattr(im, "quantization", None)
+        if tables:
+            out["jpeg_qtables"] = {k: list(v) for k, v in tables.items()}
+    elif im.format == "WEBP":
+        out["webp_lossless"] = _webp_is_lossless(fh)
+    elif im.format == "TIFF":
+        names = {"tiff_lzw": "lzw", "tiff_adobe_deflate": "deflate", "tiff_deflate": "deflate"}
+        out["tiff_compression"] = names.get(str(im.info.get("compression")), "none")
+    return out
+
+
+def _webp_is_lossless(fh: Any) -> bool:
+    """True when the first image chunk of a WebP file is VP8L (lossless)."""
+    try:
+        fh.seek(12)
+        data = fh.read(1 << 16)
+    except OSError:
+        return False
+    pos = 0
+    while pos + 8 <= len(data):
+        kind = data[pos : pos + 4]
+        size = struct.unpack("<I", data[pos + 4 : pos + 8])[0]
+        if kind in (b"VP8L", b"VP8 "):
+            return kind == b"VP8L"
+        if kind == b"ANMF":  # an animation frame: its image chunk follows 16 bytes of header
+            pos += 8 + 16
+            continue
+        pos += 8 + size + (size % 2)
+    return False
+
+
+def _orient(arr: np.ndarray, orientation: int) -> np.ndarray:
+    """Apply an EXIF orientation (1..8) to an ``(H, W[, C])`` array, as Pillow's
+    ``exif_transpose`` does to an image."""
+    ops = {
+        2: lambda a: a[:, ::-1],
+        3: lambda a: a[::-1, ::-1],
+        4: lambda a: a[::-1],
+        5: lambda a: a.swapaxes(0, 1),
+        6: lambda a: np.rot90(a, -1),
+        7: lambda a: a[::-1, ::-1].swapaxes(0, 1),
+        8: lambda a: np.rot90(a, 1),
+    }
+    op = ops.get(orientation)
+    return arr if op is None else np.ascontiguousarray(op(arr))
+
+
+def _tiff_bits(im: Image.Image) -> int:
+    tags = getattr(im, "tag_v2", None)
+    bits = tags.get(258) if tags is not None else None  # BitsPerSample
+    if bits is None:
+        return 8
+    values = bits if isinstance(bits, tuple) else (bits,)
+    return max(int(b) for b in values)
+
+
+def _read_tiff16(path: Path, fh: Any, index: int) -> np.ndarray:
+    """Page ``index`` of a TIFF of more than 8 bits per sample, read with tifffile (Pillow
+    reduces such colour images to 8 bits)."""
+    # tifffile is imported here, not at module level, for start-up time
+    import tifffile
+
+    try:
+        fh.seek(0)
+        with tifffile.TiffFile(fh) as tif:
+            page = tif.pages[index]
+            arr = page.asarray()
+            if arr.ndim == 3 and page.planarconfig == 2 and arr.shape[0] in (2, 3, 4):
+                arr = np.moveaxis(arr, 0, 2)
+            associated = 1 in tuple(getattr(page, "extrasamples", ()) or ())
+    except ImportError:
+        raise InputError(f"{path}: reading a 16-bit colour TIFF needs tifffile") from None
+    except Exception as exc:
+        message = _reason(exc)
+        if "imagecodecs" in message:
+            raise InputError(
+                f"{path}: this TIFF's compression needs the imagecodecs package "
+                "(pip install 'upsamp[tiff-lzw]')"
+            ) from None
+        raise InputError(f"{path}: truncated or corrupt TIFF data ({message})") from None
+    if arr.dtype != np.uint16 or arr.ndim != 3 or arr.shape[2] not in (2, 3, 4):
+        raise InputError(
+            f"{path}: a {arr.dtype} TIFF of shape {arr.shape} is not supported; "
+            "16-bit gray+alpha, RGB and RGBA are"
+        )
+    if associated and arr.shape[2] in (2, 4):  # premultiplied alpha: store it straight
+        from .colour import unpremultiply
+
+        straight = unpremultiply(arr[:, :, :-1], arr[:, :, -1], alpha_max=65535)
+        arr = arr.copy()
+        arr[:, :, :-1] = np.clip(np.rint(straight), 0, 65535).astype(np.uint16)
+    return arr
+
+
+def read_png16(path: Path, fh: Any) -> tuple[np.ndarray, dict[str, Any]]:
+    """Decode a 16-bit gray+alpha, RGB or RGBA PNG: ``(array, chunks)``.
+
+    ``array`` is ``(H, W, C)`` uint16; ``chunks`` maps chunk types to their data for the
+    metadata. The decoding is :mod:`upsamp.png_read`'s, when this build has it.
+    """
+    try:
+        from . import png_read  # type: ignore[attr-defined]
+    except ImportError:
+        raise InputError(
+            f"{path}: 16-bit colour PNG cannot be read by this build (it would be reduced to "
+            "8 bits); save it as a 16-bit TIFF"
+        ) from None
+    fh.seek(0)
+    return png_read.read_png(fh)
+
+
+def _sixteen_bit_colour(
+    path: Path, im: Image.Image, png: tuple[int, int] | None, fh: Any, index: int
+) -> np.ndarray | None:
+    """The uint16 ``(H, W, C)`` values of a 16-bit colour (or gray+alpha) image Pillow would
+    reduce to 8 bits, or None for any other image."""
+    if png is not None and png[0] == 16 and png[1] in (2, 4, 6):
+        arr, _ = read_png16(path, fh)
+        return arr
+    if im.format == "TIFF" and im.mode not in _SIXTEEN_BIT_MODES and im.mode not in ("I", "F"):
+        if _tiff_bits(im) > 8:
+            return _read_tiff16(path, fh, index)
+    return None
+
+
+def _srgb_profile() -> bytes:
+    from PIL import ImageCms
+
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+def _colour_managed(path: Path, im: Image.Image, notes: list[str]) -> tuple[Image.Image, bool]:
+    """Convert a non-RGB image with an embedded ICC profile to sRGB through that profile.
+
+    Returns the image (unchanged when there is nothing to do) and whether it was converted.
+    """
+    if im.mode not in _CONVERTED_TO_RGB:
+        return im, False
+    icc = im.info.get("icc_profile")
+    if not icc:
+        notes.append(
+            f"{path}: {im.mode} without an ICC profile; converted to RGB with the plain formula"
+        )
+        return im, False
+    try:
+        from io import BytesIO
+
+        from PIL import ImageCms
+
+        source = ImageCms.ImageCmsProfile(BytesIO(bytes(icc)))
+        target = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+        converted = ImageCms.profileToProfile(
+            im, source, target, renderingIntent=ImageCms.Intent.PERCEPTUAL, outputMode="RGB"
+        )
+    except Exception as exc:
+        notes.append(
+            f"{path}: its ICC profile cannot be used ({_reason(exc)}); {im.mode} converted to "
+            "RGB with the plain formula"
+        )
+        return im, False
+    assert converted is not None
+    return converted, True
 
 
 def _decode(
-    path: Path, im: Image.Image, png: tuple[int, int] | None, limit: int | None
+    path: Path,
+    im: Image.Image,
+    png: tuple[int, int] | None,
+    limit: int | None,
+    fh: Any = None,
+    index: int = 0,
 ) -> LoadedImage:
     width, height = im.size
     _refuse_too_big(path, height, width, limit)
-    _refuse_reduced_tiff(path, im)
     source_mode = im.mode
     source_format = im.format
-    try:
-        im.load()
-    except MemoryError:
-        raise InputError(f"{path}: not enough memory to decode a {width}x{height} image") from None
-    except Exception as exc:
-        raise InputError(f"{path}: truncated or corrupt image data ({_reason(exc)})") from None
+    notes: list[str] = []
+    deep = _sixteen_bit_colour(path, im, png, fh, index)
+    if deep is None:
+        try:
+            im.load()
+        except MemoryError:
+            raise InputError(
+                f"{path}: not enough memory to decode a {width}x{height} image"
+            ) from None
+        except Exception as exc:
+            raise InputError(
+                f"{path}: truncated or corrupt image data ({_reason(exc)})"
+            ) from None
 
     orientation = _orientation(im)
     raw_exif = im.info.get("exif")
     had_orientation = orientation != 1
-    if had_orientation:
+    managed = False
+    if deep is not None:
+        mode = {2: "I;16", 3: "RGB;16", 4: "RGB;16"}[deep.shape[2]]
+        deep = _orient(deep, orientation)
+        if deep.shape[2] in (2, 4):
+            pixels, alpha = deep[:, :, :-1], np.ascontiguousarray(deep[:, :, -1])
+        else:
+            pixels, alpha = deep, None
+        pixels = np.ascontiguousarray(pixels[:, :, 0] if pixels.shape[2] == 1 else pixels)
+    else:
+        if had_orientation:
+            try:
+                im = ImageOps.exif_transpose(im)
+            except Exception:  # a broken EXIF block must not make a readable image unreadable
+                had_orientation = False
         try:
-            im = ImageOps.exif_transpose(im)
-        except Exception:  # a broken EXIF block must not make a readable image unreadable
-            had_orientation = False
-    try:
-        converted, mode = _to_supported_mode(im, png)
-        pixels, alpha = _split(converted, mode)
-    except (ValueError, OSError) as exc:
-        raise InputError(
-            f"{path}: image mode {source_mode} cannot be converted ({_reason(exc)})"
-        ) from None
+            managed_im, managed = _colour_managed(path, im, notes)
+            converted, mode = _to_supported_mode(managed_im, png)
+            pixels, alpha = _split(converted, mode)
+        except (ValueError, OSError) as exc:
+            raise InputError(
+                f"{path}: image mode {source_mode} cannot be converted ({_reason(exc)})"
+            ) from None
 
     info: dict[str, Any] = {}
     icc = im.info.get("icc_profile")
-    if isinstance(icc, bytes | bytearray) and icc and source_mode not in _CONVERTED_TO_RGB:
+    if managed:
+        info["icc_profile"] = _srgb_profile()
+    elif isinstance(icc, bytes | bytearray) and icc and source_mode not in _CONVERTED_TO_RGB:
         info["icc_profile"] = bytes(icc)
     dpi = im.info.get("dpi")
     if isinstance(dpi, tuple | list) and len(dpi) == 2:
@@ -504,6 +764,17 @@ def _decode(
     exif = _carried_exif(raw_exif, had_orientation)
     if exif is not None:
         info["exif"] = exif
+    info.update(_other_metadata(im))
+    animation: dict[str, Any] = {}
+    if getattr(im, "n_frames", 1) > 1 and source_format != "TIFF":
+        animation["duration"] = int(im.info.get("duration") or 0)
+        if "loop" in im.info:
+            animation["loop"] = int(im.info["loop"])
+        disposal = getattr(im, "disposal_method", None)
+        if disposal is None:
+            disposal = im.info.get("disposal")
+        if disposal is not None:
+            animation["disposal"] = int(disposal)
     return LoadedImage(
         pixels=pixels,
         alpha=alpha,
@@ -512,7 +783,50 @@ def _decode(
         format=source_format,
         info=info,
         path=path,
+        notes=notes,
+        animation=animation,
     )
+
+
+def _other_metadata(im: Image.Image) -> dict[str, Any]:
+    """XMP, IPTC, PNG text and comments of ``im``, each only when present."""
+    out: dict[str, Any] = {}
+    tags = getattr(im, "tag_v2", None) if im.format == "TIFF" else None
+    xmp = im.info.get("xmp")
+    if xmp is None and tags is not None:
+        xmp = tags.get(700)
+    if isinstance(xmp, str):
+        xmp = xmp.encode("utf-8")
+    if isinstance(xmp, bytes | bytearray) and xmp:
+        out["xmp"] = bytes(xmp)
+    iptc = None
+    if im.format in ("JPEG", "MPO"):
+        for marker, data in getattr(im, "applist", []):
+            if marker == "APP13":
+                iptc = _iptc_from_irb(data)
+                if iptc:
+                    break
+    elif tags is not None:
+        raw = tags.get(33723)
+        if isinstance(raw, tuple):  # Pillow may give LONG values for this tag
+            raw = b"".join(struct.pack(">I", int(v)) for v in raw)
+        iptc = raw if isinstance(raw, bytes | bytearray) else None
+    if iptc:
+        out["iptc"] = bytes(iptc)
+    if im.format == "PNG":
+        text = {
+            str(k): str(v)
+            for k, v in (getattr(im, "text", None) or {}).items()
+            if k != "XML:com.adobe.xmp"
+        }
+        if text:
+            out["text"] = text
+    comment = im.info.get("comment")
+    if isinstance(comment, str):
+        comment = comment.encode("utf-8")
+    if isinstance(comment, bytes | bytearray) and comment:
+        out["comment"] = bytes(comment)
+    return out
 
 
 def _read_npy_header(path: Path, fh: Any) -> tuple[tuple[int, ...], np.dtype]:
@@ -585,22 +899,27 @@ def _array_mode(array: np.ndarray) -> str:
     channels = 1 if array.ndim == 2 else array.shape[2]
     if array.dtype == np.uint8 and channels in (1, 3):
         return "L" if channels == 1 else "RGB"
-    if array.dtype == np.uint16 and channels == 1:
-        return "I;16"
+    if array.dtype == np.uint16 and channels in (1, 3):
+        return "I;16" if channels == 1 else "RGB;16"
     return "F"
 
 
-def load_input(path: PathLike, *, max_pixels: int | None = None) -> LoadedImage:
-    """Read an input: a ``.npy`` array or any image Pillow can read.
+def load_input(
+    path: PathLike, *, max_pixels: int | None = None, frame: int | None = None
+) -> LoadedImage:
+    """Read an input: a ``.npy`` array or any image Pillow can read; ``-`` is standard input.
 
     Parameters
     ----------
     path : str or os.PathLike
         Files whose name ends in ``.npy`` (any case) are read with :func:`load_array`, all
-        others with :func:`load_image`.
+        others with :func:`load_image`. ``-`` reads standard input to its end (a NumPy array
+        is recognised by its header).
     max_pixels : int or None
         As in :func:`load_image`; for arrays it is checked against ``H * W`` too, with the same
-        default (Pillow's limit in force).
+        default (:data:`DEFAULT_MAX_PIXELS`).
+    frame : int or None
+        As in :func:`load_image` (arrays have one frame: only 0 or None).
 
     Returns
     -------
@@ -608,8 +927,8 @@ def load_input(path: PathLike, *, max_pixels: int | None = None) -> LoadedImage:
         For an array: ``pixels`` is the array as stored (any numeric dtype, ``(H, W)`` or
         ``(H, W, C)``), ``alpha`` is None, ``source_mode`` is the dtype name, ``format`` is
         "NPY" and ``info`` is empty. ``mode`` follows the dtype: uint8 with 1 or 3 channels ->
-        "L" or "RGB", uint16 with 1 channel -> "I;16", anything else -> "F" (a single-channel
-        "F" result can be saved as a float TIFF; others only as .npy).
+        "L" or "RGB", uint16 with 1 or 3 -> "I;16" or "RGB;16", anything else -> "F" (a
+        single-channel "F" result can be saved as a float TIFF; others only as .npy).
 
     Raises
     ------
@@ -617,13 +936,14 @@ def load_input(path: PathLike, *, max_pixels: int | None = None) -> LoadedImage:
         As :func:`load_array` or :func:`load_image`.
     """
     _check_max_pixels(max_pixels)
+    if str(path) == "-":
+        return _load_stdin(max_pixels=max_pixels, frame=frame)
     p = Path(path)
     if p.suffix.lower() != ".npy":
-        return load_image(p, max_pixels=max_pixels)
-    if max_pixels is None:
-        with _pillow_size_checks_off() as pillow_limit:
-            max_pixels = pillow_limit
-    array = load_array(p, max_pixels=max_pixels)
+        return load_image(p, max_pixels=max_pixels, frame=frame)
+    if frame not in (None, 0):
+        raise InputError(f"{p}: frame {frame} does not exist; an array has 1 frame")
+    array = load_array(p, max_pixels=DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels)
     return LoadedImage(
         pixels=array,
         alpha=None,
@@ -633,6 +953,48 @@ def load_input(path: PathLike, *, max_pixels: int | None = None) -> LoadedImage:
         info={},
         path=p,
     )
+
+
+#: How standard input is named in messages.
+STDIN_NAME = "<stdin>"
+
+
+@contextmanager
+def spooled_stdin() -> Iterator[Path]:
+    """Standard input copied to a temporary file (named ``*.npy`` when it holds a NumPy
+    array), removed afterwards. Decoders need to seek, which a pipe cannot."""
+    import sys
+    import tempfile
+
+    source = sys.stdin.buffer
+    head = source.read(len(_NPY_MAGIC))
+    suffix = ".npy" if head == _NPY_MAGIC else ".img"
+    fd, name = tempfile.mkstemp(suffix=suffix, prefix="upsamp-stdin-")
+    tmp = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(head)
+            while block := source.read(1 << 20):
+                out.write(block)
+        if tmp.stat().st_size == 0:
+            raise InputError(f"{STDIN_NAME}: standard input is empty")
+        yield tmp
+    finally:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+
+
+def _load_stdin(*, max_pixels: int | None, frame: int | None) -> LoadedImage:
+    with spooled_stdin() as tmp:
+        try:
+            image = load_input(tmp, max_pixels=max_pixels, frame=frame)
+        except InputError as exc:
+            raise InputError(str(exc).replace(str(tmp), STDIN_NAME)) from None
+    image.path = Path("-")
+    image.notes = [n.replace(str(tmp), STDIN_NAME) for n in image.notes]
+    return image
 
 
 _NPY_MAGIC = b"\x93NUMPY"

@@ -10,7 +10,8 @@ combined. Pieces are written as they finish, so the whole compressed stream is n
 The file is ordinary PNG (ISO/IEC 15948): signature,
 ``IHDR``, ``iCCP`` (ICC profile), ``pHYs`` (DPI), ``eXIf`` (EXIF), ``IDAT``, ``IEND``.
 
-Only 8-bit L/LA/RGB/RGBA and 16-bit gray, gray+alpha, RGB and RGBA are handled; the caller uses Pillow otherwise.
+Only 8-bit L/LA/RGB/RGBA and 16-bit gray, gray+alpha, RGB and RGBA are handled; the caller
+uses Pillow otherwise.
 This module imports no PIL.
 """
 
