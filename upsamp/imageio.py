@@ -37,7 +37,6 @@ from PIL import (
     Image,
     ImageOps,
     PngImagePlugin,
-    TiffImagePlugin,
     UnidentifiedImageError,
     features,
 )
@@ -721,6 +720,8 @@ def _decode(
 
     orientation = _orientation(im)
     raw_exif = im.info.get("exif")
+    if raw_exif is None and im.format == "TIFF":
+        raw_exif = _tiff_exif(im)
     had_orientation = orientation != 1
     managed = False
     if deep is not None:
@@ -786,6 +787,24 @@ def _decode(
         notes=notes,
         animation=animation,
     )
+
+
+#: TIFF tags that are EXIF metadata rather than the file's structure: descriptions, camera,
+#: dates, orientation and the Exif and GPS sub-directories.
+_TIFF_EXIF_TAGS = (0x010E, 0x010F, 0x0110, 0x0112, 0x0131, 0x0132, 0x013B, 0x8298, 0x8769, 0x8825)
+
+
+def _tiff_exif(im: Image.Image) -> bytes | None:
+    """The EXIF of a TIFF (whose EXIF tags live among the image's own tags), or None."""
+    try:
+        source = im.getexif()
+        exif = Image.Exif()
+        for tag in _TIFF_EXIF_TAGS:
+            if tag in source:
+                exif[tag] = source.get_ifd(tag) if tag in (0x8769, 0x8825) else source[tag]
+        return exif.tobytes() if len(exif) else None
+    except Exception:  # unreadable EXIF is dropped rather than failing the whole image
+        return None
 
 
 def _other_metadata(im: Image.Image) -> dict[str, Any]:
@@ -1495,9 +1514,10 @@ TIFF_COMPRESSIONS: dict[str, tuple[str, str | None]] = {
 
 
 def strip_metadata(info: dict[str, Any]) -> dict[str, Any]:
-    """The metadata ``--strip`` keeps: only the ICC profile (the pixels mean nothing without
-    it); EXIF (with GPS), XMP, IPTC, comments, PNG text and DPI go."""
-    return {k: v for k, v in info.items() if k == "icc_profile"}
+    """The metadata ``--strip`` keeps: the ICC profile (the pixels mean nothing without it)
+    and the DPI (the print size; it says nothing about who, where or when). EXIF (with GPS),
+    XMP, IPTC, comments and PNG text go."""
+    return {k: v for k, v in info.items() if k in ("icc_profile", "dpi")}
 
 
 def metadata_notes(fmt: str, info: dict[str, Any], mode: str | None = None) -> list[str]:
@@ -1633,18 +1653,17 @@ def _pillow_options(fmt: str, info: dict[str, Any], encoding: EncoderSettings) -
     comment = info.get("comment")
     if comment and fmt in ("JPEG", "GIF"):
         options["comment"] = bytes(comment)
-    if fmt == "TIFF":
-        extra = {}
+    if fmt == "TIFF" and (xmp or info.get("iptc")):
+        # Pillow writes either "tiffinfo" or "exif" into a TIFF's tags: all go in one Exif
+        tags = Image.Exif()
+        if "exif" in options:
+            tags.load(options["exif"])
         if xmp:
-            extra[700] = bytes(xmp)
+            tags[700] = bytes(xmp)
         if info.get("iptc"):
-            extra[33723] = bytes(info["iptc"])
-        if extra:
-            tags = TiffImagePlugin.ImageFileDirectory_v2()
-            for tag, value in extra.items():
-                tags[tag] = value
-                tags.tagtype[tag] = 7 if tag == 33723 else 1  # UNDEFINED / BYTE
-            options["tiffinfo"] = tags
+            tags[33723] = bytes(info["iptc"])
+        options["exif"] = tags
+    if fmt == "TIFF":
         options["compression"] = TIFF_COMPRESSIONS[encoding.compression or "none"][0]
     if fmt == "PNG":
         level = encoding.compress_level
