@@ -61,3 +61,23 @@ def test_flatten_is_over():
     assert np.allclose(out, [[[63.75, 0.0, 191.25]]])
     with pytest.raises(ValueError, match="background"):
         flatten(colour, alpha, (1.0,), alpha_max=255)
+
+
+def test_linear_light_keeps_the_light_of_stripes():
+    """1-px black/white stripes enlarged x1.5 with bilinear: the mean of the linear light is
+    kept to < 1 % in linear light, and lost by resampling the sRGB values."""
+    from upsamp.methods import get_method
+    from upsamp.methods.registry import MethodOptions
+
+    stripes = np.zeros((16, 64), np.uint8)
+    stripes[:, ::2] = 255
+    bilinear = get_method("bilinear")
+    opts = MethodOptions(scale=1.5)
+    want = srgb_to_linear(stripes, scale=255).astype(np.float64).mean()
+    linear = linear_to_srgb(bilinear.upsample(srgb_to_linear(stripes, scale=255), opts),
+                            scale=255)  # fmt: skip
+    got = srgb_to_linear(np.clip(np.rint(linear), 0, 255), scale=255).astype(np.float64).mean()
+    assert abs(got - want) / want < 0.01
+    plain = bilinear.upsample(stripes.astype(np.float32), opts)
+    plain_light = srgb_to_linear(np.clip(np.rint(plain), 0, 255), scale=255).mean()
+    assert abs(plain_light - want) / want > 0.2
