@@ -307,3 +307,27 @@ def test_png_text_chunks_are_valid(tmp_path: Path) -> None:
     assert kinds[-1][0] == b"IEND"
     itxt = [body for kind, body in kinds if kind == b"iTXt"]
     assert itxt == [b"Author\0\0\0\0\0" + "Zoë".encode()]
+
+
+@pytest.mark.parametrize("channels", [3, 4])
+def test_16bit_colour_tiff_through_enlarge(tmp_path: Path, channels: int) -> None:
+    import subprocess
+    import sys
+
+    tifffile = pytest.importorskip("tifffile")
+    values = _deep(6, 5, channels)
+    src = tmp_path / "in.tif"
+    tifffile.imwrite(
+        src, values, photometric="rgb", metadata=None,
+        extrasamples=["unassalpha"] if channels == 4 else None,
+    )  # fmt: skip
+    out = tmp_path / "out.tif"
+    run = subprocess.run(
+        [sys.executable, "-m", "upsamp", "enlarge", str(src), "-m", "nearest", "-s", "2",
+         "-o", str(out)],
+        capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1],
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    got = tifffile.imread(out)
+    assert got.dtype == np.uint16
+    np.testing.assert_array_equal(got, values.repeat(2, 0).repeat(2, 1))

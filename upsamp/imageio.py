@@ -58,7 +58,9 @@ __all__ = [
     "save_array",
     "save_image",
     "save_stored",
+    "split_mode",
     "storage_dtype",
+    "with_alpha",
     "to_storage",
     "value_range",
 ]
@@ -1134,6 +1136,16 @@ def _base_mode(mode: str) -> str:
         known = ", ".join(_STORAGE_DTYPE)
         raise ParameterError(f"unsupported image mode {mode!r} (known: {known})")
     return mode
+
+
+def split_mode(mode: str) -> tuple[str, bool]:
+    """``(colour_mode, has_alpha)`` of a full mode: "RGBA;16" -> ("RGB;16", True)."""
+    return (_ALPHA_MODES[mode], True) if mode in _ALPHA_MODES else (mode, False)
+
+
+def with_alpha(mode: str) -> str:
+    """The full mode of a colour mode with an alpha plane: "I;16" -> "LA;16"."""
+    return _WITH_ALPHA.get(mode, mode)
 
 
 def storage_dtype(mode: str) -> np.dtype:
