@@ -143,21 +143,29 @@ def pixel_shuffle(
     if implied_groups is not None:
         if groups not in (None, implied_groups):
             raise KernelError(
-                f"a 3-D pixel-shuffle kernel acts on each channel alone; groups "
-                f"must be {implied_groups}"
+                f"a 3-D pixel-shuffle kernel acts on each channel alone; groups must be "
+                f"{implied_groups}"
             )
-        groups = implied_groups
         if bias is not None and np.ndim(bias) != 0:
             raise KernelError("a 3-D pixel-shuffle kernel takes a single bias value")
     out_h, _ = pixel_shuffle_output_size(x3.shape[:2], w4.shape[2:], s_int, padding)
     r0, r1 = row_range(rows, max(out_h, 1))
     conv_rows = (r0 // s_int, ceil_div(r1, s_int))
-    conv = conv2d(
-        x3, w4, bias=bias, padding=padding, groups=groups, edge=edge, rows=conv_rows,
-        threads=threads,
-    )  # fmt: skip
-    if conv.ndim == 2:
-        conv = conv[:, :, None]
+    if implied_groups is not None:
+        # One filter per phase, each channel alone: S² depthwise correlations written
+        # straight into their phase of the output (no grouped matrix of mostly zeros).
+        phases = np.asarray(weight)
+        parts = [
+            conv2d(x3, phases[n], bias=bias, padding=padding, edge=edge, rows=conv_rows,
+                   threads=threads)
+            for n in range(s_int * s_int)
+        ]  # fmt: skip
+        conv = np.stack(parts, axis=3).reshape(parts[0].shape[:2] + (-1,))
+    else:
+        conv = conv2d(
+            x3, w4, bias=bias, padding=padding, groups=groups, edge=edge, rows=conv_rows,
+            threads=threads,
+        )  # fmt: skip
     y = depth_to_space(conv, s_int)
     start = conv_rows[0] * s_int
     y = y[r0 - start : r1 - start].astype(result_dtype(x), copy=False)
