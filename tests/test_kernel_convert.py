@@ -205,3 +205,21 @@ def test_bad_sub_pixel_shapes_and_forms():
         convert(preset("bilinear", 2), "transconv", "transconv")
     with pytest.raises(ParameterError, match="from must be one of"):
         convert(preset("bilinear", 2), "deconv", "transconv")
+
+
+def test_subpixel_kernel_specs(tmp_path):
+    from upsamp.kernel_convert import subpixel_kernel
+
+    bil = subpixel_kernel("bilinear", 2)
+    assert bil.weight.shape == (4, 3, 3) and bil.edge == "replicate"
+    flat = subpixel_kernel("icnr:bilinear", 2)
+    assert all(np.array_equal(flat.weight[0], flat.weight[n]) for n in range(4))
+    assert flat.weight[0].sum() == pytest.approx(1.0)
+    np.save(tmp_path / "f.npy", np.ones((2, 3, 3, 3)))
+    from_file = subpixel_kernel(f"icnr:{tmp_path / 'f.npy'}", 3)
+    assert from_file.weight.shape == (18, 3, 3, 3) and from_file.padding == "same"
+    np.save(tmp_path / "w.npy", np.ones((8, 3, 1, 1)))
+    plain = subpixel_kernel(str(tmp_path / "w.npy"), 2)
+    assert plain.padding == "same" and plain.stride == (2, 2)
+    with pytest.raises(KernelError, match="no such kernel file"):
+        subpixel_kernel("icnr:nothing", 2)

@@ -45,6 +45,7 @@ __all__ = [
     "icnr",
     "resize_taps",
     "max_difference",
+    "subpixel_kernel",
 ]
 
 #: The forms a kernel may be converted from, and to.
@@ -597,3 +598,43 @@ def max_difference(
     if a.shape[2:] != b.shape[2:]:
         raise KernelError(f"the two forms give different channels: {a.shape} and {b.shape}")
     return float(np.abs(a[:h, :w] - b[:h, :w]).max()), a.shape, b.shape
+
+
+def subpixel_kernel(spec: str, stride: int | tuple[int, int]) -> Kernel:
+    """The sub-pixel kernel ``--method pixel-shuffle --kernel SPEC`` names.
+
+    * a transposed-convolution preset: its sub-pixel form (so the method equals ``--method
+      transconv`` with that preset, edges included);
+    * ``icnr:PRESET``: ICNR with the mean of the preset's phase filters as every phase (a
+      flat image keeps its level; the output is constant over each ``S×S`` cell);
+    * ``icnr:FILE``: ICNR with a convolution weight from a file, ``(k, k)`` or
+      ``(C_out, C_in/g, k, k)``;
+    * a kernel file: the ``Conv2d`` weight itself, padding ``same`` unless the file states one.
+    """
+    from .kernels import PRESETS, load_kernel, preset
+
+    s = int_pair(stride, "stride", minimum=1)
+    text = str(spec)
+    if text in PRESETS:
+        return transconv_to_pixel_shuffle(preset(text, s))
+    if text.startswith("icnr:"):
+        inner = text[len("icnr:") :]
+        if inner in PRESETS:
+            sub = transconv_to_pixel_shuffle(preset(inner, s))
+            w = np.asarray(sub.weight)
+            mean = w.mean(axis=0)
+            return replace(
+                sub, weight=icnr(mean, s[0]), name=text,
+                description=f"ICNR: the mean phase filter of {inner} in every phase",
+            )  # fmt: skip
+        filt = load_kernel(inner)
+        return Kernel(
+            weight=icnr(filt.weight, _square_stride(s)), stride=s, padding="same",  # type: ignore[arg-type]
+            groups=filt.groups, name=text, description=f"ICNR of {inner}", source=filt.source,
+        )  # fmt: skip
+    kernel = load_kernel(text)
+    if "padding" not in kernel.stated:
+        kernel = replace(kernel, padding="same")  # type: ignore[arg-type]
+    if "stride" not in kernel.stated:
+        kernel = replace(kernel, stride=s)
+    return kernel
