@@ -612,7 +612,9 @@ def distributed_storage(
         if spans:
             span = (min(s[0] for s in spans), max(s[1] for s in spans))
     height = bounds[-1][1]
-    has_alpha = mode in ("LA", "RGBA")
+    from .imageio import split_mode
+
+    has_alpha = split_mode(mode)[1]
     parts: dict[str, Any] = {"stored": None, "clipped": 0.0, "total": 0}
 
     def consume(rows: tuple[int, int], value: tuple[np.ndarray, float]) -> None:

@@ -357,9 +357,8 @@ def enlarge_to_storage(
     stored result (:mod:`upsamp.distributed` computes a big image in such chunks).
     """
     dtype = imageio.storage_dtype(mode)
-    has_alpha = mode in ("LA", "RGBA")
-    colour_mode = mode[:-1] if has_alpha else mode
-    keep = image.pixels.dtype == dtype and colour_mode == image.mode.rstrip("A")
+    colour_mode, has_alpha = imageio.split_mode(mode)
+    keep = image.pixels.dtype == dtype and colour_mode == imageio.split_mode(image.mode)[0]
     span = None
     if settings.range_mode == "rescale":
         span = value_span if value_span is not None else result_span(image, settings)
@@ -410,17 +409,18 @@ def _output_channels(image: imageio.LoadedImage, settings: EnlargeSettings) -> i
 
 def _saved_mode(image: imageio.LoadedImage, channels: int) -> str:
     """The Pillow mode of the output: the input's, unless a 4-D kernel changed the channel count."""
-    base = image.mode[:-1] if image.mode in ("LA", "RGBA") else image.mode
-    if channels == 3 and base != "RGB":
-        base = "RGB"
-    elif channels == 1 and base == "RGB":
-        base = "L"
+    base = imageio.split_mode(image.mode)[0]
+    deep = imageio.storage_dtype(base) == np.uint16
+    if channels == 3 and base not in ("RGB", "RGB;16"):
+        base = "RGB;16" if deep else "RGB"
+    elif channels == 1 and base in ("RGB", "RGB;16"):
+        base = "I;16" if deep else "L"
     elif channels not in (1, 3):
         raise OutputError(
             f"the result has {channels} channels; only 1 or 3 can be saved as an image "
             "(save it as .npy instead)"
         )
-    return base + ("A" if image.has_alpha and base in ("L", "RGB") else "")
+    return imageio.with_alpha(base) if image.has_alpha else base
 
 
 def prepare(image: imageio.LoadedImage, settings: EnlargeSettings) -> EnlargeSettings:
