@@ -221,9 +221,7 @@ def scatter(x: np.ndarray, kernel: np.ndarray, geometry: Geometry, output: np.nd
             r, c = i * s[0], j * s[1]
             partial[r : r + spread.shape[0], c : c + spread.shape[1]] = x[i, j] * spread
             full += partial
-            partials.append(
-                {"at": [i, j], "value": x[i, j], "offset": [r, c], "partial": partial}
-            )
+            partials.append({"at": [i, j], "value": x[i, j], "offset": [r, c], "partial": partial})
     out_shape = geometry.output_shape(x.shape, kernel.shape)
     _agree(_crop(full, p, out_shape), output, "the cropped sum of the partial products")
     crop = [p[0], p[1], p[0] - op[0], p[1] - op[1]]
@@ -441,8 +439,8 @@ def size(
     per_axis = [_axis_values(in_shape, kernel_shape, geometry, a) for a in range(2)]
     ups = [_up_formula(name, v) for name, v in zip("HW", per_axis, strict=True)]
     downs = [
-        _down_formula(name, v, ups[a][1]) for a, (name, v) in enumerate(zip("HW", per_axis,
-                                                                           strict=True))
+        _down_formula(name, v, ups[a][1])
+        for a, (name, v) in enumerate(zip("HW", per_axis, strict=True))
     ]
     out_shape = (ups[0][1], ups[1][1])
     _agree(np.array(out_shape), np.array(np.shape(output)[:2]), "the output-size formula")
@@ -530,9 +528,7 @@ def _keras_settings(in_shape: Sequence[int], k: Sequence[int], g: Geometry) -> s
     tail = f", dilation_rate={_tuple_text(d)}, use_bias=False) with kernel[:, :, 0, 0] = K"
     if max(s) > 1 and max(d) > 1:
         return "no Keras equivalent: Conv2DTranspose rejects strides > 1 with dilation_rate > 1"
-    options = [
-        keras_candidates(int(in_shape[a]), k[a], s[a], p[a], op[a], d[a]) for a in range(2)
-    ]
+    options = [keras_candidates(int(in_shape[a]), k[a], s[a], p[a], op[a], d[a]) for a in range(2)]
     for mode in ("valid", "same"):
         first = [extra for m, extra in options[0] if m == mode]
         second = [extra for m, extra in options[1] if m == mode]
@@ -540,9 +536,7 @@ def _keras_settings(in_shape: Sequence[int], k: Sequence[int], g: Geometry) -> s
             return f"{head}, padding='{mode}'{tail}"
         both = [e for e in first if e is not None], [e for e in second if e is not None]
         if both[0] and both[1]:
-            return (
-                f"{head}, padding='{mode}', output_padding=({both[0][0]}, {both[1][0]}){tail}"
-            )
+            return f"{head}, padding='{mode}', output_padding=({both[0][0]}, {both[1][0]}){tail}"
     if p[0] >= op[0] and p[1] >= op[1]:
         return (
             f"{head}, padding='valid'{tail}, then keras.layers.Cropping2D((({p[0]}, "
@@ -656,9 +650,7 @@ def weights(
     result = np.zeros((out_h, out_w))
     for r, row in enumerate(rows):
         for c, col in enumerate(cols):
-            result[r, c] = sum(
-                a * b * x[i, j] for i, a in row["taps"] for j, b in col["taps"]
-            )
+            result[r, c] = sum(a * b * x[i, j] for i, a in row["taps"] for j, b in col["taps"])
     _agree(result, output, "the weighted sum of the taps")
     if align_corners:
         formula = "u = o·(in − 1)/(out − 1)"
@@ -917,7 +909,10 @@ def explain(
             doc["size"] = size(x.shape, weight.shape, geometry, output)
         elif view == "weights":
             doc["weights"] = weights(
-                x, step, output, interpolation=plan.interpolation or "linear",
+                x,
+                step,
+                output,
+                interpolation=plan.interpolation or "linear",
                 align_corners=align_corners,
             )
         elif view == "pool":
