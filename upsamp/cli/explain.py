@@ -285,7 +285,8 @@ def _write_html(doc: dict, path: Path, overwrite: bool) -> None:
     from .. import imageio
     from ..explain.html import page
 
-    text = page(doc)
+    crop = crop_text(doc["scatter"]["crop"], doc["output_padding"]) if "scatter" in doc else ""
+    text = page(doc, crop_text=crop)
     imageio.atomic_write(
         path, lambda tmp: tmp.write_text(text, encoding="utf-8"), overwrite=overwrite
     )

@@ -572,13 +572,21 @@ def onnx_alternatives(
 
 
 def _onnx_settings(in_shape: Sequence[int], k: Sequence[int], g: Geometry) -> str:
-    texts = []
-    for attributes in onnx_alternatives(in_shape, k, g):
-        parts = []
-        for key, value in attributes.items():
-            parts.append(f"{key}={_list_text(value) if isinstance(value, list) else repr(value)}")
-        texts.append("ConvTranspose(" + ", ".join(parts) + ")")
-    return " or ".join(texts) + " with W[0, 0] = K"
+    def attribute_text(attributes: dict[str, Any]) -> str:
+        return ", ".join(
+            f"{key}={_list_text(value) if isinstance(value, list) else repr(value)}"
+            for key, value in attributes.items()
+        )
+
+    first, *others = onnx_alternatives(in_shape, k, g)
+    text = f"ConvTranspose({attribute_text(first)}) with W[0, 0] = K"
+    shared = {"kernel_shape", "strides", "dilations"}
+    alternatives = [
+        attribute_text({key: v for key, v in item.items() if key not in shared}) for item in others
+    ]
+    if alternatives:
+        text += "; the same crop with " + " or ".join(alternatives)
+    return text
 
 
 def _mxnet_settings(k: Sequence[int], g: Geometry) -> str:
