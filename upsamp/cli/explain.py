@@ -656,13 +656,17 @@ def _render_pool(doc: dict, console: Any) -> None:
 
 def render_pool_view(pooled: Any, indices: Any, input_shape: tuple[int, int]) -> None:
     """``upsamp pool --show``: the pooled array, the mask of where the maxima were and the
-    indices, as tables on stdout (arrays up to 16×16)."""
+    indices, as tables on stdout (arrays up to 16×16; larger ones are named, not printed).
+
+    ``indices`` is ``(H', W')`` or ``(H', W', C)``; planes beyond the pooled array's channels
+    (an alpha plane) are left out.
+    """
     from ..explain.views import pool_mask
     from . import render
 
-    mask = pool_mask(
-        indices if indices.ndim == 2 or indices.shape[2] > 1 else indices[:, :, 0], input_shape
-    )
-    if indices.ndim == 3 and indices.shape[2] == 1:
-        indices = indices[:, :, 0]
+    if indices.ndim == 3:
+        indices = indices[:, :, : pooled.shape[2] if pooled.ndim == 3 else 1]
+        if pooled.ndim == 2:
+            indices = indices[:, :, 0]
+    mask = pool_mask(indices, input_shape)
     render.show_arrays({"pooled": pooled, "mask": mask, "indices": indices})
