@@ -42,7 +42,7 @@ h1 { font-size: 1.3em; } h2 { font-size: 1.1em; margin-top: 1.6em; }
 h3 { font-size: 0.95em; margin: 0.3em 0; font-weight: 600; }
 table.grid { border-collapse: collapse; margin: 0.2em 0 0.8em 0; }
 table.grid td, table.grid th { border: 1px solid #bbb; padding: 0.15em 0.5em; text-align: right;
-  font-family: ui-monospace, monospace; min-width: 1.6em; }
+  font-family: ui-monospace, monospace; min-width: 1.6em; height: 1.4em; }
 table.grid th { background: #f2f2f2; font-weight: normal; color: #555; }
 td.mark { outline: 3px solid #d33; outline-offset: -3px; font-weight: bold; }
 td.blank { color: #bbb; }
