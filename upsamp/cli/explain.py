@@ -622,12 +622,18 @@ def _render_weights(doc: dict, console: Any) -> None:
         console,
         f"weights: output index o reads the input around its source coordinate {view['formula']}",
     )
+    sizes = {"rows": len(doc["input"]), "cols": len(doc["input"][0])}
     for axis, name in (("rows", "row"), ("cols", "column")):
         console.print(f"{name}s:", markup=False)
         for item in view[axis]:
-            taps = " + ".join(f"x{name[0]}[{i}]·{weight_text(w)}" for i, w in item["taps"])
+            u = item["source"]
+            where = "x[{},:]" if axis == "rows" else "x[:,{}]"
+            taps = " + ".join(f"{weight_text(w)}·{where.format(i)}" for i, w in item["taps"])
+            clamped = ""
+            if u < 0 or u > sizes[axis] - 1:
+                clamped = f" (clamped to {0 if u < 0 else sizes[axis] - 1})"
             console.print(
-                f"  {name} {item['out']}: u = {_number(item['source'])} → {taps}", markup=False
+                f"  {name} {item['out']}: u = {_number(u)}{clamped} → {taps}", markup=False
             )
     console.print(
         "y[r, c] = Σ row weight · column weight · x[row index, column index]", markup=False
