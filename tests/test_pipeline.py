@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from upsamp import pipeline
+from upsamp import resources
 from upsamp.errors import KernelError, OutputError, ParameterError
 from upsamp.kernels import preset, preset_names
 from upsamp.methods import MethodOptions
@@ -331,14 +331,14 @@ def test_enlarge_file_default_output(tmp_path, small_l):
 
 
 def test_not_enough_memory_is_refused_before_allocating(tmp_path, small_rgb, monkeypatch):
-    monkeypatch.setattr(pipeline, "available_memory", lambda: 1000)
+    monkeypatch.setattr(resources, "available_memory", lambda: 1000)
     with pytest.raises(OutputError, match="memory"):
         enlarge_file(small_rgb, tmp_path / "o.png", settings("nearest"))
     assert not (tmp_path / "o.png").exists()
 
 
 def test_not_enough_memory_through_the_cli(run_cli, tmp_path, small_rgb, monkeypatch, listing):
-    monkeypatch.setattr(pipeline, "available_memory", lambda: 1000)
+    monkeypatch.setattr(resources, "available_memory", lambda: 1000)
     before = listing(tmp_path)
     result = run_cli("enlarge", small_rgb, "-o", "o.png")
     assert result.exit_code == 1
@@ -348,6 +348,6 @@ def test_not_enough_memory_through_the_cli(run_cli, tmp_path, small_rgb, monkeyp
 
 
 def test_estimate_bytes_grows_with_the_output():
-    small = pipeline.estimate_bytes((10, 10), (20, 20))
-    big = pipeline.estimate_bytes((10, 10), (200, 200))
+    small = resources.estimate_bytes((10, 10), (20, 20))
+    big = resources.estimate_bytes((10, 10), (200, 200))
     assert big > small > 20 * 20 * 4

@@ -7,7 +7,6 @@ writes the result atomically.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -17,10 +16,12 @@ from typing import Any
 import numpy as np
 
 from . import imageio
-from .errors import InputError, KernelError, OutputError, ParameterError
+from .errors import InputError, KernelError, OutputError
 from .indices import PoolIndices, fit_indices, indices_from_guide, load_indices
 from .kernels import Kernel, normalize, resolve_kernel, same_size_geometry
 from .methods import Method, MethodOptions, get_method
+from .methods.registry import DEFAULT_METHOD
+from .resources import DEFAULT_MAX_OUTPUT_PIXELS, check_output_budget, estimate_bytes
 
 __all__ = [
     "Compute",
@@ -33,7 +34,6 @@ __all__ = [
     "enlarge_file",
     "enlarge_image",
     "enlarge_to_storage",
-    "estimate_bytes",
     "output_shape",
     "pool_image",
     "result_span",
@@ -42,15 +42,12 @@ __all__ = [
 #: Output values per band of the banded pipeline (16 MiB of float32).
 BAND_VALUES = 1 << 22
 
-#: Twice Pillow's decompression-bomb limit (89,478,485 pixels).
-DEFAULT_MAX_OUTPUT_PIXELS = 2 * 89_478_485
-
 
 @dataclass(frozen=True)
 class EnlargeSettings:
     """What to do to each image: the method and its options, plus output handling."""
 
-    method: str = "bilinear"
+    method: str = DEFAULT_METHOD
     options: MethodOptions = field(default_factory=MethodOptions)
     indices_file: Path | None = None
     guide_file: Path | None = None
@@ -177,18 +174,11 @@ def default_output_path(
     size); a ``.npy`` input gives a ``.npy`` output."""
     opts = settings.options
     method = get_method(settings.method)
-    if "size" in method.uses and opts.size is not None:
-        tag = f"_{opts.size[1]}x{opts.size[0]}"
-    elif "scale" in method.uses and opts.scale is not None:
-        scale = opts.scale if isinstance(opts.scale, (int, float)) else opts.scale[0]
-        tag = f"x{scale:g}"
-    else:
-        sh, sw = opts.stride
-        if isinstance(opts.kernel, Kernel):
-            sh, sw = opts.kernel.stride
-        elif method.name == "max-unpool" and opts.indices is None and settings.indices_file:
-            sh, sw = load_indices(settings.indices_file).stride
-        tag = f"x{sh}" if sh == sw else f"x{sh}x{sw}"
+    if isinstance(opts.kernel, Kernel):
+        opts = replace(opts, stride=opts.kernel.stride)
+    elif method.needs_positions and opts.indices is None and settings.indices_file:
+        opts = replace(opts, stride=load_indices(settings.indices_file).stride)
+    tag = method.output_tag(opts)
     ext = suffix if suffix is not None else input_path.suffix
     return input_path.with_name(f"{input_path.stem}_{settings.method}{tag}{ext}")
 
@@ -203,7 +193,7 @@ def _options_for(
     opts = settings.options
     if opts.indices is not None:
         return opts, settings.alpha_indices
-    if method.name != "max-unpool" or (
+    if not method.needs_positions or (
         settings.indices_file is None and settings.guide_file is None
     ):
         return opts, None
@@ -255,7 +245,7 @@ def output_shape(input_shape: tuple[int, ...], settings: EnlargeSettings) -> tup
     when the file states the size; a guide's size is used as is)."""
     method = get_method(settings.method)
     opts = settings.options
-    if settings.method == "max-unpool" and opts.indices is None and settings.indices_file:
+    if method.needs_positions and opts.indices is None and settings.indices_file:
         found = load_indices(settings.indices_file)
         if found.indices.shape[:2] != tuple(input_shape[:2]):
             raise InputError(
@@ -265,63 +255,9 @@ def output_shape(input_shape: tuple[int, ...], settings: EnlargeSettings) -> tup
             )
         opts = replace(opts, stride=found.stride, output_size=found.input_shape)
     h, w = method.output_shape((int(input_shape[0]), int(input_shape[1])), opts)
-    if (
-        settings.method == "transconv"
-        and isinstance(opts.kernel, Kernel)
-        and opts.kernel.weight.ndim == 4
-    ):
-        c_out = opts.kernel.weight.shape[1] * (opts.kernel.groups or 1)
-        return (h, w, c_out) if c_out > 1 or len(input_shape) == 3 else (h, w)
-    return (h, w, *input_shape[2:])
-
-
-def estimate_bytes(
-    input_shape: tuple[int, ...], out_shape: tuple[int, ...], itemsize: int = 4
-) -> int:
-    """Rough peak working memory of one enlargement: input as float, the output, a scatter buffer
-    of the output's size, and the storage copy."""
-    n_in = int(np.prod(input_shape))
-    n_out = int(np.prod(out_shape))
-    return itemsize * (n_in + 3 * n_out) + n_out
-
-
-def available_memory() -> int | None:
-    """Bytes of memory available to new allocations (``MemAvailable``), or None if unknown."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
-
-
-def check_output_budget(
-    input_shape: tuple[int, ...],
-    out_shape: tuple[int, ...],
-    max_output_pixels: int,
-    *,
-    estimate: Callable[[tuple[int, ...], tuple[int, ...]], int] = estimate_bytes,
-) -> None:
-    """Refuse an output larger than ``max_output_pixels`` or than the memory available (as
-    ``estimate(input_shape, out_shape)`` bytes: :func:`estimate_bytes` for work done here)."""
-    pixels = int(out_shape[0]) * int(out_shape[1])
-    if pixels > max_output_pixels:
-        raise OutputError(
-            f"the output would be {out_shape[1]}x{out_shape[0]} = {pixels:,} pixels, more than "
-            f"--max-output-pixels {max_output_pixels:,}"
-        )
-    need = estimate(input_shape, out_shape)
-    available = available_memory()
-    if available is not None and need > available:
-        raise OutputError(
-            f"the output would be {out_shape[1]}x{out_shape[0]} and needs about "
-            f"{need / 2**30:.1f} GiB of memory; only {available / 2**30:.1f} GiB is available"
-        )
+    c_in = int(input_shape[2]) if len(input_shape) == 3 else 1
+    c_out = method.output_channels(c_in, opts)
+    return (h, w, c_out) if c_out > 1 or len(input_shape) == 3 else (h, w)
 
 
 def _alpha_plan(
@@ -332,12 +268,13 @@ def _alpha_plan(
     out_hw: tuple[int, int],
 ) -> tuple[Method, MethodOptions] | None:
     """How the alpha plane is enlarged: by the same method when it acts on each channel alone
-    (with its own indices for max-unpool), else bilinearly to the output size."""
+    (with its own positions when it needs them), else by the method's ``alpha_method`` to the
+    output size."""
     if not image.has_alpha:
         return None
     if method.per_channel(opts):
         return method, replace(opts, indices=alpha_indices) if alpha_indices is not None else opts
-    return get_method("bilinear"), MethodOptions(size=out_hw)
+    return get_method(method.alpha_method), MethodOptions(size=out_hw)
 
 
 def _run(
@@ -464,9 +401,8 @@ def enlarge_to_storage(
     stored result (:mod:`upsamp.distributed` computes a big image in such chunks).
     """
     dtype = imageio.storage_dtype(mode)
-    has_alpha = mode in ("LA", "RGBA")
-    colour_mode = mode[:-1] if has_alpha else mode
-    keep = image.pixels.dtype == dtype and colour_mode == image.mode.rstrip("A")
+    colour_mode, has_alpha = imageio.split_mode(mode)
+    keep = image.pixels.dtype == dtype and colour_mode == imageio.split_mode(image.mode)[0]
     span = None
     if settings.range_mode == "rescale":
         span = value_span if value_span is not None else result_span(image, settings)
@@ -511,25 +447,24 @@ def _output_height(image: imageio.LoadedImage, settings: EnlargeSettings) -> int
 
 def _output_channels(image: imageio.LoadedImage, settings: EnlargeSettings) -> int:
     """Colour channels of the result (a 4-D kernel may change them)."""
-    kernel = settings.options.kernel
-    if settings.method == "transconv" and isinstance(kernel, Kernel) and kernel.weight.ndim == 4:
-        return int(kernel.weight.shape[1] * (kernel.groups or 1))
-    return image.pixels.shape[2] if image.pixels.ndim == 3 else 1
+    channels = image.pixels.shape[2] if image.pixels.ndim == 3 else 1
+    return int(get_method(settings.method).output_channels(channels, settings.options))
 
 
 def _saved_mode(image: imageio.LoadedImage, channels: int) -> str:
     """The Pillow mode of the output: the input's, unless a 4-D kernel changed the channel count."""
-    base = image.mode[:-1] if image.mode in ("LA", "RGBA") else image.mode
-    if channels == 3 and base != "RGB":
-        base = "RGB"
-    elif channels == 1 and base == "RGB":
-        base = "L"
+    base = imageio.split_mode(image.mode)[0]
+    deep = imageio.storage_dtype(base) == np.uint16
+    if channels == 3 and base not in ("RGB", "RGB;16"):
+        base = "RGB;16" if deep else "RGB"
+    elif channels == 1 and base in ("RGB", "RGB;16"):
+        base = "I;16" if deep else "L"
     elif channels not in (1, 3):
         raise OutputError(
             f"the result has {channels} channels; only 1 or 3 can be saved as an image "
             "(save it as .npy instead)"
         )
-    return base + ("A" if image.has_alpha and base in ("L", "RGB") else "")
+    return imageio.with_alpha(base) if image.has_alpha else base
 
 
 def prepare(image: imageio.LoadedImage, settings: EnlargeSettings) -> EnlargeSettings:
@@ -545,7 +480,7 @@ def prepare(image: imageio.LoadedImage, settings: EnlargeSettings) -> EnlargeSet
                 f"{kernel.source}: kernel has {kernel.weight.shape[0]} input channels (shape "
                 f"{tuple(kernel.weight.shape)}) but the image has {channels}"
             )
-    if method.name != "max-unpool" or settings.options.indices is not None:
+    if not method.needs_positions or settings.options.indices is not None:
         return settings
     if settings.indices_file is None and settings.guide_file is None:
         return settings
@@ -692,6 +627,4 @@ def pool_image(
     if image.pixels.ndim == 2:
         colour = colour[:, :, 0]
     alpha = pooled[:, :, -1] if image.has_alpha else None
-    if min(stride) < 1:
-        raise ParameterError("stride must be >= 1")
     return colour, alpha, found

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 
+from .resources import usable_cpus
+
 __all__ = ["THREADS_VARIABLE", "image_threads"]
 
 THREADS_VARIABLE = "UPSAMP_THREADS"
@@ -22,7 +24,4 @@ def image_threads() -> int:
     value = os.environ.get(THREADS_VARIABLE, "").strip()
     if value.isdigit() and int(value) > 0:
         return int(value)
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
+    return usable_cpus()

@@ -488,7 +488,7 @@ def test_no_images_warns_and_exits_0(tmp_path: Path) -> None:
         (["--skip-existing", "--overwrite"], "not both"),
         (["--indices", "x.npz", "--method", "max-unpool"], "--indices-dir"),
         (["--method", "max-unpool"], "--indices-dir"),
-        (["--indices-dir", "{src}"], "max-unpool only"),
+        (["--indices-dir", "{src}"], "does not apply to bilinear"),
         (["--suffix", "a/b"], "separator"),
         (["--format", "gif"], "gif"),
         (["--jobs", "0"], "0"),

@@ -86,7 +86,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
     """Enlarge images with the classic upsampling techniques and see what each one does.
 
     \b
-    Methods: nearest, bilinear, bed-of-nails, max-unpool, transconv.
+    Methods: see 'upsamp enlarge --help' (built-in ones and plugins).
     Example: upsamp enlarge photo.png --method transconv --stride 2
     """
     ctx.meta["upsamp.debug"] = debug

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..threads import image_threads
+
 __all__ = ["AxisPlan", "axis_plan", "rank_one_factors", "full_window"]
 
 #: Target number of output values per band (about 4 MiB of float32).
@@ -315,8 +317,6 @@ def _band_mixing(
 
 def default_threads() -> int:
     """Threads for one image (see :mod:`upsamp.threads`)."""
-    from ..threads import image_threads
-
     return image_threads()
 
 
