@@ -504,16 +504,64 @@ def test_applicable_views_cover_every_built_in_method():
         assert set(plan.views) <= set(ALL_VIEWS)
         doc = explain(name, SEED_X, guide=SEED_GUIDE if "pool" in plan.views else None)
         assert set(plan.views) <= set(doc)
-        if plan.transconv_preset:
-            weight = preset(plan.transconv_preset, 2).weight
+        if plan.as_transconv is not None:
+            kernel = plan.as_transconv((2, 2))
             np.testing.assert_allclose(
-                upsamp.transconv(SEED_X, weight, stride=2), np.array(doc["output"])
+                upsamp.transconv(SEED_X, kernel.weight, **kernel.transconv_kwargs()),
+                np.array(doc["output"]),
             )
+
+
+@pytest.mark.parametrize("edge", ["replicate", "reflect"])
+@pytest.mark.parametrize(
+    ("shape", "k_shape", "g"),
+    [
+        ((2, 2), (4, 4), Geometry((2, 2), (1, 1))),
+        ((3, 2), (3, 3), Geometry((2, 2), (1, 1), (1, 1))),
+        ((2, 3), (3, 2), Geometry((3, 1), (0, 1), (2, 0), (1, 2))),
+        ((3, 3), (2, 2), Geometry((1, 1))),
+    ],
+)
+def test_edge_modes_are_explained_on_the_extended_input(edge, shape, k_shape, g):
+    rng = np.random.default_rng(11)
+    x = rng.integers(0, 9, size=shape).astype(np.float64)
+    k = rng.integers(1, 5, size=k_shape).astype(np.float64)
+    kernel = kernel_of(k, g.stride, g.padding, g.output_padding, g.dilation).with_overrides(
+        edge=edge
+    )
+    doc = explain("transconv", x, kernel=kernel, products=True)
+    expected = upsamp.transconv(x, k, **kernel.transconv_kwargs())
+    np.testing.assert_allclose(np.array(doc["output"], dtype=float), expected, atol=1e-9)
+    m = doc["edge"]["margin"]
+    extended = np.pad(x, ((m[0], m[0]), (m[1], m[1])), mode="edge" if edge == "replicate"
+                      else "reflect")
+    assert doc["edge"]["input"] == extended.tolist()
+    wide = Geometry(g.stride, tuple(doc["edge"]["padding"]), g.output_padding, g.dilation)
+    np.testing.assert_allclose(reference(extended, k, wide), expected, atol=1e-9)
+    c = np.array(doc["matrix"]["C"], dtype=float)
+    np.testing.assert_allclose(c.T @ extended.ravel(), expected.ravel(), atol=1e-9)
+    for formula, value in zip(doc["gather"]["formulas"], expected.ravel(), strict=True):
+        assert math.isclose(evaluate(formula)[0], value, abs_tol=1e-9)
+
+
+def test_bilinear_is_explained_as_its_transposed_convolution():
+    x = np.array([[10.0, 20.0], [30.0, 40.0]])
+    doc = explain("bilinear", x, stride=2)
+    assert {"weights", "scatter", "gather", "matrix", "phases", "size"} <= set(doc)
+    assert doc["kernel"] == preset("bilinear", 2).weight.tolist()
+    assert doc["edge"]["mode"] == "replicate"
+    assert [item["sum"] for item in doc["phases"]] == [1, 1, 1, 1]
+    corners = explain("bilinear", x, stride=2, align_corners=True)
+    assert "scatter" not in corners and "weights" in corners
+    with pytest.raises(upsamp.ParameterError, match="not a transposed convolution"):
+        explain("bilinear", x, stride=2, align_corners=True, views=["scatter"])
 
 
 def test_a_view_that_does_not_apply_is_refused():
     with pytest.raises(upsamp.ParameterError, match="pool view does not apply to bilinear"):
         explain("bilinear", SEED_X, views=["pool"])
+    with pytest.raises(upsamp.ParameterError, match="scatter view does not apply to max-unpool"):
+        explain("max-unpool", SEED_X, guide=SEED_GUIDE, views=["scatter"])
 
 
 @pytest.mark.parametrize(

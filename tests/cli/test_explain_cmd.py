@@ -95,18 +95,23 @@ def test_geometry_means_what_it_means_for_enlarge(run_cli, tmp_path):
     assert doc["padding"] == [1, 1] and doc["output_padding"] == [1, 1]
 
 
-def test_padding_same_and_presets(run_cli, tmp_path):
-    result = run_cli("explain", "transconv", "--input", "1 2; 3 4", "--kernel", "bilinear",
-                     "--stride", "2", "--padding", "same", "--json")
-    assert_ok(result)
+def test_presets_keep_their_edge_mode_as_in_enlarge(run_cli, tmp_path):
+    x = np.array([[1.0, 2], [3, 4]])
+    np.save(tmp_path / "x.npy", x)
+    args = ("--kernel", "bilinear", "--stride", "2")
+    assert_ok(run_cli("enlarge", "x.npy", "--method", "transconv", *args, "-o", "y.npy"))
+    doc = json.loads(run_cli("explain", "transconv", "--input", "x.npy", *args, "--json").stdout)
+    assert doc["edge"]["mode"] == "replicate"
+    np.testing.assert_allclose(np.array(doc["output"]), np.load(tmp_path / "y.npy"))
+    np.testing.assert_allclose(np.array(doc["output"]), upsamp.bilinear(x, 2))
+    # --edge zero: the plain transposed convolution, and 'same' padding as for enlarge
+    result = run_cli("explain", "transconv", "--input", "x.npy", "--kernel", "[[1,2,1]]",
+                     "--stride", "1,2", "--padding", "same", "--edge", "zero", "--json")
     doc = json.loads(result.stdout)
-    assert np.array(doc["output"]).shape == (4, 4)
-    # the preset's replicated edges are replaced by zeros (the plain transposed convolution)
-    assert "edge zero" in result.stderr
-    k = upsamp.kernels.preset("bilinear", 2)
+    assert "edge" not in doc and np.array(doc["output"]).shape == (2, 4)
     np.testing.assert_allclose(
-        doc["output"], upsamp.transconv(np.array([[1.0, 2], [3, 4]]), k.weight, stride=2,
-                                        padding=k.padding)
+        doc["output"], upsamp.transconv(x, np.array([[1.0, 2, 1]]), stride=(1, 2),
+                                        padding=(0, 1), output_padding=(0, 1))
     )
 
 
@@ -125,6 +130,8 @@ def test_padding_same_and_presets(run_cli, tmp_path):
         (("max-unpool",), ("--guide",)),
         (("bilinear", "--kernel", "[[1]]"), ("--kernel", "bilinear")),
         (("nearest", "--padding", "1"), ("--padding",)),
+        (("bilinear", "--edge", "zero"), ("--edge",)),
+        (("bilinear", "--align-corners", "--view", "gather"), ("not a transposed convolution",)),
         (("transconv", "--kernel", "k4.npy"), ("2-D", "(1, 1, 2, 2)")),
         (("transconv", "--kernel", "[[1,2],[3,4]]", "--stride", "2", "--output-padding", "2"),
          ("output_padding must be smaller",)),
@@ -178,7 +185,7 @@ def test_html_escapes_every_value(run_cli):
 
 def test_gif_needs_the_scatter_view(run_cli, tmp_path, listing):
     before = listing(tmp_path)
-    result = run_cli("explain", "bilinear", "--gif", "anim.gif")
+    result = run_cli("explain", "max-unpool", "--guide", "1 2; 3 4", "--gif", "anim.gif")
     assert_one_line_usage_error(result, "--gif", "scatter")
     assert listing(tmp_path) == before
 

@@ -65,6 +65,12 @@ MATRIX_PRINT_LIMIT = 64
 )
 @click.option("--output-padding", type=PairType(0), help="Transconv output_padding.")
 @click.option("--dilation", type=PairType(1), help="Transconv kernel dilation.")
+@click.option(
+    "--edge",
+    type=click.Choice(("zero", "replicate", "reflect")),
+    help="Transconv border handling, as for enlarge [default: the kernel's own; zero for "
+    "arrays and files].",
+)
 @click.option("--align-corners", is_flag=True, help="Bilinear: PyTorch align_corners=True.")
 @click.option(
     "--view",
@@ -97,6 +103,7 @@ def explain(
     padding: tuple[int, int] | str | None,
     output_padding: tuple[int, int] | None,
     dilation: tuple[int, int] | None,
+    edge: str | None,
     align_corners: bool,
     views: tuple[str, ...],
     products: bool,
@@ -131,24 +138,22 @@ def explain(
         if target is not None and target.exists() and not overwrite:
             raise OutputError(f"{target}: exists; use --overwrite to replace it")
     try:
-        doc, note = _explanation(
+        doc = _explanation(
             method, input_array, kernel, guide, stride, padding, output_padding, dilation,
-            align_corners, views, products,
+            edge, align_corners, views, products,
         )  # fmt: skip
         page_doc = None
         if html_path is not None or gif_path is not None:
             page_doc = _explanation(
                 method, input_array, kernel, guide, stride, padding, output_padding, dilation,
-                align_corners, (), products,
-            )[0]  # fmt: skip
+                edge, align_corners, (), products,
+            )  # fmt: skip
             if gif_path is not None and "scatter" not in page_doc:
                 raise _usage(f"--gif animates the scatter view, which {method} does not have")
     except UpsampError as exc:
         if click.get_current_context().meta.get("upsamp.debug"):
             raise
         fail(str(exc), ExitCode.USAGE)
-    if note:
-        render.info(note)
     if html_path is not None:
         _write_html(page_doc, html_path, overwrite)
     if gif_path is not None:
@@ -177,11 +182,12 @@ def _explanation(
     padding: tuple[int, int] | str | None,
     output_padding: tuple[int, int] | None,
     dilation: tuple[int, int] | None,
+    edge: str | None,
     align_corners: bool,
     views: tuple[str, ...],
     products: bool,
-) -> tuple[dict, str]:
-    """Parse the arrays, build the kernel and call the views; returns ``(doc, note)``."""
+) -> dict:
+    """Parse the arrays, build the kernel and call the views."""
     from ..explain.arrays import parse_array
     from ..explain.views import explain as build
     from ..methods import get_method
@@ -193,6 +199,7 @@ def _explanation(
         ("--padding", padding),
         ("--output-padding", output_padding),
         ("--dilation", dilation),
+        ("--edge", edge),
     ):
         if value is not None and not takes_kernel:
             raise _usage(f"{flag} applies to methods with a kernel (transconv), not {method.name}")
@@ -202,10 +209,10 @@ def _explanation(
         raise _usage(f"--align-corners applies to bilinear, not {method.name}")
     x = None if input_array is None else parse_array(input_array, name="--input")
     guide = None if guide_array is None else parse_array(guide_array, name="--guide", limit=64)
-    kernel, note = None, ""
+    kernel = None
     if takes_kernel:
-        kernel, note = _kernel(kernel_spec, stride, padding, output_padding, dilation)
-    doc = build(
+        kernel = _kernel(kernel_spec, stride, padding, output_padding, dilation, edge)
+    return build(
         method.name,
         x,
         kernel=kernel,
@@ -215,7 +222,6 @@ def _explanation(
         views=views,
         products=products,
     )
-    return doc, note
 
 
 def _kernel(
@@ -224,12 +230,13 @@ def _kernel(
     padding: tuple[int, int] | str | None,
     output_padding: tuple[int, int] | None,
     dilation: tuple[int, int] | None,
-) -> tuple[Any, str]:
+    edge: str | None,
+) -> Any:
     """The kernel of ``--kernel`` with the geometry options applied as ``enlarge`` applies
-    them; the edge is always zero (the plain transposed convolution the views explain)."""
+    them (a preset keeps its own edge mode unless ``--edge`` says otherwise)."""
     from ..explain.arrays import ARRAY_LIMIT, looks_like_file, parse_array
+    from ..geometry import check_transconv_params
     from ..kernels import PRESETS, Kernel, same_size_geometry
-    from ..methods.transconv import check_transconv_params
     from ..pipeline import build_kernel
 
     text = None if spec is None else spec.strip()
@@ -240,7 +247,12 @@ def _kernel(
     )
     if text is None or text in PRESETS or as_kernel_file:
         kernel = build_kernel(
-            text, stride=stride, padding=padding, output_padding=output_padding, dilation=dilation
+            text,
+            stride=stride,
+            padding=padding,
+            output_padding=output_padding,
+            dilation=dilation,
+            edge=edge,
         )
         if max(kernel.spatial_shape) > ARRAY_LIMIT:
             raise _usage(
@@ -254,6 +266,7 @@ def _kernel(
             padding=None if padding == "same" else padding,
             output_padding=output_padding,
             dilation=dilation,
+            edge=edge,
         )
         if padding == "same":
             geometry = [
@@ -271,21 +284,16 @@ def _kernel(
         check_transconv_params(
             kernel.stride, kernel.padding, kernel.output_padding, kernel.dilation
         )
-    note = ""
-    if kernel.edge != "zero":
-        note = (
-            f"note: the {kernel.name} kernel normally uses --edge {kernel.edge}; explain shows the "
-            "plain transposed convolution (as enlarge --edge zero)"
-        )
-        kernel = kernel.with_overrides(edge="zero")
-    return kernel, note
+    return kernel
 
 
 def _write_html(doc: dict, path: Path, overwrite: bool) -> None:
     from .. import imageio
     from ..explain.html import page
 
-    crop = crop_text(doc["scatter"]["crop"], doc["output_padding"]) if "scatter" in doc else ""
+    crop = ""
+    if "scatter" in doc:
+        crop = crop_text(doc["scatter"]["crop"], doc["output_padding"])
     text = page(doc, crop_text=crop)
     imageio.atomic_write(
         path, lambda tmp: tmp.write_text(text, encoding="utf-8"), overwrite=overwrite
@@ -385,7 +393,20 @@ def render_explanation(doc: dict, console: Any) -> None:
         inputs.append(grid_table(doc["guide"], f"guide {_size(doc['guide'])}"))
     head += f" → output {_size(doc['output'])}"
     console.print(Text(head, style="bold"))
+    if "edge" in doc:
+        edge = doc["edge"]
+        inputs.append(grid_table(edge["input"], f"extended input {_size(edge['input'])}"))
     console.print(_side_by_side(*inputs))
+    if "edge" in doc:
+        edge = doc["edge"]
+        added = "copies of the edge" if edge["mode"] == "replicate" else "mirrored values"
+        console.print(
+            f"edge {edge['mode']}: {_count(edge['margin'][0], 'row')} and "
+            f"{_count(edge['margin'][1], 'column')} of {added} added on each side of the input; "
+            f"the padding grows by as many strides to {_pair_text(edge['padding'])}, so the "
+            "output is the same and the views below work on the extended input",
+            markup=False,
+        )
     renderers = {
         "scatter": _render_scatter,
         "gather": _render_gather,
@@ -400,6 +421,11 @@ def render_explanation(doc: dict, console: Any) -> None:
             renderers[view](doc, console)
     _heading(console, f"output of {doc['method']} (computed by the library)")
     console.print(grid_table(doc["output"], f"y {_size(doc['output'])}"))
+
+
+def view_input(doc: dict) -> list[list[float]]:
+    """The input the transposed-convolution views work on (extended by an edge mode)."""
+    return doc["edge"]["input"] if "edge" in doc else doc["input"]
 
 
 def _pair_text(pair: list[int]) -> str:
@@ -442,7 +468,7 @@ def _render_scatter(doc: dict, console: Any) -> None:
         f"scatter: each input element x[i,j] distributes x[i,j]·K into the full {_size(full)} "
         f"output at (i·{s[0]}, j·{s[1]})",
     )
-    width = len(doc["input"][0])
+    width = len(view_input(doc)[0])
     partials = view["partials"]
     for start in range(0, len(partials), width):
         tables = [
@@ -513,7 +539,7 @@ def _labels(prefix: str, rows: int, cols: int) -> list[str]:
 
 def _render_matrix(doc: dict, console: Any) -> None:
     view = doc["matrix"]
-    x, y = doc["input"], doc["output"]
+    x, y = view_input(doc), doc["output"]
     in_labels = _labels("x", len(x), len(x[0]))
     out_labels = _labels("y", len(y), len(y[0]))
     c = view["C"]

@@ -8,7 +8,9 @@ the GIF of the scatter steps.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = ["ALL_VIEWS", "TRANSCONV_VIEWS", "ExplainPlan", "applicable_views"]
 
@@ -21,39 +23,39 @@ ALL_VIEWS = TRANSCONV_VIEWS + ("weights", "pool")
 
 @dataclass(frozen=True)
 class ExplainPlan:
-    """What ``explain`` can show for a method.
+    """What ``explain`` can show for a method (read from the registry's declarations).
 
     Attributes
     ----------
     views : tuple of str
-        The views that apply (the default of ``--view``), in display order.
-    transconv_preset : str or None
-        The kernel preset (:func:`upsamp.kernels.preset`) that makes the method the transposed
-        convolution it is; None for transconv itself (its kernel is ``--kernel``) and for
-        methods that are not one.
-    interpolation : str or None
-        ``"nearest"`` or ``"linear"``: how the ``weights`` view samples the input.
+        The views that apply (the default of ``--view``), in display order
+        (``Method.explain_views``).
+    as_transconv : callable or None
+        ``as_transconv((s_h, s_w))``: the transposed-convolution kernel equal to the method
+        (``Method.as_transconv``); None when it is not one.
+    interpolation : str
+        How the ``weights`` view samples: ``"nearest"`` for a method that only copies values
+        (``Method.copies_values``), else ``"linear"``.
     """
 
     views: tuple[str, ...] = ()
-    transconv_preset: str | None = None
-    interpolation: str | None = None
+    as_transconv: Callable[[tuple[int, int]], Any] | None = None
+    interpolation: str = "linear"
 
 
 def applicable_views(method_name: str) -> ExplainPlan:
-    """The views that apply to a method, and how it is a transposed convolution if it is one.
+    """The views that apply to a registered method, and the transposed convolution it is.
 
-    >>> applicable_views("bed-of-nails").transconv_preset
-    'bed-of-nails'
-    >>> applicable_views("bilinear").views
-    ('weights',)
+    >>> applicable_views("bed-of-nails").as_transconv((2, 2)).weight.tolist()
+    [[1.0, 0.0], [0.0, 0.0]]
+    >>> applicable_views("max-unpool").views
+    ('pool',)
     """
-    # moves onto Method.explain_views when the registry declares it
-    plans = {
-        "transconv": ExplainPlan(TRANSCONV_VIEWS),
-        "nearest": ExplainPlan(TRANSCONV_VIEWS + ("weights",), "nearest", "nearest"),
-        "bed-of-nails": ExplainPlan(TRANSCONV_VIEWS, "bed-of-nails"),
-        "bilinear": ExplainPlan(("weights",), interpolation="linear"),
-        "max-unpool": ExplainPlan(("pool",)),
-    }
-    return plans.get(method_name, ExplainPlan())
+    from ..methods import get_method
+
+    method = get_method(method_name)
+    return ExplainPlan(
+        views=tuple(view for view in ALL_VIEWS if view in method.explain_views),
+        as_transconv=method.as_transconv,
+        interpolation="nearest" if method.copies_values else "linear",
+    )

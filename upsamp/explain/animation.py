@@ -105,7 +105,8 @@ def frames(doc: dict) -> list[Image.Image]:
     if "scatter" not in doc:
         raise ValueError("the animation needs the scatter view")
     view = doc["scatter"]
-    x, full, output = doc["input"], view["full"], doc["output"]
+    x = doc["edge"]["input"] if "edge" in doc else doc["input"]
+    full, output = view["full"], doc["output"]
     title_font, font = _font(20), _font(16)
     width = MARGIN * 2 + _grid_width(x) + GAP + _grid_width(full) * 2 + GAP
     width = max(width, MARGIN * 2 + _grid_width(full) + GAP + _grid_width(output), 520)

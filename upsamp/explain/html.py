@@ -325,7 +325,8 @@ def _matrix_section(doc: dict) -> str:
     if max(len(c), len(c[0])) > 64:
         parts.append('<p class="note">C is too large to show here; --json has it.</p>')
         return "".join(parts)
-    in_labels, out_labels = _labels("x", doc["input"]), _labels("y", doc["output"])
+    source = doc["edge"]["input"] if "edge" in doc else doc["input"]
+    in_labels, out_labels = _labels("x", source), _labels("y", doc["output"])
     flat_y = [v for row in doc["output"] for v in row]
     parts.append('<div class="row">')
     parts.append(
@@ -441,7 +442,7 @@ def page(doc: dict, *, crop_text: str = "") -> str:
         head += f", stride {_pair(doc['stride'])}"
     head += f" → output {_size_text(doc['output'])}"
     data = {
-        "input": doc["input"],
+        "input": doc["edge"]["input"] if "edge" in doc else doc["input"],
         "kernel": doc.get("kernel"),
         "output": doc["output"],
         "dilation": doc.get("dilation", [1, 1]),
@@ -453,6 +454,15 @@ def page(doc: dict, *, crop_text: str = "") -> str:
     inputs = [_figure(f"input x {_size_text(doc['input'])}", _grid(doc["input"]))]
     if "kernel" in doc:
         inputs.append(_figure(f"kernel K {_size_text(doc['kernel'])}", _grid(doc["kernel"])))
+    if "edge" in doc:
+        extended = doc["edge"]["input"]
+        inputs.append(
+            _figure(
+                f"input extended ({doc['edge']['mode']}) {_size_text(extended)}, padding "
+                f"{_pair(doc['edge']['padding'])}",
+                _grid(extended),
+            )
+        )
     if "guide" in doc:
         inputs.append(_figure(f"guide {_size_text(doc['guide'])}", _grid(doc["guide"])))
     inputs.append(

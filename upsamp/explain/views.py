@@ -767,6 +767,17 @@ def pool(
 # --------------------------------------------------------------------------------------------
 
 
+def edge_margin(
+    n: int, k: int, stride: int, padding: int, output_padding: int, dilation: int
+) -> int:
+    """Input samples beyond one end whose contributions reach the output, per end (the larger
+    of the two): ``⌈(d·(k − 1) − p)/s⌉`` before the start and ``⌊(d·(k − 1) + op − p)/s⌋``
+    past the end. An edge mode extends the input by this many edge values on both sides."""
+    before = -((padding - dilation * (k - 1)) // stride)
+    after = (dilation * (k - 1) + output_padding - padding) // stride
+    return max(0, before, after)
+
+
 def explain(
     method_name: str,
     x: np.ndarray | None = None,
@@ -783,12 +794,13 @@ def explain(
     Parameters
     ----------
     method_name : str
-        A registered method with views (:func:`upsamp.explain.applicable_views`).
+        A registered method with views (``Method.explain_views``).
     x : 2-D array, optional
         The input (default :data:`DEFAULT_INPUT`; for max-unpool, the pooled guide).
     kernel : upsamp.kernels.Kernel, optional
-        Methods that take a kernel: a 2-D weight without bias, ``edge="zero"``; its geometry is
-        used. Other transposed-convolution methods use their own preset at ``stride``.
+        Methods that take a kernel: a 2-D weight without bias; its geometry and edge are used
+        (default: the method's own). Other methods that are a transposed convolution use
+        ``Method.as_transconv(stride)``.
     guide : 2-D array, optional
         Max-unpool: the array that was max-pooled.
     stride : int or (h, w), optional
@@ -801,10 +813,17 @@ def explain(
     Returns
     -------
     dict
-        ``{"method", "input", "output", "stride", "padding", "output_padding", "dilation",
-        "kernel"?, "guide"?, "align_corners"?, <one key per view>, "phase_verdict"?}``.
+        ``{"method", "input", "output", "stride", "padding"?, "output_padding"?, "dilation"?,
+        "kernel"?, "edge"?, "guide"?, "align_corners"?, <one key per view>,
+        "phase_verdict"?}``. With an edge mode other than zero, ``edge`` is ``{"mode",
+        "margin", "input", "padding"}``: the transposed-convolution views work on the input
+        extended by ``margin`` edge values on each side, with ``padding`` grown by
+        ``margin·s`` (the same output).
+
+    Notes
+    -----
+    Every view is checked against the method's own result (``Method.upsample``).
     """
-    from ..kernels import preset
     from ..methods import MethodOptions, get_method
     from . import applicable_views
 
@@ -819,6 +838,14 @@ def explain(
             f"the {wrong[0]} view does not apply to {method.name}; its views are "
             f"{', '.join(plan.views)}"
         )
+    if align_corners and "align_corners" in method.uses:
+        # with align_corners the method is no longer its transposed convolution
+        if views and set(chosen) & set(TRANSCONV_VIEW_NAMES):
+            raise ParameterError(
+                f"with align_corners, {method.name} is not a transposed convolution; its views "
+                "are weights"
+            )
+        chosen = [v for v in chosen if v not in TRANSCONV_VIEW_NAMES]
     takes_kernel = "kernel" in method.uses
     takes_indices = "indices" in method.uses
     if kernel is not None and not takes_kernel:
@@ -830,16 +857,17 @@ def explain(
 
     if takes_kernel:
         if kernel is None:
-            from ..kernels import DEFAULT_PRESET
-
-            kernel = preset(DEFAULT_PRESET, _pair(stride or 2)).with_overrides(edge="zero")
+            build = method.default_kernel or plan.as_transconv
+            if build is None:
+                raise ParameterError(f"{method.name} needs a kernel")
+            kernel = build(_pair(stride or 2))
         elif stride is not None and _pair(stride) != tuple(kernel.stride):
             raise ParameterError("give the stride with the kernel, not separately")
         step = tuple(kernel.stride)
     else:
         step = _pair(stride or 2)
-        if plan.transconv_preset is not None:
-            kernel = preset(plan.transconv_preset, step)
+        if plan.as_transconv is not None and set(chosen) & set(TRANSCONV_VIEW_NAMES):
+            kernel = plan.as_transconv(step)
     if kernel is not None:
         _check_kernel(kernel)
     geometry = (
@@ -896,8 +924,33 @@ def explain(
 
     doc: dict[str, Any] = {"method": method.name, "input": plain(x), "output": plain(output)}
     doc.update(geometry.to_json() if kernel is not None else {"stride": list(step)})
+    view_x, view_geometry = x, geometry
     if kernel is not None:
         doc["kernel"] = plain(np.asarray(kernel.weight, dtype=np.float64))
+        if kernel.edge != "zero":
+            margin = tuple(
+                edge_margin(x.shape[a], kernel.weight.shape[a], geometry.stride[a],
+                            geometry.padding[a], geometry.output_padding[a],
+                            geometry.dilation[a])
+                for a in range(2)
+            )  # fmt: skip
+            mode = "edge" if kernel.edge == "replicate" else "reflect"
+            view_x = np.pad(x, ((margin[0], margin[0]), (margin[1], margin[1])), mode=mode)
+            view_geometry = Geometry(
+                geometry.stride,
+                (
+                    geometry.padding[0] + margin[0] * geometry.stride[0],
+                    geometry.padding[1] + margin[1] * geometry.stride[1],
+                ),
+                geometry.output_padding,
+                geometry.dilation,
+            )
+            doc["edge"] = {
+                "mode": kernel.edge,
+                "margin": list(margin),
+                "input": plain(view_x),
+                "padding": list(view_geometry.padding),
+            }
     if "align_corners" in method.uses:
         doc["align_corners"] = align_corners
     if guide is not None:
@@ -905,22 +958,29 @@ def explain(
     weight = None if kernel is None else np.asarray(kernel.weight, dtype=np.float64)
     for view in chosen:
         if view == "scatter":
-            doc["scatter"] = scatter(x, weight, geometry, output)
+            doc["scatter"] = scatter(view_x, weight, view_geometry, output)
         elif view == "gather":
-            doc["gather"] = gather(x, weight, geometry, output)
+            doc["gather"] = gather(view_x, weight, view_geometry, output)
         elif view == "matrix":
-            doc["matrix"] = matrix(x, weight, geometry, output, products=products)
+            doc["matrix"] = matrix(view_x, weight, view_geometry, output, products=products)
         elif view == "phases":
             doc["phases"] = phases(weight, geometry)
             doc["phase_verdict"] = phase_verdict(weight, geometry)
         elif view == "size":
-            doc["size"] = size(x.shape, weight.shape, geometry, output)
+            doc["size"] = size(view_x.shape, weight.shape, view_geometry, output)
+            if "edge" in doc:
+                m = doc["edge"]["margin"]
+                doc["size"]["frameworks"] = {
+                    name: f"on the input extended by {m[0]},{m[1]} {kernel.edge} rows,columns "
+                    f"per side: {text}"
+                    for name, text in doc["size"]["frameworks"].items()
+                }
         elif view == "weights":
             doc["weights"] = weights(
                 x,
                 step,
                 output,
-                interpolation=plan.interpolation or "linear",
+                interpolation=plan.interpolation,
                 align_corners=align_corners,
             )
         elif view == "pool":
@@ -928,8 +988,12 @@ def explain(
     return doc
 
 
+#: The views built on a transposed-convolution kernel.
+TRANSCONV_VIEW_NAMES = ("scatter", "gather", "matrix", "phases", "size")
+
+
 def _check_kernel(kernel: Any) -> None:
-    """``explain`` shows single-channel kernels without bias on implicit zeros."""
+    """``explain`` shows single-channel kernels without bias."""
     weight = np.asarray(kernel.weight)
     if weight.ndim != 2:
         raise ParameterError(
@@ -937,8 +1001,6 @@ def _check_kernel(kernel: Any) -> None:
         )
     if kernel.bias is not None:
         raise ParameterError("explain shows kernels without bias; this one has a bias")
-    if kernel.edge != "zero":
-        raise ParameterError(f"explain shows edge zero; this kernel uses edge {kernel.edge}")
-    from ..methods.transconv import check_transconv_params
+    from ..geometry import check_transconv_params
 
     check_transconv_params(kernel.stride, kernel.padding, kernel.output_padding, kernel.dilation)
