@@ -7,7 +7,7 @@ pools the arrays, and :mod:`upsamp.imageio` writes both outputs atomically.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -21,12 +21,14 @@ __all__ = ["PoolOutcome", "pool_file", "pool_image"]
 
 @dataclass(frozen=True)
 class PoolOutcome:
-    """What :func:`pool_file` wrote."""
+    """What :func:`pool_file` wrote: the paths, the pooled colour values and the positions."""
 
     input: Path
     output: Path
     indices: Path
     pooled_shape: tuple[int, ...]
+    pooled: np.ndarray = field(repr=False)
+    positions: PoolIndices = field(repr=False)
 
 
 def pool_image(
@@ -115,4 +117,4 @@ def pool_file(
     except BaseException:
         output_path.unlink(missing_ok=True)  # the pooled image is useless without its indices
         raise
-    return PoolOutcome(input_path, output_path, indices_path, tuple(colour.shape))
+    return PoolOutcome(input_path, output_path, indices_path, tuple(colour.shape), colour, found)

@@ -32,6 +32,7 @@ from .options import max_pixels_option, overwrite_option, stride_option
 )
 @overwrite_option()
 @max_pixels_option
+@click.option("--show", is_flag=True, help="Print the pooled array, mask and indices (small).")
 def pool(
     input_path: Path,
     output: Path,
@@ -40,6 +41,7 @@ def pool(
     guide: Path | None,
     overwrite: bool,
     max_pixels: int | None,
+    show: bool = False,
 ) -> None:
     """Max-pool INPUT by STRIDE and save the pooled image and the indices.
 
@@ -64,3 +66,7 @@ def pool(
     )
     height, width = done.pooled_shape[:2]
     render.info(f"{input_path} → {output} ({width}×{height}), indices → {indices_out}")
+    if show:
+        from .explain import render_pool_view
+
+        render_pool_view(done.pooled, done.positions.indices, done.positions.input_shape)
