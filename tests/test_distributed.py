@@ -26,16 +26,16 @@ from upsamp.cli import cli
 from upsamp.errors import ExitCode, ParameterError
 from upsamp.imageio import LoadedImage
 from upsamp.indices import indices_payload
+from upsamp.kernels import build_kernel
 from upsamp.methods import MethodOptions
 from upsamp.pipeline import (
     EnlargeSettings,
-    build_kernel,
     enlarge_file,
     enlarge_image,
     enlarge_to_storage,
-    pool_image,
     prepare,
 )
+from upsamp.pool_job import pool_image
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

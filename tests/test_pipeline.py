@@ -11,12 +11,11 @@ from PIL import Image
 
 from upsamp import resources
 from upsamp.errors import KernelError, OutputError, ParameterError
-from upsamp.kernels import preset, preset_names
+from upsamp.kernels import build_kernel, preset, preset_names
 from upsamp.methods import MethodOptions
 from upsamp.methods.transconv import transconv_output_size
 from upsamp.pipeline import (
     EnlargeSettings,
-    build_kernel,
     default_output_path,
     enlarge_file,
     output_shape,
@@ -138,6 +137,32 @@ def test_output_shape_max_unpool_from_indices_file(tmp_path):
     np.savez(idx, indices=np.zeros((2, 2, 1), dtype=np.int64), input_shape=np.array([6, 6]),
              stride=np.array([3, 3]))
     assert output_shape((2, 2), s) == (6, 6)
+
+
+def test_enlarge_file_reads_the_indices_file_once(tmp_path, monkeypatch):
+    import upsamp.pipeline as pipeline
+    from upsamp.indices import load_indices
+
+    idx = tmp_path / "i.npz"
+    # positions of a 4x4 image pooled by 2: the top-left of each window
+    np.savez(idx, indices=np.array([[[0], [2]], [[8], [10]]], dtype=np.int64),
+             input_shape=np.array([4, 4]), stride=np.array([2, 2]))
+    Image.fromarray(np.array([[10, 20], [30, 40]], dtype=np.uint8), "L").save(tmp_path / "s.png")
+    reads = []
+
+    def counting(path):
+        reads.append(path)
+        return load_indices(path)
+
+    monkeypatch.setattr(pipeline, "load_indices", counting)
+    s = EnlargeSettings(method="max-unpool", indices_file=idx, stride_given=False)
+    out = enlarge_file(tmp_path / "s.png", None, s)
+    assert len(reads) == 1
+    assert out.output.name == "s_max-unpoolx2.png"
+    got = np.asarray(Image.open(out.output))
+    want = np.zeros((4, 4), dtype=np.uint8)
+    want[0, 0], want[0, 2], want[2, 0], want[2, 2] = 10, 20, 30, 40
+    np.testing.assert_array_equal(got, want)
 
 
 def test_output_shape_max_unpool_without_indices_is_stride_times():

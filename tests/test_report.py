@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from upsamp.diagnostics import analyze_kernel
+from upsamp.diagnostics import analyze_kernel, detail_region, spectrum
 from upsamp.errors import InputError, KernelError, MethodError, OutputError, ParameterError
 from upsamp.kernel_analysis import fix_kernel, kernel_analysis
 from upsamp.kernels import PRESETS, Kernel, preset
@@ -27,16 +27,13 @@ from upsamp.report import (
     MethodEntry,
     crop_to_stride,
     data_range,
-    detail_region,
     downsample_mean,
     method_entries,
-    output_files,
     reference_crop,
     report_arrays,
     report_enlarged,
-    save_outputs,
-    spectrum,
 )
+from upsamp.report_files import output_files, save_outputs
 
 #: The built-in methods in registration order: the default entries of a report.
 BUILTIN_METHODS = ("nearest", "bilinear", "bed-of-nails", "max-unpool", "transconv")

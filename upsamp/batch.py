@@ -628,9 +628,12 @@ def _settings_for(base: EnlargeSettings, relative: Path, options: BatchOptions) 
             base,
             indices_file=options.indices_dir / relative.parent / (relative.stem + ".npz"),
             guide_file=None,
+            positions=None,
         )
     if options.guide_dir is not None:
-        return replace(base, guide_file=options.guide_dir / relative, indices_file=None)
+        return replace(
+            base, guide_file=options.guide_dir / relative, indices_file=None, positions=None
+        )
     return base
 
 

@@ -56,6 +56,7 @@ __all__ = [
     "load_input",
     "output_format",
     "same_file",
+    "check_target",
     "save_array",
     "save_image",
     "save_stored",
@@ -1315,17 +1316,30 @@ def same_file(a: PathLike, b: PathLike) -> bool:
         return False
 
 
-def _check_target(path: Path, overwrite: bool) -> None:
-    """Raise OutputError when ``path`` cannot be (or must not be) written."""
+def check_target(
+    path: PathLike,
+    overwrite: bool,
+    *,
+    source: PathLike | None = None,
+    folder_made_later: bool = False,
+) -> None:
+    """The one "may this output be written" check: raise OutputError when ``path`` is the
+    input file ``source``, when its folder is missing (unless ``folder_made_later``) or not a
+    folder, when it is a folder, or when it exists and ``overwrite`` is false."""
+    path = Path(path)
+    if source is not None and path.exists() and same_file(source, path):
+        raise OutputError(f"{path}: refusing to overwrite the input file")
     folder = path.parent
     if not folder.exists():
+        if folder_made_later:
+            return
         raise OutputError(f"{path}: folder {folder} does not exist")
     if not folder.is_dir():
         raise OutputError(f"{path}: {folder} is not a folder")
     if path.is_dir():
         raise OutputError(f"{path}: is a directory")
     if not overwrite and (path.exists() or path.is_symlink()):
-        raise OutputError(f"{path}: exists; use --overwrite")
+        raise OutputError(f"{path}: exists; use --overwrite to replace it")
 
 
 def _create_temp(path: Path) -> Path:
@@ -1383,12 +1397,12 @@ def _move_into_place(tmp: Path, path: Path, overwrite: bool) -> None:
     try:
         os.link(tmp, path)
     except FileExistsError:
-        raise OutputError(f"{path}: exists; use --overwrite") from None
+        raise OutputError(f"{path}: exists; use --overwrite to replace it") from None
     except OSError as exc:
         if exc.errno not in (errno.EPERM, errno.EXDEV, errno.ENOTSUP, errno.EMLINK, errno.ENOSYS):
             raise
         if path.exists() or path.is_symlink():  # file system without hard links
-            raise OutputError(f"{path}: exists; use --overwrite") from None
+            raise OutputError(f"{path}: exists; use --overwrite to replace it") from None
         os.replace(tmp, path)
         return
     os.unlink(tmp)
@@ -1422,7 +1436,7 @@ def atomic_write(path: PathLike, write: Callable[[Path], None], *, overwrite: bo
     and the exception re-raised unchanged.
     """
     target = Path(path)
-    _check_target(target, overwrite)
+    check_target(target, overwrite)
     tmp = _create_temp(target)
     try:
         write(tmp)
@@ -1941,7 +1955,7 @@ def save_image(
     colour_mode, full_mode = _mode_for_save(mode, alp is not None)
     pix = _check_shapes(pix, alp, colour_mode)
     _check_format(target, fmt, colour_mode, alp is not None, pix.ndim)
-    _check_target(target, overwrite)  # fail before the conversion work
+    check_target(target, overwrite)  # fail before the conversion work
     stored, fraction = to_storage(pix, colour_mode, range_mode=range_mode)
     if alp is not None:
         alpha_mode = "I;16" if stored.dtype == np.uint16 else "L"
@@ -2047,7 +2061,7 @@ def save_frames(
         raise OutputError(
             f"{target}: an animated PNG of 16-bit colour cannot be written; use .tiff"
         )
-    _check_target(target, overwrite)
+    check_target(target, overwrite)
 
     def write(tmp: Path) -> None:
         try:

@@ -42,7 +42,6 @@ Per method
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,14 +56,14 @@ from .diagnostics import (
     CheckerboardStats,
     KernelAnalysis,
     ProbeResult,
-    checkerboard_energy_ratio,
     checkerboard_stats,
     constant_probe,
     psnr,
     quantize,
     ssim,
+    worst_plane,
 )
-from .errors import InputError, KernelError, MethodError, OutputError, ParameterError
+from .errors import InputError, KernelError, MethodError, ParameterError
 from .kernel_analysis import finite_or_none, kernel_analysis, kernel_json
 from .kernels import Kernel, resolve_kernel
 from .methods import MethodOptions, available_methods, get_method
@@ -74,21 +73,14 @@ __all__ = [
     "MethodEntry",
     "MethodResult",
     "Report",
-    "Spectrum",
-    "check_free",
     "crop_to_stride",
     "data_range",
-    "detail_region",
     "downsample_mean",
     "method_entries",
-    "output_files",
-    "prepare_folder",
     "reference_crop",
     "report_arrays",
     "report_enlarged",
     "report_file",
-    "save_outputs",
-    "spectrum",
     "format_score",
 ]
 
@@ -250,12 +242,12 @@ class MethodResult:
     @property
     def probe_phase_means(self) -> np.ndarray:
         """Flat-input phase means of the worst channel, ``(s_h, s_w)``."""
-        return _worst_plane(self.probe.phase_means, relative=True)
+        return worst_plane(self.probe.phase_means, relative=True)
 
     @property
     def residual_phase_means(self) -> np.ndarray:
         """Residual phase means on this output, channel with the largest RMS, ``(s_h, s_w)``."""
-        return _worst_plane(self.stats.phase_means, relative=False)
+        return worst_plane(self.stats.phase_means, relative=False)
 
     def to_json(self) -> dict[str, Any]:
         """The report's per-method object (non-finite numbers become null)."""
@@ -321,26 +313,6 @@ class Report:
             "methods": [m.to_json() for m in self.methods],
             "notes": list(self.notes),
         }
-
-
-def _worst_plane(means: np.ndarray, *, relative: bool) -> np.ndarray:
-    """The ``(s_h, s_w)`` plane of the channel whose phase means vary most.
-
-    ``relative`` divides by the plane's mean (a flat probe reads 1.0 on every phase when clean).
-    """
-    planes = means[:, :, None] if means.ndim == 2 else means
-    best = None
-    best_score = -1.0
-    for c in range(planes.shape[2]):
-        plane = planes[:, :, c]
-        if relative:
-            mean = float(plane.mean())
-            plane = plane / mean if mean != 0 else np.zeros_like(plane)
-        score = float(np.sqrt(np.mean((plane - plane.mean()) ** 2)))
-        if score > best_score:
-            best, best_score = plane, score
-    assert best is not None
-    return np.asarray(best, dtype=np.float64)
 
 
 # --------------------------------------------------------------------------------------------
@@ -515,7 +487,7 @@ def _ratio(values: np.ndarray) -> str:
 
 def _explain_probe(entry: MethodEntry, probe: ProbeResult, stride: Pair) -> tuple[str, str]:
     """``(why, fix)`` for a method judged by its flat-input probe."""
-    mu = _worst_plane(probe.phase_means, relative=False)
+    mu = worst_plane(probe.phase_means, relative=False)
     phases = mu.size
     top = float(np.max(np.abs(mu)))
     empty = int(np.count_nonzero(np.abs(mu) <= _EMPTY_PHASE_RTOL * top)) if top > 0 else phases
@@ -827,188 +799,6 @@ def report_enlarged(
 
 # --------------------------------------------------------------------------------------------
 # Figures' numbers: detail region and spectra
-# --------------------------------------------------------------------------------------------
-
-
-def _luminance(image: np.ndarray) -> np.ndarray:
-    arr = np.asarray(image, dtype=np.float64)
-    return arr.mean(axis=2) if arr.ndim == 3 else arr
-
-
-def detail_region(image: np.ndarray, size: int, *, align: int = 1) -> tuple[int, int, int]:
-    """``(top, left, side)`` of the ``side×side`` window with the highest variance.
-
-    Candidates start at multiples of ``align`` on a grid of step about ``side / 4``; the side is
-    ``size`` clipped to the image (and down to a multiple of ``align``). Ties go to the first
-    candidate in row-major order.
-
-    >>> img = np.zeros((32, 32)); img[20:28, 4:12] = np.eye(8)
-    >>> detail_region(img, 8, align=2)
-    (20, 4, 8)
-    """
-    g = _luminance(image)
-    h, w = g.shape
-    side = max(align, min(int(size), h, w) // align * align)
-    step = max(align, (side // 4) // align * align)
-    best = (0, 0)
-    best_var = -1.0
-    for top in range(0, h - side + 1, step):
-        for left in range(0, w - side + 1, step):
-            var = float(g[top : top + side, left : left + side].var())
-            if var > best_var:
-                best, best_var = (top, left), var
-    return best[0], best[1], side
-
-
-@dataclass(frozen=True, eq=False)
-class Spectrum:
-    """Log-magnitude spectrum of a square crop, DC at the centre (``fftshift``).
-
-    Attributes
-    ----------
-    log_magnitude : ndarray, float64, (N, N)
-        ``log(1 + |fft2(p)|)`` with ``p`` the periodic component (Moisan 2011) of the crop's
-        luminance minus its mean, so the border does not draw a cross on the axes.
-    grid_bins : list of (row, col)
-        Positions in ``log_magnitude`` of the checkerboard frequencies
-        ``(k1/s_h, k2/s_w)`` cycles per pixel, ``(k1, k2) != (0, 0)``.
-    dc : (row, col)
-        Position of frequency 0.
-    energy_share : float
-        :func:`upsamp.diagnostics.checkerboard_energy_ratio` of the crop: the share of the AC
-        energy on those frequencies (``var(phase means) / var``).
-    """
-
-    log_magnitude: np.ndarray
-    grid_bins: list[Pair]
-    dc: Pair
-    energy_share: float
-
-
-def _periodic_component(u: np.ndarray) -> np.ndarray:
-    """Moisan's periodic component: ``u`` minus the smooth image that carries its border jumps."""
-    m, n = u.shape
-    v = np.zeros_like(u)
-    v[0, :] += u[-1, :] - u[0, :]
-    v[-1, :] += u[0, :] - u[-1, :]
-    v[:, 0] += u[:, -1] - u[:, 0]
-    v[:, -1] += u[:, 0] - u[:, -1]
-    q = np.arange(m)[:, None]
-    r = np.arange(n)[None, :]
-    denominator = 2 * np.cos(2 * np.pi * q / m) + 2 * np.cos(2 * np.pi * r / n) - 4
-    denominator[0, 0] = 1.0
-    smooth_hat = np.fft.fft2(v) / denominator
-    smooth_hat[0, 0] = 0.0
-    return u - np.real(np.fft.ifft2(smooth_hat))
-
-
-def spectrum(image: np.ndarray, stride: int | Sequence[int], *, size: int = 256) -> Spectrum:
-    """The spectrum of the centred ``N×N`` crop, ``N`` the largest multiple of ``lcm(s)`` not
-    above ``size`` and the image's sides; the crop starts on a multiple of the stride so the
-    checkerboard frequencies fall on exact bins ``k*N/s``.
-
-    >>> i, j = np.mgrid[0:16, 0:16]
-    >>> sp = spectrum((-1.0) ** (i + j), 2, size=16)
-    >>> sp.log_magnitude.shape, sp.dc, sorted(sp.grid_bins), round(sp.energy_share, 6)
-    ((16, 16), (8, 8), [(0, 0), (0, 8), (8, 0)], 1.0)
-    """
-    s = int_pair(stride, "stride", minimum=1)
-    g = _luminance(image)
-    step = math.lcm(s[0], s[1])
-    n = min(int(size), g.shape[0], g.shape[1]) // step * step
-    if n < step:
-        raise ParameterError(f"image {g.shape[1]}×{g.shape[0]} is smaller than the stride")
-    top = (g.shape[0] - n) // 2 // s[0] * s[0]
-    left = (g.shape[1] - n) // 2 // s[1] * s[1]
-    crop = g[top : top + n, left : left + n]
-    share = checkerboard_energy_ratio(crop, stride=s)
-    spec = np.fft.fftshift(np.fft.fft2(_periodic_component(crop - crop.mean())))
-    centre = n // 2
-    bins = []
-    for k1 in range(s[0]):
-        for k2 in range(s[1]):
-            if k1 == 0 and k2 == 0:
-                continue
-            bins.append(((k1 * n // s[0] + centre) % n, (k2 * n // s[1] + centre) % n))
-    return Spectrum(
-        log_magnitude=np.log1p(np.abs(spec)),
-        grid_bins=bins,
-        dc=(centre, centre),
-        energy_share=float(share),
-    )
-
-
-# --------------------------------------------------------------------------------------------
-# Writing outputs
-# --------------------------------------------------------------------------------------------
-
-
-def _file_stem(name: str) -> str:
-    """``transconv:checkerboard`` -> ``transconv_checkerboard``; only ``[A-Za-z0-9._-]`` kept."""
-    return re.sub(r"[^A-Za-z0-9._-]", "_", name.replace(":", "_")) or "output"
-
-
-def _extension(mode: str, array: np.ndarray) -> str:
-    channels = array.shape[2] if array.ndim == 3 else 1
-    if (mode in ("L", "I;16") and channels == 1) or (mode == "RGB" and channels == 3):
-        return ".png"
-    return ".npy"
-
-
-def output_files(report: Report, folder: str | Path) -> dict[str, Path]:
-    """Where :func:`save_outputs` writes: ``{"ground-truth" (round trip only), method name:
-    path}``. Each method's file is ``<name>.png`` with ``:`` replaced by ``_`` (``.npy`` when
-    the mode or channel count has no image format: 32-bit, float, or other channel counts)."""
-    folder = Path(folder)
-    files: dict[str, Path] = {}
-    if report.roundtrip:
-        files["ground-truth"] = folder / f"ground-truth{_extension(report.mode, report.reference)}"
-    for result in report.methods:
-        files[result.name] = (
-            folder / f"{_file_stem(result.name)}{_extension(report.mode, result.stored)}"
-        )
-    return files
-
-
-def prepare_folder(folder: str | Path) -> Path:
-    """Create ``folder`` (and its parents) when missing; refuse a path that is not a folder."""
-    path = Path(folder)
-    if path.exists() and not path.is_dir():
-        raise OutputError(f"{path}: exists and is not a folder")
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"{path}: cannot create the folder ({exc.strerror or exc})") from None
-    return path
-
-
-def check_free(paths: Sequence[Path], *, overwrite: bool) -> None:
-    """Raise :class:`~upsamp.errors.OutputError` for the first path that exists (unless
-    ``overwrite``) or is a folder, before anything is written."""
-    for path in paths:
-        if path.is_dir():
-            raise OutputError(f"{path}: is a directory")
-        if not overwrite and (path.exists() or path.is_symlink()):
-            raise OutputError(f"{path}: exists; use --overwrite to replace it")
-
-
-def save_outputs(report: Report, folder: str | Path, *, overwrite: bool = False) -> list[Path]:
-    """Write each method's output as saved (quantized to the image's dtype, in its mode), and
-    the cropped ground truth for a round trip, so every number can be checked independently.
-
-    The folder is created when missing; no file is replaced unless ``overwrite`` (every target
-    is checked before the first is written).
-    """
-    files = output_files(report, folder)
-    prepare_folder(folder)
-    check_free(list(files.values()), overwrite=overwrite)
-    arrays = {"ground-truth": report.reference} if report.roundtrip else {}
-    arrays.update({m.name: m.stored for m in report.methods})
-    for key, path in files.items():
-        imageio.save_image(path, arrays[key], None, mode=report.mode, overwrite=overwrite)
-    return list(files.values())
-
-
 def format_score(value: float | None, digits: int) -> str:
     """A score for tables and figures: ``—`` when not measured, ``n/a`` for NaN, ``∞`` for an
     infinite value (e.g. the PSNR of identical images), else ``digits`` decimals."""

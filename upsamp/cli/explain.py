@@ -131,12 +131,13 @@ def explain(
       upsamp explain bilinear --input "[[10,20],[30,40]]" --stride 2
       upsamp explain max-unpool --input "1 2; 3 4" --guide "1 2 4 1; 3 4 2 3; 1 4 1 2; 2 3 4 3"
     """
-    from ..errors import ExitCode, OutputError, UpsampError
+    from ..errors import ExitCode, UpsampError
+    from ..imageio import check_target
     from . import fail, render
 
     for target in (html_path, gif_path):
-        if target is not None and target.exists() and not overwrite:
-            raise OutputError(f"{target}: exists; use --overwrite to replace it")
+        if target is not None:
+            check_target(target, overwrite, folder_made_later=True)
     try:
         doc = _explanation(
             method, input_array, kernel, guide, stride, padding, output_padding, dilation,
@@ -236,8 +237,7 @@ def _kernel(
     them (a preset keeps its own edge mode unless ``--edge`` says otherwise)."""
     from ..explain.arrays import ARRAY_LIMIT, looks_like_file, parse_array
     from ..geometry import check_transconv_params
-    from ..kernels import PRESETS, Kernel, same_size_geometry
-    from ..pipeline import build_kernel
+    from ..kernels import PRESETS, Kernel, build_kernel, same_size_geometry
 
     text = None if spec is None else spec.strip()
     as_kernel_file = (

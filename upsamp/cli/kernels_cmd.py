@@ -43,8 +43,7 @@ def show(
 ) -> None:
     """Print a preset's or kernel file's weights and geometry."""
     from ..kernel_analysis import kernel_analysis, kernel_json
-    from ..kernels import save_kernel
-    from ..pipeline import build_kernel
+    from ..kernels import build_kernel, save_kernel
     from . import render
     from .report import render_kernel_analysis
 
@@ -139,7 +138,7 @@ def fix(name: str, stride: tuple[int, int] | None, how: str, output: Path, overw
       upsamp kernels fix k.npy --stride 3 --how normalize-phases -o k_fixed.npy
     """
     from ..kernel_analysis import fix_kernel, kernel_analysis
-    from ..pipeline import build_kernel
+    from ..kernels import build_kernel
     from . import render
     from .report import render_kernel_analysis
 

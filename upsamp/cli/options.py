@@ -324,8 +324,9 @@ def settings_from_options(params: dict[str, Any], *, require_indices: bool = Tru
 
     Options that do not apply to the chosen built-in method are usage errors.
     """
+    from ..kernels import build_kernel
     from ..methods import MethodOptions, get_method
-    from ..pipeline import DEFAULT_MAX_OUTPUT_PIXELS, EnlargeSettings, build_kernel
+    from ..pipeline import DEFAULT_MAX_OUTPUT_PIXELS, EnlargeSettings
 
     method = get_method(params["method"])
     check_method_options(method, params)
@@ -341,6 +342,7 @@ def settings_from_options(params: dict[str, Any], *, require_indices: bool = Tru
         raise click.UsageError(positions_missing(method))
     stride = params.get("stride")
     stride_given = stride is not None
+    found = None
     if method.needs_positions and params.get("indices") is not None:
         from ..indices import load_indices
 
@@ -382,6 +384,7 @@ def settings_from_options(params: dict[str, Any], *, require_indices: bool = Tru
         compress_level=params.get("compress_level"),
         quality=params.get("quality"),
         stride_given=stride_given,
+        positions=found,
     )
 
 __all__ = [

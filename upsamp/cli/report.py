@@ -299,6 +299,7 @@ def report(
       upsamp report photo.png --methods nearest,transconv:bicubic --json
     """
     from .. import report as library
+    from .. import report_files
     from . import render
 
     entries = library.method_entries(methods, kernels, stride=stride)
@@ -311,8 +312,8 @@ def report(
 
         planned += list(figure_files(figures).values())
     if save_outputs is not None:
-        planned += list(library.output_files(result, save_outputs).values())
-    library.check_free(planned, overwrite=overwrite)
+        planned += list(report_files.output_files(result, save_outputs).values())
+    report_files.check_free(planned, overwrite=overwrite)
 
     if as_json:
         render.print_json(result.to_json())
@@ -325,5 +326,5 @@ def report(
         written = write_figures(result, figures, overwrite=overwrite)
         render.info(f"figures: {', '.join(str(p) for p in written)}")
     if save_outputs is not None:
-        written = library.save_outputs(result, save_outputs, overwrite=overwrite)
+        written = report_files.save_outputs(result, save_outputs, overwrite=overwrite)
         render.info(f"outputs: {', '.join(str(p) for p in written)}")

@@ -25,7 +25,7 @@ from .._arrays import (
 )
 from ..errors import ParameterError
 from ..kernels import Kernel, preset
-from .polyphase import run_in_bands
+from ..threads import run_in_bands
 from .registry import Method, MethodOptions, Rows, register
 
 __all__ = ["bed_of_nails", "max_pool", "max_unpool", "unpool_output_size"]
