@@ -28,13 +28,13 @@ import numpy as np
 
 from ._arrays import EDGE_MODES, int_pair
 from .errors import KernelError, ParameterError
-from .methods.geometry import (
+from .geometry import (
+    bilinear_taps,
     check_transconv_params,
     half_pixel_padding,
     half_pixel_taps,
     same_size_geometry,
 )
-from .methods.interpolate import bilinear_taps
 
 __all__ = [
     "DEFAULT_PRESET",
@@ -46,6 +46,7 @@ __all__ = [
     "save_kernel",
     "resolve_kernel",
     "normalize",
+    "build_kernel",
 ]
 
 Pair = tuple[int, int]
@@ -394,3 +395,45 @@ def normalize(kernel: Kernel) -> Kernel:
             f"{kernel.name}: cannot normalize an output channel whose weights sum to 0"
         )
     return replace(kernel, weight=(grouped * (phases / totals)).reshape(w.shape))
+
+
+def build_kernel(
+    spec: str | Path | None,
+    *,
+    stride: tuple[int, int] | None,
+    padding: tuple[int, int] | str | None = None,
+    output_padding: tuple[int, int] | None = None,
+    dilation: tuple[int, int] | None = None,
+    edge: str | None = None,
+    normalize_phases: bool = False,
+) -> Kernel:
+    """Resolve a preset name or kernel file and apply explicit overrides.
+
+    ``stride`` None keeps a kernel file's own stride (2 when the file does not state one);
+    ``padding="same"`` picks padding and output_padding so that ``H_out = H * stride``.
+    """
+    base_stride = stride if stride is not None else 2
+    kernel = resolve_kernel(spec if spec is not None else DEFAULT_PRESET, base_stride)
+    if kernel.source != "preset" and stride is None and "stride" not in kernel.stated:
+        stride = (2, 2)
+    kernel = kernel.with_overrides(
+        stride=stride,
+        padding=None if padding == "same" else padding,
+        output_padding=output_padding,
+        dilation=dilation,
+        edge=edge,
+    )
+    if padding == "same":
+        kh, kw = kernel.spatial_shape
+        geo = [
+            same_size_geometry(
+                kernel.dilation[a] * ((kh, kw)[a] - 1) + 1, kernel.stride[a], kernel.dilation[a]
+            )
+            for a in range(2)
+        ]
+        kernel = kernel.with_overrides(
+            padding=(geo[0][0], geo[1][0]), output_padding=(geo[0][1], geo[1][1])
+        )
+    if normalize_phases:
+        kernel = normalize(kernel)
+    return kernel

@@ -142,7 +142,7 @@ def _exact_case(x, scale=None, size=None, align_corners=False):
     """``bilinear(keep_dtype=True)`` and the exact rational reference for the same request."""
     from fractions import Fraction
 
-    from upsamp.methods.geometry import resolve_output_size
+    from upsamp.geometry import resolve_output_size
 
     got = upsamp.bilinear(x, scale, align_corners, size=size, keep_dtype=True)
     (out_h, out_w), _ = resolve_output_size(x.shape[:2], scale, size)

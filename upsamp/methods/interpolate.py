@@ -12,23 +12,24 @@ polyphase engine, and exactly in integers for 8/16-bit images (:mod:`upsamp.meth
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from fractions import Fraction
 from typing import Any
 
 import numpy as np
 
 from .._arrays import as_planes, check_image, int_pair, restore_rank, result_dtype, row_range
-from .geometry import (
+from ..geometry import (
     Scale,
+    bilinear_taps,
     half_pixel_padding,
-    half_pixel_taps,
     resolve_output_size,
     scale_pair,
     whole_factor,
 )
+from ..kernels import Kernel, preset
 from .polyphase import full_window, run_in_bands
-from .registry import Method, MethodOptions, Rows, register
+from .registry import Method, MethodOptions, Rows, register, resized_tag
 from .rounded import (
     ROUNDED_DTYPES,
     bilinear_rounded,
@@ -37,7 +38,7 @@ from .rounded import (
     round_near_halves,
 )
 
-__all__ = ["nearest", "bilinear", "bilinear_taps", "bilinear_transconv"]
+__all__ = ["nearest", "bilinear", "bilinear_transconv"]
 
 
 def _nearest_index(n: int, n_out: int, scale: float | None) -> np.ndarray:
@@ -147,7 +148,7 @@ def gather_pixels(x: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarr
 def _bilinear_geometry(
     shape: tuple[int, int], scale: Scale | None, size: Sequence[int] | None
 ) -> tuple[tuple[int, int], tuple[float, float]]:
-    """:func:`upsamp.methods.geometry.resolve_output_size`, except that an axis keeping its
+    """:func:`upsamp.geometry.resolve_output_size`, except that an axis keeping its
     length is copied (source step 1), as PyTorch's linear modes do."""
     out, steps = resolve_output_size(shape, scale, size)
     return out, (
@@ -250,21 +251,6 @@ def _bilinear_two_pass(
     j0, j1, g = _linear_weights(x.shape[1], out[1], steps[1], align_corners)
     g = g.astype(dtype).reshape((1, -1) + (1,) * (x.ndim - 2))
     return band[:, j0] * (1 - g) + band[:, j1] * g
-
-
-def _triangle(t: np.ndarray) -> np.ndarray:
-    return np.maximum(0.0, 1.0 - np.abs(t))
-
-
-def bilinear_taps(s: int) -> np.ndarray:
-    """The 1-D bilinear kernel for an integer factor ``s``: ``K = 2s - s%2`` samples of the
-    triangle ``max(0, 1 - |t|)`` at ``t = (k - (K-1)/2) / s`` (the FCN bilinear kernel,
-    docs/references.md [Long2015-FCN]).
-
-    >>> bilinear_taps(2).tolist()
-    [0.25, 0.75, 0.75, 0.25]
-    """
-    return half_pixel_taps(_triangle, 1, s)
 
 
 def bilinear_transconv(stride: int | tuple[int, int]) -> tuple[np.ndarray, dict[str, Any]]:
@@ -394,6 +380,18 @@ def _resized_shape(shape: tuple[int, int], options: MethodOptions) -> tuple[int,
     return resolve_output_size(shape, scale, size)[0]
 
 
+def _preset_kernel(name: str) -> Callable[[tuple[int, int]], Kernel]:
+    """The method as a transposed convolution: the preset ``name`` at the given stride."""
+
+    def build(stride: tuple[int, int]) -> Kernel:
+        return preset(name, stride)
+
+    return build
+
+
+#: The views of ``upsamp explain`` that apply to a method equal to a transposed convolution.
+TRANSCONV_VIEWS = ("scatter", "gather", "matrix", "phases", "size")
+
 register(
     Method(
         name="nearest",
@@ -402,7 +400,10 @@ register(
         supports_rows=True,
         copies_values=True,
         output_shape=_resized_shape,
+        output_tag=resized_tag,
         uses=frozenset({"stride", "scale", "size"}),
+        explain_views=("weights", *TRANSCONV_VIEWS),
+        as_transconv=_preset_kernel("nearest"),
     )
 )
 register(
@@ -413,6 +414,9 @@ register(
         supports_rows=True,
         upsample_rounded=_bilinear_rounded_backend,
         output_shape=_resized_shape,
+        output_tag=resized_tag,
         uses=frozenset({"stride", "scale", "size", "align_corners"}),
+        explain_views=("weights", *TRANSCONV_VIEWS),
+        as_transconv=_preset_kernel("bilinear"),
     )
 )

@@ -24,7 +24,8 @@ from .._arrays import (
     row_range,
 )
 from ..errors import ParameterError
-from .polyphase import run_in_bands
+from ..kernels import Kernel, preset
+from ..threads import run_in_bands
 from .registry import Method, MethodOptions, Rows, register
 
 __all__ = ["bed_of_nails", "max_pool", "max_unpool", "unpool_output_size"]
@@ -247,6 +248,30 @@ def _unpool_shape(shape: tuple[int, int], options: MethodOptions) -> tuple[int, 
     return unpool_output_size(shape, options.stride, options.output_size)
 
 
+def _bed_of_nails_kernel(stride: tuple[int, int]) -> Kernel:
+    return preset("bed-of-nails", stride)
+
+
+def _pooled_ground_truth(
+    truth: np.ndarray, stride: tuple[int, int], options: MethodOptions
+) -> tuple[np.ndarray, MethodOptions]:
+    """The report's round trip for max-unpool: the max-pooled ground truth and its positions."""
+    pooled, idx = max_pool(truth, stride)
+    return pooled, options.replace(indices=idx, output_size=truth.shape[:2])
+
+
+def _flat_positions(
+    shape: Sequence[int], stride: tuple[int, int], options: MethodOptions
+) -> MethodOptions:
+    """Options with the positions of the maxima of a flat ``(H*s_h, W*s_w)`` image max-pooled
+    by ``stride``: every tie goes to the first position of its window, the top-left."""
+    h, w = int(shape[0]), int(shape[1])
+    _, idx = max_pool(np.zeros((h * stride[0], w * stride[1])), stride)
+    if len(shape) == 3:
+        idx = np.repeat(idx[:, :, None], int(shape[2]), axis=2)
+    return options.replace(indices=idx, output_size=None)
+
+
 register(
     Method(
         name="bed-of-nails",
@@ -255,6 +280,8 @@ register(
         supports_rows=True,
         copies_values=True,
         output_shape=_scaled_shape,
+        explain_views=("scatter", "gather", "matrix", "phases", "size"),
+        as_transconv=_bed_of_nails_kernel,
     )
 )
 register(
@@ -266,5 +293,9 @@ register(
         copies_values=True,
         output_shape=_unpool_shape,
         uses=frozenset({"stride", "indices", "output_size"}),
+        needs_positions=True,
+        roundtrip_input=_pooled_ground_truth,
+        probe_options=_flat_positions,
+        explain_views=("pool",),
     )
 )

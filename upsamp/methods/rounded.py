@@ -21,7 +21,8 @@ import numpy as np
 
 from .._arrays import int_pair, row_range
 from ..errors import ParameterError
-from .polyphase import full_window, run_in_bands
+from ..threads import run_in_bands
+from .polyphase import full_window
 
 __all__ = [
     "ROUNDED_DTYPES",

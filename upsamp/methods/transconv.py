@@ -35,7 +35,8 @@ from .._arrays import (
     row_range,
 )
 from ..errors import KernelError, ParameterError
-from .geometry import IntOrPair, check_transconv_params, transconv_output_size
+from ..geometry import IntOrPair, check_transconv_params, transconv_output_size
+from ..kernels import DEFAULT_PRESET, Kernel, preset
 from .interpolate import bilinear_transconv
 from .polyphase import extended_indices, full_window
 from .registry import Method, MethodOptions, Rows, register
@@ -369,6 +370,18 @@ def _transconv_shape(shape: tuple[int, int], options: MethodOptions) -> tuple[in
     )
 
 
+def _default_kernel(stride: tuple[int, int]) -> Kernel:
+    return preset(DEFAULT_PRESET, stride)
+
+
+def _transconv_channels(channels: int, options: MethodOptions) -> int:
+    """A 4-D kernel gives ``C_out = weight.shape[1] * groups`` channels; a 2-D one keeps them."""
+    kernel = options.kernel
+    if kernel is not None and np.ndim(kernel.weight) == 4:
+        return int(kernel.weight.shape[1] * (kernel.groups or 1))
+    return channels
+
+
 register(
     Method(
         name="transconv",
@@ -378,6 +391,10 @@ register(
         upsample_rounded=_transconv_rounded_backend,
         output_shape=_transconv_shape,
         uses=frozenset({"stride", "kernel"}),
+        output_channels=_transconv_channels,
         per_channel=lambda options: options.kernel is None or np.ndim(options.kernel.weight) == 2,
+        default_kernel=_default_kernel,
+        explain_views=("scatter", "gather", "matrix", "phases", "size"),
+        as_transconv=_default_kernel,
     )
 )

@@ -1,4 +1,4 @@
-"""Tests of ``upsamp.methods.geometry``: output sizes for a scale, against PyTorch."""
+"""Tests of ``upsamp.geometry``: output sizes for a scale, against PyTorch."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import upsamp
-from upsamp.methods.geometry import resolve_output_size
+from upsamp.geometry import resolve_output_size
 
 
 def _grid() -> list[tuple[int, float]]:

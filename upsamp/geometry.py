@@ -17,12 +17,13 @@ from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
-from .._arrays import int_pair
-from ..errors import ParameterError
+from ._arrays import int_pair
+from .errors import ParameterError
 
 __all__ = [
     "IntOrPair",
     "Scale",
+    "bilinear_taps",
     "check_transconv_params",
     "half_pixel_padding",
     "half_pixel_taps",
@@ -200,3 +201,18 @@ def whole_factor(
         if abs(step[axis] * factor[axis] - 1) >= 1e-12:
             return None
     return factor
+
+
+def _triangle(t: np.ndarray) -> np.ndarray:
+    return np.maximum(0.0, 1.0 - np.abs(t))
+
+
+def bilinear_taps(s: int) -> np.ndarray:
+    """The 1-D bilinear kernel for an integer factor ``s``: ``K = 2s - s%2`` samples of the
+    triangle ``max(0, 1 - |t|)`` at ``t = (k - (K-1)/2) / s`` (the FCN bilinear kernel,
+    docs/references.md [Long2015-FCN]).
+
+    >>> bilinear_taps(2).tolist()
+    [0.25, 0.75, 0.75, 0.25]
+    """
+    return half_pixel_taps(_triangle, 1, s)
