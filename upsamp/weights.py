@@ -644,6 +644,8 @@ def _choose(container: _Container, key: str | None, ranks: tuple[int, ...], what
             return alias
         listing = _names_text(container.infos)
         raise KernelError(f"{path}: no {what} {key!r}; it has: {listing}")
+    if container.kind == "npy":
+        return path.stem  # its only array; a wrong rank is reported by the reader
     suitable = [
         name
         for name, info in container.infos.items()
