@@ -73,7 +73,9 @@ __all__ = [
     "OnnxGraph",
     "list_tensors",
     "load_onnx_graph",
+    "node_attributes",
     "node_label",
+    "onnx_pads",
     "read_all_weights",
     "onnx_transposed_geometry",
     "read_bias",
@@ -522,7 +524,8 @@ def node_label(node: Any, index: int) -> str:
     return node.name or f"{node.op_type}#{index}"
 
 
-def _attributes(node: Any) -> dict[str, Any]:
+def node_attributes(node: Any) -> dict[str, Any]:
+    """An ONNX node's attributes as Python values (strings stay bytes)."""
     from onnx import helper  # optional extra, imported here for start-up time
 
     return {a.name: helper.get_attribute_value(a) for a in node.attribute}
@@ -714,10 +717,14 @@ def read_all_weights(
     match: str | None = None,
     layout: str = "torch",
     bias: str = "auto",
+    errors: list[tuple[str, str]] | None = None,
 ) -> list[LayerWeights]:
     """Every 4-D kernel of a weight file whose name matches the ``fnmatch`` glob ``match``
     (all when None), read as :func:`read_weights` reads one, sorted by name; the file is opened
-    once. For ``.onnx``, every ConvTranspose node."""
+    once. For ``.onnx``, every ConvTranspose node.
+
+    With ``errors`` (a list), a tensor that cannot be read is left out and ``(name, message)``
+    is appended instead of raising."""
     if layout not in LAYOUTS:
         raise KernelError(f"layout must be one of {', '.join(LAYOUTS)}; got {layout!r}")
     if bias not in BIAS_MODES:
@@ -729,7 +736,15 @@ def read_all_weights(
         if (container.kind == "onnx" or len(info.shape) == 4)
         and (match is None or fnmatch.fnmatchcase(name, match))
     ]
-    return [_weights(container, name, layout, bias) for name in names]
+    found = []
+    for name in names:
+        try:
+            found.append(_weights(container, name, layout, bias))
+        except KernelError as exc:
+            if errors is None:
+                raise
+            errors.append((name, str(exc)))
+    return found
 
 
 def _weights(container: _Container, name: str, layout: str, bias: str) -> LayerWeights:
@@ -915,6 +930,66 @@ def _pair_attr(attrs: dict[str, Any], name: str, default: int, origin: str) -> P
     return values[0], values[1]
 
 
+def onnx_pads(
+    attrs: Mapping[str, Any],
+    kernel_size: Pair,
+    *,
+    input_size: Pair | None = None,
+    origin: str = "ConvTranspose",
+) -> dict[str, Any]:
+    """The geometry of an ONNX ``ConvTranspose`` node as ONNX states it: ``stride``,
+    ``dilation`` and ``output_padding`` pairs, ``groups``, and ``pads`` ``[top, left, bottom,
+    right]`` after ``auto_pad`` and ``output_shape`` (see :func:`onnx_transposed_geometry`,
+    which also maps them to PyTorch's geometry).
+
+    >>> onnx_pads({"strides": [2, 2], "auto_pad": b"SAME_UPPER"}, (3, 3))["pads"]
+    [0, 0, 1, 1]
+    """
+    attrs = dict(attrs)
+    s = _pair_attr(attrs, "strides", 1, origin)
+    d = _pair_attr(attrs, "dilations", 1, origin)
+    op = _pair_attr(attrs, "output_padding", 0, origin)
+    groups = int(attrs.get("group", 1) or 1)
+    auto_pad = attrs.get("auto_pad", b"NOTSET")
+    auto_pad = auto_pad.decode() if isinstance(auto_pad, bytes) else str(auto_pad)
+    if auto_pad not in ("NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID", ""):
+        raise KernelError(f"{origin}: unknown auto_pad {auto_pad!r}")
+    effective = (d[0] * (kernel_size[0] - 1) + 1, d[1] * (kernel_size[1] - 1) + 1)
+    output_shape = attrs.get("output_shape")
+    if output_shape is not None:
+        out = [int(v) for v in output_shape][-2:]
+        if len(out) != 2:
+            raise KernelError(f"{origin}: output_shape must give the 2 spatial sizes")
+        if input_size is None:
+            raise KernelError(
+                f"{origin}: output_shape fixes the output size, so the padding depends on the "
+                "input size, which the graph does not state"
+            )
+        totals = [s[a] * (input_size[a] - 1) + op[a] + effective[a] - out[a] for a in range(2)]
+        begins, ends = _split_pads(totals, auto_pad == "SAME_UPPER", origin)
+    elif auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+        totals = [effective[a] - s[a] + op[a] for a in range(2)]
+        begins, ends = _split_pads(totals, auto_pad == "SAME_UPPER", origin)
+    elif auto_pad == "VALID":
+        begins, ends = [0, 0], [0, 0]
+    else:
+        pads = [int(v) for v in attrs.get("pads", [0, 0, 0, 0])]
+        if len(pads) != 4:
+            raise KernelError(f"{origin}: pads must have 4 values for a 2-D kernel, got {pads}")
+        if min(pads) < 0:
+            raise KernelError(f"{origin}: negative pads {pads}")
+        begins, ends = pads[:2], pads[2:]
+    if groups < 1:
+        raise KernelError(f"{origin}: group must be >= 1, got {groups}")
+    return {
+        "stride": s,
+        "dilation": d,
+        "output_padding": op,
+        "groups": groups,
+        "pads": [begins[0], begins[1], ends[0], ends[1]],
+    }
+
+
 def onnx_transposed_geometry(
     attrs: Mapping[str, Any],
     kernel_size: Pair,
@@ -959,40 +1034,10 @@ def onnx_transposed_geometry(
     >>> g["padding"], g["output_padding"]
     ((1, 1), (1, 1))
     """
-    attrs = dict(attrs)
-    s = _pair_attr(attrs, "strides", 1, origin)
-    d = _pair_attr(attrs, "dilations", 1, origin)
-    op = _pair_attr(attrs, "output_padding", 0, origin)
-    groups = int(attrs.get("group", 1) or 1)
-    auto_pad = attrs.get("auto_pad", b"NOTSET")
-    auto_pad = auto_pad.decode() if isinstance(auto_pad, bytes) else str(auto_pad)
-    if auto_pad not in ("NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID", ""):
-        raise KernelError(f"{origin}: unknown auto_pad {auto_pad!r}")
-    effective = (d[0] * (kernel_size[0] - 1) + 1, d[1] * (kernel_size[1] - 1) + 1)
-    output_shape = attrs.get("output_shape")
-    if output_shape is not None:
-        out = [int(v) for v in output_shape][-2:]
-        if len(out) != 2:
-            raise KernelError(f"{origin}: output_shape must give the 2 spatial sizes")
-        if input_size is None:
-            raise KernelError(
-                f"{origin}: output_shape fixes the output size, so the padding depends on the "
-                "input size, which the graph does not state"
-            )
-        totals = [s[a] * (input_size[a] - 1) + op[a] + effective[a] - out[a] for a in range(2)]
-        begins, ends = _split_pads(totals, auto_pad == "SAME_UPPER", origin)
-    elif auto_pad in ("SAME_UPPER", "SAME_LOWER"):
-        totals = [effective[a] - s[a] + op[a] for a in range(2)]
-        begins, ends = _split_pads(totals, auto_pad == "SAME_UPPER", origin)
-    elif auto_pad == "VALID":
-        begins, ends = [0, 0], [0, 0]
-    else:
-        pads = [int(v) for v in attrs.get("pads", [0, 0, 0, 0])]
-        if len(pads) != 4:
-            raise KernelError(f"{origin}: pads must have 4 values for a 2-D kernel, got {pads}")
-        if min(pads) < 0:
-            raise KernelError(f"{origin}: negative pads {pads}")
-        begins, ends = pads[:2], pads[2:]
+    pads = onnx_pads(attrs, kernel_size, input_size=input_size, origin=origin)
+    s, d, op = pads["stride"], pads["dilation"], pads["output_padding"]
+    begins, ends = pads["pads"][:2], pads["pads"][2:]
+    groups = pads["groups"]
     new_op = [op[a] + begins[a] - ends[a] for a in range(2)]
     for a in range(2):
         if new_op[a] < 0 or not (new_op[a] < s[a] or new_op[a] < d[a]):
@@ -1004,8 +1049,6 @@ def onnx_transposed_geometry(
                 "than a PyTorch-style transposed convolution can (it crops `padding` at both "
                 "ends and adds `output_padding` < stride or dilation at the end)"
             )
-    if groups < 1:
-        raise KernelError(f"{origin}: group must be >= 1, got {groups}")
     return {
         "stride": s,
         "padding": (begins[0], begins[1]),
@@ -1036,7 +1079,7 @@ def _onnx_weights(container: _Container, label: str, bias: str) -> LayerWeights:
             f"{origin}: only 2-D transposed convolutions are supported (weight of rank 4); "
             f"got shape {tuple(weight.shape)}"
         )
-    attrs = _attributes(node)
+    attrs = node_attributes(node)
     kernel_shape = attrs.get("kernel_shape")
     if kernel_shape is not None and tuple(int(v) for v in kernel_shape) != weight.shape[2:]:
         raise KernelError(
