@@ -26,6 +26,7 @@ COMMANDS = {
     "pool": "upsamp.cli.pool:pool",
     "report": "upsamp.cli.report:report",
     "kernels": "upsamp.cli.kernels_cmd:kernels",
+    "measure": "upsamp.cli.measure:measure",
 }
 
 
