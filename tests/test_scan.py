@@ -377,3 +377,22 @@ def test_cli_bad_inputs(run_cli, tmp_path):
     assert json.loads(result.stdout)["layers"][0]["verdict"] == "checkerboard"
     result = run_cli("kernels", "scan", _model(tmp_path / "m.onnx"), "--stride", "2")
     assert result.exit_code == 2 and "--stride is for weight-only files" in result.stderr
+
+
+def test_lone_and_downscaling_resize(tmp_path):
+    init = onnx_models.initializer
+    nodes = [
+        helper.make_node("Resize", ["x", "", "up"], ["a"], name="grow", mode="linear"),
+        helper.make_node("Resize", ["a", "", "down"], ["y"], name="shrink", mode="linear"),
+    ]
+    path = onnx_models.save_model(
+        tmp_path / "m.onnx",
+        nodes,
+        [init("up", np.array([1, 1, 3, 1.5])), init("down", np.array([1, 1, 0.5, 0.5]))],
+        inputs=[("x", [1, 1, 4, 4])],
+        outputs=[("y", None)],
+    )
+    [finding] = scan_model(path)  # the downscale is not an upsampling layer
+    assert (finding.name, finding.kind, finding.verdict) == ("grow", "resize", "clean")
+    assert finding.stride == (3, 1.5) and finding.kernel_shape is None
+    assert "Resize (linear)" in finding.explanation

@@ -13,8 +13,8 @@ With storage range ``[a, b]`` and model range ``[c, d]``
 
 and ``from_model_range(to_model_range(v)) == v`` up to round-off.
 
-Dtype rule: float32 stays float32, float64 stays float64, every other dtype becomes float32
-(the same rule as the methods). Values are not clipped.
+Dtype rule: float64 stays float64, every other dtype becomes float32 (the methods' rule,
+:func:`upsamp._arrays.result_dtype`). Values are not clipped.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from ._arrays import result_dtype
 from .errors import ParameterError
 
 __all__ = [
@@ -77,7 +78,7 @@ def _affine(values: Any, source: Range, target: Range) -> np.ndarray:
     arr = np.asarray(values)
     if arr.dtype.kind not in "biuf":
         raise ParameterError(f"pixel values must be numeric, got dtype {arr.dtype}")
-    dtype = arr.dtype if arr.dtype in (np.float32, np.float64) else np.dtype(np.float32)
+    dtype = result_dtype(arr)
     scale = (d - c) / (b - a)
     # float64 arithmetic, then the result dtype: a uint8 value maps exactly before rounding
     return ((arr.astype(np.float64) - a) * scale + c).astype(dtype)

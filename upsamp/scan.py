@@ -455,7 +455,14 @@ def _sub_pixel_finding(
     scale = np.abs(flat).max(axis=(1, 2)) + 1e-300
     bias_range = (phase_bias.max(axis=(1, 2)) - phase_bias.min(axis=(1, 2))) / scale
     biases_equal = bool(np.all(bias_range <= ARTIFACT_TOLERANCE))
-    head = f"{conv_label} ({shape[2]}×{shape[3]} Conv) + DepthToSpace({r}, {mode}) acts as a "
+    conv_stride = tuple(int(v) for v in conv_attrs.get("strides", [1, 1]))
+    if conv_stride in ((1, 1), (1,)):
+        head = f"{conv_label} ({shape[2]}×{shape[3]} Conv) + DepthToSpace({r}, {mode}) acts as a "
+    else:  # the flat-input phase sums are the same whatever the Conv's stride
+        head = (
+            f"{conv_label} ({shape[2]}×{shape[3]} Conv, stride {conv_stride[0]}) + "
+            f"DepthToSpace({r}, {mode}) has the phase sums of a "
+        )
     box = f"{r}×{r}"
     fix = (
         f"tie the {r * r} phase filters and biases (ICNR initialisation), or follow with a {box} "
@@ -494,8 +501,10 @@ def _resize_scales(graph: weights.OnnxGraph, node: Any) -> tuple[float, ...] | N
     """The spatial scales of a Resize/Upsample node when they are stored, else None."""
     index = 1 if node.op_type == "Upsample" else 2
     if len(node.input) <= index or not node.input[index]:
-        return None
-    scales = graph.constant(node.input[index])
+        stated = weights.node_attributes(node).get("scales")  # Upsample before opset 9
+        scales = None if stated is None else np.asarray(stated, dtype=np.float64)
+    else:
+        scales = graph.constant(node.input[index])
     if scales is None or scales.size < 2:
         return None
     values = [float(v) for v in scales.ravel()[-2:]]
