@@ -205,6 +205,10 @@ def test_nested_state_dict_and_single_tensor_file(tmp_path):
     npy = tmp_path / "k.npy"
     np.save(npy, layer.weight.detach().numpy())
     assert weights.read_weights(npy).weight.shape == (3, 3, 4, 4)
+    bare = tmp_path / "bare.pt"
+    torch.save(layer.weight.detach(), bare)  # one tensor, no state_dict around it
+    found = weights.read_weights(bare)
+    assert found.key == "bare" and found.weight.shape == (3, 3, 4, 4)
 
 
 # --------------------------------------------------------------------------------------------
@@ -491,6 +495,19 @@ def test_no_kernel_shaped_tensor(tmp_path):
     with pytest.raises(KernelError) as info:
         weights.read_weights(path)
     assert "holds no 2-D or 4-D tensor; it has: a, b" in _one_line(info, path)
+
+
+def test_npz_with_a_member_that_is_not_an_array(tmp_path):
+    import zipfile
+
+    path = tmp_path / "w.npz"
+    np.savez(path, k=np.ones((3, 3)))
+    with zipfile.ZipFile(path, "a") as archive:
+        archive.writestr("README.txt", "notes")
+    assert [t.name for t in weights.list_tensors(path)] == ["README.txt", "k"]
+    np.testing.assert_array_equal(weights.read_weights(path).weight, np.ones((3, 3)))
+    with pytest.raises(KernelError, match="must be numeric"):
+        weights.read_weights(f"{path}:README.txt")
 
 
 def test_pickled_npy_and_npz_are_refused(tmp_path):

@@ -298,13 +298,19 @@ def _npz_container(path: Path) -> _Container:
         raise KernelError(f"{path}: is a single .npy array, not an .npz archive")
     infos: dict[str, TensorInfo] = {}
     try:
+        members = set(archive.zip.namelist())
         for name in archive.files:
-            with archive.zip.open(f"{name}.npy") as fh:
-                version = np.lib.format.read_magic(fh)
-                if version == (1, 0):
-                    shape, _, dtype = np.lib.format.read_array_header_1_0(fh)
-                else:
-                    shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
+            member = f"{name}.npy" if f"{name}.npy" in members else name
+            with archive.zip.open(member) as fh:
+                try:
+                    version = np.lib.format.read_magic(fh)
+                    if version == (1, 0):
+                        shape, _, dtype = np.lib.format.read_array_header_1_0(fh)
+                    else:
+                        shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
+                except ValueError:  # a member that is not an array: listed, never a kernel
+                    infos[name] = TensorInfo(name, (), "not an array")
+                    continue
             infos[name] = TensorInfo(name, tuple(int(v) for v in shape), np.dtype(dtype).name)
     except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
         raise KernelError(f"{path}: not a readable .npz archive ({_first_line(exc)})") from None
@@ -385,8 +391,8 @@ def _torch_container(path: Path) -> _Container:
         raise KernelError(f"{path}: not a readable PyTorch weight file ({reason})") from None
     tensors: dict[str, Any] = {}
     _flatten_state(state, "", tensors)
-    if not tensors and hasattr(state, "detach"):
-        tensors[path.stem] = state
+    if "" in tensors:  # the file holds one bare tensor
+        tensors[path.stem] = tensors.pop("")
     infos = {
         name: TensorInfo(name, tuple(int(v) for v in t.shape), str(t.dtype).replace("torch.", ""))
         for name, t in tensors.items()

@@ -139,7 +139,7 @@ def measure(
     overwrite: bool,
     max_pixels: int | None,
 ) -> None:
-    """Measure the checkerboard in images as they are, e.g. a generator's outputs.
+    """Measure the checkerboard in images as they are: a generator's outputs, say.
 
     For each IMAGE (folders are searched recursively): cb_rel and its worst tile, the share of
     spectral energy at the checkerboard frequencies, and the per-phase means. A photograph
