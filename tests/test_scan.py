@@ -16,7 +16,9 @@ import pytest
 
 import upsamp
 from upsamp.errors import KernelError, ParameterError
-from upsamp.scan import LayerFinding, scan_json, scan_model, sub_pixel_kernel
+from upsamp.kernel_convert import pixel_shuffle_to_transconv
+from upsamp.kernels import Kernel
+from upsamp.scan import LayerFinding, crd_order, scan_json, scan_model
 
 torch = pytest.importorskip("torch")
 onnx_models = pytest.importorskip("onnx_models")
@@ -121,28 +123,48 @@ def _sub_pixel_torch(x: torch.Tensor, weight, bias, mode: str, **conv) -> torch.
 
 
 @pytest.mark.parametrize("mode", ["CRD", "DCR"])
-@pytest.mark.parametrize("groups, dilation", [(1, 1), (3, 2)])
-def test_sub_pixel_kernel_is_the_same_layer(mode, groups, dilation):
-    """Conv + DepthToSpace == transposed convolution with :func:`sub_pixel_kernel` (exactly)."""
+def test_crd_order_turns_any_mode_into_a_pixel_shuffle(mode):
+    """Conv + DepthToSpace in either mode == the transposed convolution of the CRD-ordered
+    weight (:func:`upsamp.kernel_convert.pixel_shuffle_to_transconv`), exactly."""
     rng = np.random.default_rng(5)
-    k, pad, r = 3, dilation, 2  # 'same' padding of the Conv
-    w = rng.normal(size=(3 * r * r, 3 // groups, k, k))
-    x = rng.normal(size=(1, 3, 7, 9))
-    expected = _sub_pixel_torch(
-        torch.from_numpy(x), w, None, mode, padding=pad, dilation=dilation, groups=groups
-    )[0].numpy()
-    kernel = sub_pixel_kernel(w, block=r, mode=mode, groups=groups, dilation=(dilation, dilation))
-    got = upsamp.transconv(
-        x[0].transpose(1, 2, 0), kernel, stride=r, padding=r * (dilation * (k - 1) - pad)
+    w = rng.normal(size=(3 * 4, 2, 3, 3))
+    x = rng.normal(size=(1, 2, 7, 9))
+    expected = _sub_pixel_torch(torch.from_numpy(x), w, None, mode, padding=1)[0].numpy()
+    kernel = pixel_shuffle_to_transconv(
+        Kernel(weight=crd_order(w, block=2, mode=mode), stride=(2, 2), padding=(1, 1))
     )
+    got = upsamp.transconv(x[0].transpose(1, 2, 0), kernel.weight, **kernel.transconv_kwargs())
     np.testing.assert_allclose(got, expected.transpose(1, 2, 0), atol=1e-12)
 
 
-def test_sub_pixel_kernel_errors():
+def test_crd_order_errors():
     with pytest.raises(ParameterError, match="not a multiple of blocksize"):
-        sub_pixel_kernel(np.ones((6, 1, 3, 3)), block=2)
+        crd_order(np.ones((6, 1, 3, 3)), block=2, mode="CRD")
     with pytest.raises(ParameterError, match="mode must be one of DCR, CRD"):
-        sub_pixel_kernel(np.ones((4, 1, 3, 3)), block=2, mode="XYZ")
+        crd_order(np.ones((4, 1, 3, 3)), block=2, mode="XYZ")
+
+
+@pytest.mark.parametrize("mode", ["CRD", "DCR"])
+@pytest.mark.parametrize("groups, dilation", [(3, 1), (1, 2), (3, 2)])
+def test_grouped_and_dilated_sub_pixel_against_pytorch(mode, groups, dilation, tmp_path):
+    rng = np.random.default_rng(groups + 10 * dilation)
+    w = _f32(rng.uniform(0.1, 1.0, size=(12, 3 // groups, 3, 3)))
+    b = _f32(rng.normal(size=12) / 10)
+    init = onnx_models.initializer
+    conv = helper.make_node(
+        "Conv", ["x", "w", "b"], ["c"], name="conv",
+        pads=[dilation] * 4, dilations=[dilation] * 2, group=groups,
+    )  # fmt: skip
+    d2s = helper.make_node("DepthToSpace", ["c"], ["y"], name="d2s", blocksize=2, mode=mode)
+    path = onnx_models.save_model(
+        tmp_path / "m.onnx", [conv, d2s], [init("w", w), init("b", b)],
+        inputs=[("x", [1, 3, 8, 8])], outputs=[("y", None)],
+    )  # fmt: skip
+    [finding] = scan_model(path)
+    ones = torch.ones((1, 3, 16, 16), dtype=torch.float64)
+    y = _sub_pixel_torch(ones, w, b, mode, padding=dilation, dilation=dilation, groups=groups)
+    assert finding.phase_spread == pytest.approx(_spread(_flat_phase_means(y, 2, 6)), rel=1e-9)
+    assert finding.verdict == "checkerboard"
 
 
 # --------------------------------------------------------------------------------------------

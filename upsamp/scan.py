@@ -11,9 +11,10 @@ For an ONNX model (:func:`scan_model`):
     ``DepthToSpace`` moves there. In ``CRD`` mode (PyTorch ``PixelShuffle``) phase ``(i, j)``
     of output channel ``c`` is Conv channel ``c*r*r + i*r + j``; in ``DCR`` mode (the ONNX
     default, TensorFlow's ``depth_to_space``) it is ``(i*r + j)*C + c``. The layer equals a
-    transposed convolution at stride ``r`` whose tap ``(r*d*(kH-1-a) + i, r*d*(kW-1-b) + j)``
-    is the Conv tap ``(a, b)`` of that channel; that kernel is analysed, and the per-phase
-    biases must be equal too (a flat input ``v`` gives ``v*G[c, i, j] + b[c, i, j]``).
+    transposed convolution at stride ``r`` whose phases are the flipped per-phase filters
+    (:func:`upsamp.kernel_convert.pixel_shuffle_to_transconv`); that kernel is analysed, and
+    the per-phase biases must be equal too (a flat input ``v`` gives ``v*G[c, i, j] + b[c, i,
+    j]``).
 ``resize-conv``
     Every ``Resize`` (or ``Upsample``) feeding a ``Conv``: interpolation then convolution keeps
     a flat input flat whatever the weights (Odena et al. 2016), so it is clean by construction.
@@ -36,7 +37,7 @@ from __future__ import annotations
 import fnmatch
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,9 @@ from . import weights
 from ._arrays import int_pair
 from .diagnostics import ARTIFACT_TOLERANCE, KernelAnalysis, analyze_kernel
 from .errors import KernelError, ParameterError, UpsampError
+from .kernel_analysis import kernel_analysis
+from .kernel_convert import pixel_shuffle_to_transconv
+from .kernels import Kernel
 
 __all__ = [
     "CLEAN",
@@ -54,8 +58,8 @@ __all__ = [
     "UNKNOWN",
     "LayerFinding",
     "scan_json",
+    "crd_order",
     "scan_model",
-    "sub_pixel_kernel",
 ]
 
 CLEAN, CHECKERBOARD, UNKNOWN = "clean", "checkerboard", "unknown"
@@ -317,73 +321,35 @@ def _transposed_finding(graph: weights.OnnxGraph, node: Any, label: str) -> Laye
     return _kernel_finding(label, kind, analysis, kernel_shape=shape, padding=pads)
 
 
-def sub_pixel_kernel(
-    conv_weight: np.ndarray,
-    *,
-    block: int,
-    mode: str = "DCR",
-    groups: int = 1,
-    dilation: tuple[int, int] = (1, 1),
-) -> np.ndarray:
-    """The transposed-convolution weight (stride ``block``) equal to Conv + DepthToSpace.
+def crd_order(conv_weight: np.ndarray, *, block: int, mode: str) -> np.ndarray:
+    """The Conv weight with its output channels in ``CRD`` order (PyTorch's ``PixelShuffle``).
 
-    Parameters
-    ----------
-    conv_weight : ndarray, shape (M, C_in/groups, kH, kW)
-        The Conv's weight; ``M = C * block**2``.
-    block : int
-        DepthToSpace's ``blocksize`` ``r``.
-    mode : {"DCR", "CRD"}
-        Which Conv channel lands on phase ``(i, j)`` of output channel ``c``:
-        ``(i*r + j)*C + c`` (DCR) or ``c*r*r + i*r + j`` (CRD, PyTorch's PixelShuffle).
-    groups : int
-        The Conv's group.
-    dilation : (h, w)
-        The Conv's dilations.
+    DepthToSpace moves Conv output channel ``m`` to phase ``(i, j)`` of output channel ``c``
+    with ``m = c*r*r + i*r + j`` in ``CRD`` mode and ``m = (i*r + j)*C + c`` in ``DCR`` mode
+    (``C = M / r**2``). The result's channel ``c*r*r + i*r + j`` is the one that lands on
+    ``(c, i, j)``, whatever ``mode`` was, so the sub-pixel convolution can be handed to
+    :func:`upsamp.kernel_convert.pixel_shuffle_to_transconv`.
 
-    Returns
-    -------
-    ndarray, shape (C_in, C, r*(d_h*(kH-1)+1), r*(d_w*(kW-1)+1))
-        ``T[ci, c, r*d_h*(kH-1-a) + i, r*d_w*(kW-1-b) + j] = W[m(c, i, j), ci, a, b]``, zero
-        elsewhere: tap ``t`` of ``T`` lands on phase ``t mod r = i`` (with a padding that is a
-        multiple of ``r``), and its phase sums are the sums of each phase's filter.
-
-    >>> w = np.arange(4.0).reshape(4, 1, 1, 1)  # one input channel, C = 1, r = 2
-    >>> sub_pixel_kernel(w, block=2, mode="CRD")[0, 0]
-    array([[0., 1.],
-           [2., 3.]])
+    >>> w = np.arange(8.0).reshape(8, 1, 1, 1)  # C = 2, r = 2
+    >>> crd_order(w, block=2, mode="DCR")[:, 0, 0, 0]
+    array([0., 2., 4., 6., 1., 3., 5., 7.])
     """
     if mode not in ("DCR", "CRD"):
         raise ParameterError(f"mode must be one of DCR, CRD; got {mode!r}")
     w = np.asarray(conv_weight, dtype=np.float64)
     r = int(block)
-    m_total, per_group, kh, kw = (int(v) for v in w.shape)
-    if m_total % (r * r) or m_total % groups:
+    if r < 1 or w.shape[0] % (r * r):
         raise ParameterError(
-            f"the Conv has {m_total} output channels: not a multiple of blocksize² = {r * r} "
-            f"and of group = {groups}"
+            f"the Conv has {w.shape[0]} output channels: not a multiple of blocksize² = {r * r}"
         )
-    c_out = m_total // (r * r)
-    c_in = per_group * groups
-    dense = np.zeros((m_total, c_in, kh, kw))
-    per_out = m_total // groups
-    for g in range(groups):
-        dense[g * per_out : (g + 1) * per_out, g * per_group : (g + 1) * per_group] = w[
-            g * per_out : (g + 1) * per_out
-        ]
-    d_h, d_w = dilation
-    size = (r * (d_h * (kh - 1) + 1), r * (d_w * (kw - 1) + 1))
-    out = np.zeros((c_in, c_out) + size)
-    for c in range(c_out):
-        for i in range(r):
-            for j in range(r):
-                m = _phase_channel(c, i, j, block=r, channels=c_out, mode=mode)
-                for a in range(kh):
-                    for b in range(kw):
-                        out[:, c, r * d_h * (kh - 1 - a) + i, r * d_w * (kw - 1 - b) + j] = dense[
-                            m, :, a, b
-                        ]
-    return out
+    c_out = w.shape[0] // (r * r)
+    order = [
+        _phase_channel(c, i, j, block=r, channels=c_out, mode=mode)
+        for c in range(c_out)
+        for i in range(r)
+        for j in range(r)
+    ]
+    return w[order]
 
 
 def _phase_channel(c: int, i: int, j: int, *, block: int, channels: int, mode: str) -> int:
@@ -391,6 +357,22 @@ def _phase_channel(c: int, i: int, j: int, *, block: int, channels: int, mode: s
     if mode == "DCR":
         return (i * block + j) * channels + c
     return c * block * block + i * block + j
+
+
+def _dense(weight: np.ndarray, groups: int) -> np.ndarray:
+    """A grouped Conv weight ``(M, C_in/g, kH, kW)`` as the dense ``(M, C_in, kH, kW)`` one."""
+    w = np.asarray(weight, dtype=np.float64)
+    if groups == 1:
+        return w
+    m, per_group = w.shape[:2]
+    if m % groups:
+        raise ParameterError(f"group={groups} does not divide the Conv's {m} output channels")
+    dense = np.zeros((m, per_group * groups) + w.shape[2:])
+    per_out = m // groups
+    for g in range(groups):
+        rows = slice(g * per_out, (g + 1) * per_out)
+        dense[rows, g * per_group : (g + 1) * per_group] = w[rows]
+    return dense
 
 
 def _phase_biases(bias: np.ndarray, c_out: int, r: int, mode: str) -> np.ndarray:
@@ -433,20 +415,27 @@ def _sub_pixel_finding(
     conv_attrs = weights.node_attributes(conv)
     conv_pads = conv_attrs.get("pads")
     padding = tuple(int(v) for v in conv_pads) if conv_pads is not None else None
-    dilation = tuple(int(v) for v in conv_attrs.get("dilations", [1, 1]))
+    dilation = tuple(int(v) for v in conv_attrs.get("dilations", [1, 1]))[:2]
     groups = int(conv_attrs.get("group", 1) or 1)
     conv_label = labels[id(conv)]
     try:
-        kernel = sub_pixel_kernel(
-            weight, block=r, mode=mode, groups=groups, dilation=(dilation[0], dilation[1])
-        )
-        c_out = kernel.shape[1]
+        # DCR interleaves the groups' channels: make the Conv dense first (zeros off its groups)
+        crd = crd_order(_dense(weight, groups), block=r, mode=mode)
+        if dilation != (1, 1):  # the converter takes plain taps: put the zeros in
+            d_h, d_w = dilation
+            spaced = np.zeros(crd.shape[:2] + (d_h * (shape[2] - 1) + 1, d_w * (shape[3] - 1) + 1))
+            spaced[:, :, ::d_h, ::d_w] = crd
+            crd = spaced
+        c_out = shape[0] // (r * r)
         stored_bias = (
             graph.constant(conv.input[2]) if len(conv.input) > 2 and conv.input[2] else None
         )
         bias = np.zeros(shape[0]) if stored_bias is None else stored_bias.astype(np.float64).ravel()
         phase_bias = _phase_biases(bias, c_out, r, mode)
-        analysis = analyze_kernel(kernel, stride=r, bias=phase_bias.mean(axis=(1, 2)))
+        begin = (padding[0], padding[1]) if padding is not None and len(padding) == 4 else (0, 0)
+        transposed = pixel_shuffle_to_transconv(Kernel(weight=crd, stride=(r, r), padding=begin))
+        # one bias per output channel (the mean of its phases); unequal ones are checked below
+        analysis = kernel_analysis(replace(transposed, bias=phase_bias.mean(axis=(1, 2))))
     except UpsampError as exc:
         return _unknown(label, kind, str(exc), kernel_shape=shape, stride=stride, padding=padding)
     weight_sums = analysis.phase_sums - phase_bias.mean(axis=(1, 2))[:, None, None]

@@ -165,8 +165,8 @@ def measure(
     images, problems = find_images(inputs)
     targets: list[Path] = []
     if figures is not None:
-        from ..measure_figures import write_measure_figure
-        from ..report import check_free, prepare_folder
+        from ..figures import write_measure_figure
+        from ..report_files import check_free, prepare_folder
 
         taken: set[str] = set()
         targets = [figures / figure_name(label, taken) for _, label in images]
