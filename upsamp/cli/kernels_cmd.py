@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from .options import overwrite_option, stride_option
+from .scan import scan as scan_command
 
 
 @click.group()
@@ -171,3 +172,6 @@ def fix(name: str, stride: tuple[int, int] | None, how: str, output: Path, overw
             f"note: {output} holds only the weights{lost}; use it with "
             f"--method transconv --kernel {output} {' '.join(flags)}"
         )
+
+
+kernels.add_command(scan_command)
