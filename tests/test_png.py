@@ -361,3 +361,19 @@ def test_any_small_image_round_trips(height, width, channels, seed, cut):
     pixels = np.random.default_rng(seed).integers(0, 256, shape, dtype=np.uint8)
     data = _stream(pixels, mode, [c for c in (cut,) if c < height])
     np.testing.assert_array_equal(decode_plain(data), pixels)
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "RGB;16", "LA;16"])
+def test_libvips_reads_the_same_pixels(mode, tmp_path):
+    import shutil
+    import subprocess
+
+    vips = shutil.which("vips")
+    if vips is None:
+        pytest.skip("libvips (vips command) is not installed")
+    pixels = CASES[mode]
+    path, raw = tmp_path / "x.png", tmp_path / "x.raw"
+    png.write_png(path, pixels, mode, threads=2)
+    subprocess.run([vips, "rawsave", str(path), str(raw)], check=True, capture_output=True)
+    decoded = np.fromfile(raw, dtype=pixels.dtype).reshape(pixels.shape)  # native order
+    np.testing.assert_array_equal(decoded, pixels)
