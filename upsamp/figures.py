@@ -34,15 +34,9 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from . import imageio
-from .report import (
-    Report,
-    check_free,
-    detail_region,
-    format_score,
-    prepare_folder,
-    reference_crop,
-    spectrum,
-)
+from .diagnostics import detail_region, spectrum
+from .report import Report, format_score, reference_crop
+from .report_files import check_free, prepare_folder
 
 __all__ = [
     "contact_sheet",
