@@ -35,10 +35,12 @@ __all__ = [
     "EnlargeOutcome",
     "DEFAULT_MAX_OUTPUT_PIXELS",
     "LOCAL_COMPUTE",
+    "Progress",
     "default_output_path",
     "enlarge_file",
     "enlarge_image",
     "enlarge_to_storage",
+    "iter_stored_bands",
     "output_shape",
     "read_positions",
     "result_span",
@@ -46,6 +48,9 @@ __all__ = [
 
 #: Output values per band of the banded pipeline (16 MiB of float32).
 BAND_VALUES = 1 << 22
+
+#: ``progress(done, total)``: output rows computed so far, out of ``total``.
+Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
@@ -255,21 +260,23 @@ def iter_bands(
     image: imageio.LoadedImage,
     settings: EnlargeSettings,
     *,
-    band_values: int = BAND_VALUES,
+    band_values: int | None = None,
     keep_dtype: bool = False,
     rounded: bool = False,
     rows: tuple[int, int] | None = None,
+    progress: Progress | None = None,
 ) -> Iterator[tuple[int, int, np.ndarray, np.ndarray | None]]:
     """Yield ``(start, stop, colour, alpha)`` for consecutive bands of output rows.
 
     Methods that support row bands are run one band at a time (about ``band_values`` output
-    values each), so no full-size float copy of a big output is ever held; other methods yield
-    one band covering everything. ``colour`` is ``(rows, W_out[, C])``, ``alpha`` ``(rows,
-    W_out)`` or None. With ``keep_dtype`` value-copying methods keep the input dtype; with
-    ``rounded`` methods that have an exact integer path use it (bands then come rounded, in the
-    input's dtype).
+    values each, default :data:`BAND_VALUES`), so no full-size float copy of a big output is
+    ever held; other methods yield one band covering everything. ``colour`` is
+    ``(rows, W_out[, C])``, ``alpha`` ``(rows, W_out)`` or None. With ``keep_dtype``
+    value-copying methods keep the input dtype; with ``rounded`` methods that have an exact
+    integer path use it (bands then come rounded, in the input's dtype).
     ``rows=(first, last)`` covers only those output rows (one chunk of a distributed run);
-    ``start`` and ``stop`` still count rows of the whole result.
+    ``start`` and ``stop`` still count rows of the whole result. ``progress(done, total)`` is
+    called after each band is computed, with the rows done so far and the rows to do.
     """
     method = get_method(settings.method)
     opts, alpha_indices = _options_for(image, settings, method)
@@ -285,9 +292,13 @@ def iter_bands(
             else _run(alpha_plan[0], image.alpha, alpha_plan[1], None, rounded)
         )
         first, last = rows if rows is not None else (0, colour.shape[0])
+        if progress is not None:
+            progress(last - first, last - first)
         yield first, last, colour[first:last], None if alpha is None else alpha[first:last]
         return
     channels = (image.pixels.shape[2] if image.pixels.ndim == 3 else 1) + image.has_alpha
+    if band_values is None:
+        band_values = BAND_VALUES
     step = max(1, band_values // max(1, out_hw[1] * channels))
     first, last = rows if rows is not None else (0, out_hw[0])
     for start in range(first, last, step):
@@ -296,6 +307,8 @@ def iter_bands(
         alpha = None
         if alpha_plan is not None:
             alpha = _run(alpha_plan[0], image.alpha, alpha_plan[1], band, rounded)
+        if progress is not None:
+            progress(band[1] - first, last - first)
         yield band[0], band[1], colour, alpha
 
 
@@ -337,6 +350,63 @@ def result_span(
     return (min(lows), max(highs)) if lows else None
 
 
+class _Clipped:
+    """The running count of colour values clipped while storing."""
+
+    def __init__(self) -> None:
+        self.clipped = 0.0
+        self.total = 0
+
+    @property
+    def fraction(self) -> float:
+        return self.clipped / self.total if self.total else 0.0
+
+
+def iter_stored_bands(
+    image: imageio.LoadedImage,
+    settings: EnlargeSettings,
+    mode: str,
+    *,
+    rows: tuple[int, int] | None = None,
+    value_span: tuple[float, float] | None = None,
+    progress: Progress | None = None,
+    tally: _Clipped | None = None,
+) -> Iterator[np.ndarray]:
+    """Yield consecutive bands of the result of ``image`` stored in ``mode``: ``(rows, W, C)``
+    arrays of the mode's storage dtype, alpha last for LA/RGBA (what :func:`enlarge_to_storage`
+    returns, cut into bands; each band is a new array). ``tally``, when given, counts the
+    clipped colour values. ``progress`` as for :func:`iter_bands` (the first pass of
+    ``range_mode="rescale"`` is not counted)."""
+    dtype = imageio.storage_dtype(mode)
+    colour_mode, has_alpha = imageio.split_mode(mode)
+    keep = image.pixels.dtype == dtype and colour_mode == imageio.split_mode(image.mode)[0]
+    span = None
+    if settings.range_mode == "rescale":
+        span = value_span if value_span is not None else result_span(image, settings, rows=None)
+    # Exact integer paths round exactly as to_storage does; with a rescale map they cannot.
+    exact = keep and span is None
+    bands = iter_bands(image, settings, keep_dtype=keep, rounded=exact, rows=rows,
+                       progress=progress)  # fmt: skip
+    for _, _, colour, alpha in bands:
+        colour3 = colour if colour.ndim == 3 else colour[:, :, None]
+        if colour3.dtype == dtype and keep:
+            values, fraction = colour3, 0.0
+        else:
+            values, fraction = imageio.to_storage(
+                colour3, colour_mode, range_mode=settings.range_mode, value_span=span
+            )
+        if tally is not None:
+            tally.clipped += fraction * colour3.size
+            tally.total += colour3.size
+        if alpha is None:
+            yield values
+            continue
+        band = np.empty(values.shape[:2] + (values.shape[2] + 1,), dtype=dtype)
+        band[:, :, :-1] = values
+        band[:, :, -1] = alpha if alpha.dtype == dtype else imageio.to_storage(alpha, "L")[0]
+        yield band
+
+
 def enlarge_to_storage(
     image: imageio.LoadedImage,
     settings: EnlargeSettings,
@@ -344,6 +414,7 @@ def enlarge_to_storage(
     *,
     rows: tuple[int, int] | None = None,
     value_span: tuple[float, float] | None = None,
+    progress: Progress | None = None,
 ) -> tuple[np.ndarray, float]:
     """Enlarge ``image`` straight into the storage dtype of ``mode`` (alpha last for LA/RGBA),
     band by band. Returns the stored array and the fraction of colour values clipped.
@@ -356,43 +427,21 @@ def enlarge_to_storage(
     ``rows=(first, last)`` stores only those output rows, exactly as they are in the whole
     stored result (:mod:`upsamp.distributed` computes a big image in such chunks).
     """
-    dtype = imageio.storage_dtype(mode)
-    colour_mode, has_alpha = imageio.split_mode(mode)
-    keep = image.pixels.dtype == dtype and colour_mode == imageio.split_mode(image.mode)[0]
-    span = None
-    if settings.range_mode == "rescale":
-        span = value_span if value_span is not None else result_span(image, settings)
+    tally = _Clipped()
     stored: np.ndarray | None = None
-    clipped = 0
-    total = 0
-    first = 0 if rows is None else rows[0]
-    # Exact integer paths round exactly as to_storage does; with a rescale map they cannot.
-    exact = keep and span is None
-    bands = iter_bands(image, settings, keep_dtype=keep, rounded=exact, rows=rows)
-    for start, stop, colour, alpha in bands:
+    row = 0
+    for band in iter_stored_bands(
+        image, settings, mode, rows=rows, value_span=value_span, progress=progress, tally=tally
+    ):
         if stored is None:
-            width = colour.shape[1]
-            channels = (colour.shape[2] if colour.ndim == 3 else 1) + has_alpha
             out_h = _output_height(image, settings) if rows is None else rows[1] - rows[0]
-            stored = np.empty((out_h, width, channels), dtype=dtype)
-        colour3 = colour if colour.ndim == 3 else colour[:, :, None]
-        if colour3.dtype == dtype and keep:
-            values, fraction = colour3, 0.0
-        else:
-            values, fraction = imageio.to_storage(
-                colour3, colour_mode, range_mode=settings.range_mode, value_span=span
-            )
-        stored[start - first : stop - first, :, : colour3.shape[2]] = values
-        clipped += fraction * colour3.size
-        total += colour3.size
-        if alpha is not None:
-            stored[start - first : stop - first, :, -1] = (
-                alpha if alpha.dtype == dtype else imageio.to_storage(alpha, "L")[0]
-            )
+            stored = np.empty((out_h,) + band.shape[1:], dtype=band.dtype)
+        stored[row : row + len(band)] = band
+        row += len(band)
     assert stored is not None
     if stored.shape[2] == 1:
         stored = stored[:, :, 0]
-    return stored, (clipped / total if total else 0.0)
+    return stored, tally.fraction
 
 
 def _output_height(image: imageio.LoadedImage, settings: EnlargeSettings) -> int:
@@ -460,10 +509,13 @@ class Compute:
     storage: Callable[..., tuple[np.ndarray, float]] = enlarge_to_storage
     arrays: Callable[..., tuple[np.ndarray, np.ndarray | None]] = enlarge_image
     working_bytes: Callable[[tuple[int, ...], tuple[int, ...]], int] = estimate_bytes
+    #: The stored bands are computed here, so they can go to the encoder as they come
+    #: (:func:`iter_stored_bands`) and the whole output never exists in memory.
+    streams: bool = False
 
 
-#: Everything computed in this process, band by band.
-LOCAL_COMPUTE = Compute()
+#: Everything computed in this process, band by band, streamed to the encoder.
+LOCAL_COMPUTE = Compute(streams=True)
 
 
 def enlarge_file(
@@ -473,11 +525,14 @@ def enlarge_file(
     *,
     keep_arrays: bool = False,
     compute: Compute = LOCAL_COMPUTE,
+    progress: Progress | None = None,
 ) -> EnlargeOutcome:
     """Load ``input_path``, enlarge it with ``settings`` and write ``output_path`` atomically.
 
     ``compute`` says where the enlargement is computed (:class:`Compute`); loading, checking
-    and writing always happen here.
+    and writing always happen here. Computed here, the bands of the stored result go to the
+    encoder one by one (:func:`upsamp.imageio.save_stored_bands`). ``progress(done, total)``
+    is called with the output rows computed so far (local computing only).
 
     Raises an :class:`~upsamp.errors.UpsampError` subclass for every expected problem; nothing is
     written then.
@@ -514,19 +569,35 @@ def enlarge_file(
     else:
         channels = _output_channels(image, settings)
         mode = _saved_mode(image, channels)
-        stored, clipped = compute.storage(image, settings, mode)
-        imageio.save_stored(
-            output_path,
-            stored,
-            mode=mode,
-            info=image.info,
-            overwrite=settings.overwrite,
-            compress_level=settings.compress_level,
-            quality=settings.quality,
-        )
-        result_shape = stored.shape[:2] + ((channels,) if channels > 1 else ())
+        if compute.streams:
+            out_hw = output_shape(image.shape, settings)[:2]
+            tally = _Clipped()
+            imageio.save_stored_bands(
+                output_path,
+                iter_stored_bands(image, settings, mode, progress=progress, tally=tally),
+                shape=out_hw,
+                mode=mode,
+                info=image.info,
+                overwrite=settings.overwrite,
+                compress_level=settings.compress_level,
+                quality=settings.quality,
+            )
+            clipped = tally.fraction
+        else:
+            stored, clipped = compute.storage(image, settings, mode)
+            imageio.save_stored(
+                output_path,
+                stored,
+                mode=mode,
+                info=image.info,
+                overwrite=settings.overwrite,
+                compress_level=settings.compress_level,
+                quality=settings.quality,
+            )
+            out_hw = stored.shape[:2]
+        result_shape = tuple(out_hw) + ((channels,) if channels > 1 else ())
         if image.pixels.ndim == 3 and channels == 1:
-            result_shape = stored.shape[:2] + (1,)
+            result_shape = tuple(out_hw) + (1,)
     return EnlargeOutcome(
         input=input_path,
         output=output_path,

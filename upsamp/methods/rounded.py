@@ -77,29 +77,36 @@ def bilinear_rounded(
         and peak < 2**16
         and denominator & (denominator - 1) == 0
     )
-    if packed:
-        # Several 8-bit channels share one uint64, 16 bits each ("SIMD within a register"): the
-        # passes then move whole pixels as single numbers, and no 16-bit lane can overflow.
-        lanes = np.zeros(x3.shape[:2] + (1,), dtype=np.uint64)
-        _lane_bytes(lanes, x3.shape[2])[...] = x3  # channel c -> low byte of lane c
-        x3, work = lanes, np.dtype(np.uint64)
     weight = np.outer(taps[0], taps[1]).astype(np.float64)[None, None]
     factors = (taps[0].astype(np.float64), taps[1].astype(np.float64))
     r0, r1 = row_range(rows, out_h)
     result = np.empty((r1 - r0, out_w) + x.shape[2:], dtype=x.dtype)
 
     def band(start: int, stop: int) -> None:
+        # Only the input rows this band reads (output row o reads rows o/s - 2 .. o/s + 1), with
+        # the image's own edge rows repeated past its borders, as edge="replicate" does; the
+        # margin keeps the slice's own edges out of reach.
+        first, last = start // sh - 2, -(-stop // sh) + 2
+        source = x3[np.clip(np.arange(first, last), 0, x3.shape[0] - 1)]
+        work_dtype = work
+        if packed:
+            # Several 8-bit channels share one uint64, 16 bits each ("SIMD within a register"):
+            # the passes then move whole pixels as single numbers, and no 16-bit lane can
+            # overflow.
+            lanes = np.zeros(source.shape[:2] + (1,), dtype=np.uint64)
+            _lane_bytes(lanes, source.shape[2])[...] = source  # channel c -> low byte of lane c
+            source, work_dtype = lanes, np.dtype(np.uint64)
         total = full_window(
-            x3,
+            source,
             weight,
             groups=1,
             depthwise=True,
             stride=(sh, sw),
             dilation=(1, 1),
             origin=(sh // 2, sw // 2),
-            out_shape=(out_h, out_w),
-            rows=(start, stop),
-            dtype=work,
+            out_shape=((last - first) * sh, out_w),
+            rows=(start - first * sh, stop - first * sh),
+            dtype=work_dtype,
             edge="replicate",
             threads=1,
             factors=factors,
