@@ -468,7 +468,7 @@ def iter_bands(
     image: imageio.LoadedImage,
     settings: EnlargeSettings,
     *,
-    band_values: int = BAND_VALUES,
+    band_values: int | None = None,
     keep_dtype: bool = False,
     rounded: bool = False,
     rows: tuple[int, int] | None = None,
@@ -477,8 +477,8 @@ def iter_bands(
     """Yield ``(start, stop, colour, alpha)`` for consecutive bands of output rows.
 
     Methods that support row bands are run one band at a time (about ``band_values`` output
-    values each), so no full-size float copy of a big output is ever held; other methods yield
-    one band covering everything. ``colour`` is ``(rows, W_out[, C])``, ``alpha`` ``(rows,
+    values each, :data:`BAND_VALUES` by default), so no full-size float copy of a big output
+    is ever held; other methods yield one band covering everything. ``colour`` is ``(rows, W_out[, C])``, ``alpha`` ``(rows,
     W_out)`` or None. With ``keep_dtype`` value-copying methods keep the input dtype; with
     ``rounded`` methods that have an exact integer path use it (bands then come rounded, in the
     input's dtype).
@@ -516,7 +516,8 @@ def iter_bands(
         yield first, last, colour, alpha
         return
     channels = (image.pixels.shape[2] if image.pixels.ndim == 3 else 1) + image.has_alpha
-    step = max(1, band_values // max(1, out_hw[1] * channels))
+    values = BAND_VALUES if band_values is None else band_values
+    step = max(1, values // max(1, out_hw[1] * channels))
     for start in range(first, last, step):
         band = (start, min(start + step, last))
         colour = _run(method, source, opts, band, rounded)
