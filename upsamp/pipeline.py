@@ -478,10 +478,10 @@ def iter_bands(
 
     Methods that support row bands are run one band at a time (about ``band_values`` output
     values each, :data:`BAND_VALUES` by default), so no full-size float copy of a big output
-    is ever held; other methods yield one band covering everything. ``colour`` is ``(rows, W_out[, C])``, ``alpha`` ``(rows,
-    W_out)`` or None. With ``keep_dtype`` value-copying methods keep the input dtype; with
-    ``rounded`` methods that have an exact integer path use it (bands then come rounded, in the
-    input's dtype).
+    is ever held; other methods yield one band covering everything. ``colour`` is
+    ``(rows, W_out[, C])``, ``alpha`` ``(rows, W_out)`` or None. With ``keep_dtype``
+    value-copying methods keep the input dtype; with ``rounded`` methods that have an exact
+    integer path use it (bands then come rounded, in the input's dtype).
     ``rows=(first, last)`` covers only those output rows (one chunk of a distributed run);
     ``start`` and ``stop`` still count rows of the whole result.
 
