@@ -340,7 +340,7 @@ def test_plugin_taking_scale_is_named_in_the_help(run_cli):
                output_shape=_double_shape, uses=frozenset({"stride", "scale"}))
     ):
         help_text = " ".join(run_cli("enlarge", "--help").stdout.split())
-    assert "Non-integer factor (nearest, bilinear, box2)." in help_text
+    assert "Factor or percentage, e.g. 1.5 or 200% (nearest, bilinear, box2)." in help_text
 
 
 @pytest.mark.parametrize("name", ["nearest", "bilinear", "bed-of-nails", "transconv"])
