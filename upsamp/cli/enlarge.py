@@ -89,7 +89,7 @@ def enlarge(
       upsamp enlarge photo.jpg --size x1080 -o tall.jpg         # height 1080, aspect kept
       upsamp enlarge photo.jpg --size 1920x1080 -o fit.jpg      # fits inside 1920x1080
       upsamp enlarge photo.jpg --size 1920x1080! -o hd.jpg      # exactly 1920x1080
-      upsamp enlarge logo.png --method bicubic --stride 4 --background white -o logo.jpg
+      upsamp enlarge logo.png --stride 4 --background white -o logo.jpg
       upsamp enlarge anim.gif --stride 2 -o big.gif             # every frame
       cat photo.png | upsamp enlarge - -o - --format png > big.png
       upsamp enlarge x.npy --method transconv --kernel k.npy --stride 1 -o y.npy --show
