@@ -18,6 +18,7 @@ import numpy as np
 from .._arrays import (
     EDGE_MODES,
     as_planes,
+    bias_vector,
     check_image,
     choice,
     int_pair,
@@ -25,9 +26,10 @@ from .._arrays import (
     result_dtype,
     row_range,
 )
-from .conv2d import bias_vector, conv2d_padding, conv2d_weight, correlate_valid
+from ..threads import run_in_bands
+from .conv2d import conv2d_padding, conv2d_weight, correlate_valid
 from .interpolate import bilinear, nearest
-from .polyphase import BAND_VALUES, extended_indices, run_in_bands
+from .polyphase import BAND_VALUES, extended_indices
 
 __all__ = ["resize_conv", "RESIZE_MODES"]
 

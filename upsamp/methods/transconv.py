@@ -28,6 +28,7 @@ import numpy as np
 from .._arrays import (
     EDGE_MODES,
     as_planes,
+    bias_vector,
     check_image,
     choice,
     restore_rank,
@@ -129,7 +130,7 @@ class _Call:
         c_out = c if depthwise else w4.shape[1] * g
         return cls(
             x3, was_2d, w4, g, depthwise, s, p, op, d, out_h, out_w, c_out,
-            _bias_vector(bias, c_out), result_dtype(x),
+            bias_vector(bias, c_out), result_dtype(x),
         )  # fmt: skip
 
 
@@ -215,21 +216,6 @@ def transconv(
     if call.bias is not None:
         y += call.bias.astype(call.dtype)
     return restore_rank(y, call.was_2d and call.c_out == 1)
-
-
-def _bias_vector(bias: np.ndarray | float | None, c_out: int) -> np.ndarray | None:
-    if bias is None:
-        return None
-    b = np.asarray(bias, dtype=np.float64)
-    if b.ndim == 0:
-        b = np.full(c_out, float(b))
-    if b.shape != (c_out,):
-        raise KernelError(
-            f"bias must have one value per output channel ({c_out}), got shape {b.shape}"
-        )
-    if not np.all(np.isfinite(b)):
-        raise KernelError("bias contains NaN or infinite values")
-    return b
 
 
 def _weight_and_geometry(options: MethodOptions) -> tuple[np.ndarray, dict[str, Any]]:
