@@ -410,7 +410,6 @@ def _write(tmp_path, name, content):
 BAD_FILES = {
     "npy_1d": ("k.npy", np.ones(3)),
     "npy_5d": ("k.npy", np.ones((1, 1, 1, 2, 2))),
-    "npy_5d": ("k.npy", np.ones((1, 1, 1, 2, 2))),
     "npy_strings": ("k.npy", np.array([["a", "b"], ["c", "d"]])),
     "npy_empty": ("k.npy", np.zeros((0, 3))),
     "npy_nan": ("k.npy", np.array([[1.0, np.nan], [1.0, 1.0]])),

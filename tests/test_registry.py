@@ -120,9 +120,9 @@ def test_register_rejects_non_methods():
 
 def test_unknown_name_lists_available_methods():
     with pytest.raises(MethodError) as info:
-        upsamp.get_method("lanczos")
+        upsamp.get_method("lanczos-5")
     message = str(info.value)
-    assert "lanczos" in message
+    assert "lanczos-5" in message
     for name in BUILTIN:
         assert name in message
     assert isinstance(info.value, KeyError)  # MethodError is a KeyError too

@@ -48,6 +48,7 @@ from .geometry import (
 __all__ = [
     "DEFAULT_PRESET",
     "SAME",
+    "expects_overshoot",
     "Kernel",
     "PRESETS",
     "preset",
@@ -335,6 +336,20 @@ def load_kernel(path: str | Path) -> Kernel:
     except (ParameterError, TypeError, ValueError) as exc:
         raise KernelError(f"{origin}: {_first_line(exc)}") from None
     return kernel
+
+
+def expects_overshoot(kernel: Kernel | None) -> bool:
+    """True for a preset with negative taps (bicubic): an interpolating kernel whose results
+    leave the input's range near edges by design, so clipping them is expected.
+
+    >>> expects_overshoot(preset("bicubic", 2)), expects_overshoot(preset("bilinear", 2))
+    (True, False)
+    """
+    return (
+        kernel is not None
+        and kernel.source == "preset"
+        and bool(np.min(np.asarray(kernel.weight)) < 0)
+    )
 
 
 def _json_pair(value: Any, key: str) -> Any:

@@ -262,25 +262,27 @@ def _bilinear_integer(
     return np.clip(np.rint(floats), info.min, info.max).astype(x.dtype)
 
 
-def _factor(options: MethodOptions) -> tuple[Scale | None, tuple[int, int] | None]:
+def scale_or_size(options: MethodOptions) -> tuple[Scale | None, tuple[int, int] | None]:
+    """``(scale, size)`` of an any-scale method's options: the size when given, else the
+    scale, else the integer stride."""
     if options.size is not None:
         return None, options.size
     return (options.scale if options.scale is not None else options.stride), None
 
 
 def _nearest_backend(x: np.ndarray, options: MethodOptions, rows: Rows = None) -> np.ndarray:
-    scale, size = _factor(options)
+    scale, size = scale_or_size(options)
     return nearest(x, scale, size=size, rows=rows, keep_dtype=options.keep_dtype)
 
 
 def _bilinear_backend(x: np.ndarray, options: MethodOptions, rows: Rows = None) -> np.ndarray:
-    scale, size = _factor(options)
+    scale, size = scale_or_size(options)
     return bilinear(x, scale, options.align_corners, size=size, rows=rows)
 
 
 def integer_factor(shape: tuple[int, int], options: MethodOptions) -> tuple[int, int] | None:
     """The integer enlargement ``options`` asks of nearest/bilinear for ``shape``, or None."""
-    scale, size = _factor(options)
+    scale, size = scale_or_size(options)
     (out_h, out_w), (rh, rw) = resolve_output_size(shape, scale, size)
     return whole_factor(shape, (out_h, out_w), (rh, rw))
 
@@ -294,8 +296,9 @@ def _bilinear_rounded_backend(
     return bilinear_rounded(x, factor, rows=rows)
 
 
-def _resized_shape(shape: tuple[int, int], options: MethodOptions) -> tuple[int, int]:
-    scale, size = _factor(options)
+def resized_shape(shape: tuple[int, int], options: MethodOptions) -> tuple[int, int]:
+    """The output size of an any-scale method (stride, scale or size)."""
+    scale, size = scale_or_size(options)
     return resolve_output_size(shape, scale, size)[0]
 
 
@@ -318,7 +321,7 @@ register(
         upsample=_nearest_backend,
         supports_rows=True,
         copies_values=True,
-        output_shape=_resized_shape,
+        output_shape=resized_shape,
         output_tag=resized_tag,
         uses=frozenset({"stride", "scale", "size"}),
         explain_views=("weights", *TRANSCONV_VIEWS),
@@ -332,7 +335,7 @@ register(
         upsample=_bilinear_backend,
         supports_rows=True,
         upsample_rounded=_bilinear_rounded_backend,
-        output_shape=_resized_shape,
+        output_shape=resized_shape,
         output_tag=resized_tag,
         uses=frozenset({"stride", "scale", "size", "align_corners"}),
         explain_views=("weights", *TRANSCONV_VIEWS),

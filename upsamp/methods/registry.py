@@ -285,7 +285,7 @@ class Method:
         taken = {k: v for k, v in settings.items() if k in (self.cli_options or ())}
         if self.make_kernel is not None:
             return self.make_kernel(spec, stride, **taken)
-        from ..kernels import build_kernel  # kernels stays out of the registry's import time
+        from ..kernels import build_kernel  # the registry itself imports no method code
 
         return build_kernel(
             spec,

@@ -37,7 +37,7 @@ from .._arrays import (
 )
 from ..errors import KernelError, ParameterError
 from ..geometry import IntOrPair, check_transconv_params, transconv_output_size
-from ..kernels import DEFAULT_PRESET, Kernel, preset
+from ..kernels import DEFAULT_PRESET, Kernel, expects_overshoot, preset
 from .interpolate import bilinear_transconv
 from .polyphase import full_window
 from .registry import Method, MethodOptions, Rows, register
@@ -282,6 +282,14 @@ def _transconv_channels(channels: int, options: MethodOptions) -> int:
     return channels
 
 
+def _transconv_input_channels(options: MethodOptions) -> int | None:
+    """A 4-D kernel ``(C_in, C_out/groups, kH, kW)`` takes ``C_in`` channels."""
+    kernel = options.kernel
+    if kernel is not None and np.ndim(kernel.weight) == 4:
+        return int(kernel.weight.shape[0])
+    return None
+
+
 register(
     Method(
         name="transconv",
@@ -296,5 +304,9 @@ register(
         default_kernel=_default_kernel,
         explain_views=("scatter", "gather", "matrix", "phases", "size"),
         as_transconv=_default_kernel,
+        kernel_to_transconv=lambda kernel, options: kernel,
+        kernel_from_transconv=lambda kernel, options: kernel,
+        overshoots=lambda options: expects_overshoot(options.kernel),
+        input_channels=_transconv_input_channels,
     )
 )
