@@ -77,6 +77,19 @@ class SizeType(click.ParamType):
         return (h, w)
 
 
+class CubicAType(click.FloatRange):
+    """``--cubic-a``: a finite number in [-1, 0] (a NaN passes a plain range check)."""
+
+    def __init__(self) -> None:
+        super().__init__(-1.0, 0.0)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if number != number:
+            self.fail(f"{value!r} is not a number in [-1, 0]", param, ctx)
+        return number
+
+
 class MethodType(click.ParamType):
     """A registered upsampling method (built-in or plugin)."""
 
@@ -241,7 +254,7 @@ _METHOD_OPTIONS: list[F] = [
     ),
     method_option(
         "--cubic-a",
-        type=click.FloatRange(-1.0, 0.0),
+        type=CubicAType(),
         metavar="A",
         help="{Methods}: the parameter a of Keys' cubic kernel, in [-1, 0]; -0.75 is PyTorch's "
         "and OpenCV's, -0.5 Pillow's [default: -0.75].",
