@@ -161,8 +161,9 @@ def method_entries(
         registration order. A plain kernel-bearing method gets its ``default_kernel`` built
         for ``stride`` (transconv: the bilinear preset).
     kernels : sequence of str
-        Presets or kernel files; each adds ``<method>:<preset or file stem>`` after the methods,
-        for every kernel-bearing method.
+        Presets or transposed-convolution kernel files; each adds ``<method>:<preset or file
+        stem>`` after the methods, for every method whose kernel is a transposed convolution's
+        (no ``Method.make_kernel`` of its own: transconv).
     stride : int or (h, w)
         Presets are built for it; a kernel file takes it (a file stating another stride is
         refused).
@@ -193,7 +194,12 @@ def method_entries(
         method = get_method(name)  # raises with the list of known names
         kernel = method.default_kernel(s) if method.default_kernel is not None else None
         entries.append(_entry(name, name, kernel, s))
-    kernel_methods = [m for m in available_methods() if get_method(m).takes_kernel]
+    # A transposed-convolution kernel (the default builder's) goes to the methods that take
+    # one as it is; the others name theirs in ``methods`` (``pixel-shuffle:icnr:bilinear``).
+    kernel_methods = [
+        m for m in available_methods()
+        if get_method(m).takes_kernel and get_method(m).make_kernel is None
+    ]  # fmt: skip
     for spec in kernels:
         entries.extend(_kernel_entry(m, spec, s) for m in kernel_methods)
     seen: set[str] = set()

@@ -275,5 +275,6 @@ register(
         overshoots=lambda options: expects_overshoot(_kernel(options)),
         input_channels=_pixel_shuffle_input_channels,
         as_transconv=_as_transconv,
+        explain_views=("phases", "matrix"),
     )
 )

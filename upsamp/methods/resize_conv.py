@@ -258,5 +258,6 @@ register(
         ),
         input_channels=_resize_conv_input_channels,
         as_transconv=_as_transconv,
+        explain_views=("phases", "matrix"),
     )
 )
