@@ -199,8 +199,9 @@ class Method:
         stay in their own dtype (``MethodOptions.keep_dtype``).
     upsample_rounded : callable, optional
         The exact integer path: ``upsample_rounded(x, options, rows=None)`` returns the result
-        for an 8/16-bit ``x`` already rounded half to even into ``x``'s dtype (exactly what
-        rounding the float result gives), or None when it does not apply.
+        for an 8/16-bit ``x`` already rounded half to even into ``x``'s dtype (the exact value
+        rounded, which rounding the float32 result can miss by one), or None when it does not
+        apply.
     default_kernel : callable, optional
         Kernel-bearing methods (``"kernel"`` in ``uses``): ``default_kernel((s_h, s_w))`` is the
         kernel a plain entry gets. The report expands ``NAME:PRESET|FILE`` for these methods.
