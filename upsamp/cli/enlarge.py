@@ -16,7 +16,8 @@ from .options import (
     unpool_options,
 )
 
-#: Warn when more than this fraction of integer output values had to be clipped.
+#: Warn when more than this fraction of integer output values had to be clipped (unless the
+#: method declares that it overshoots: ``Method.overshoots``).
 CLIP_WARNING_FRACTION = 0.001
 
 #: The progress bar appears once one image has taken this many seconds.
@@ -96,6 +97,7 @@ def enlarge(
       upsamp enlarge photo.png --method transconv --kernel checkerboard --report
       upsamp enlarge huge.png --method transconv --scheduler tcp://10.0.0.5:8786
     """
+    from ..methods import get_method
     from ..pipeline import enlarge_file
     from . import render
 
@@ -124,7 +126,8 @@ def enlarge(
         )
     for note in outcome.notes:
         render.info(f"note: {note}")
-    if outcome.clipped_fraction > CLIP_WARNING_FRACTION:
+    expected = get_method(settings.method).overshoots(settings.options)
+    if outcome.clipped_fraction > CLIP_WARNING_FRACTION and not expected:
         render.warn(
             f"{outcome.clipped_fraction:.2%} of the output values were outside the image's range "
             "and were clipped; try --normalize or --range rescale"
