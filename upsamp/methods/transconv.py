@@ -28,6 +28,7 @@ import numpy as np
 from .._arrays import (
     EDGE_MODES,
     as_planes,
+    bias_vector,
     check_image,
     choice,
     restore_rank,
@@ -36,7 +37,7 @@ from .._arrays import (
 )
 from ..errors import KernelError, ParameterError
 from ..geometry import IntOrPair, check_transconv_params, transconv_output_size
-from ..kernels import DEFAULT_PRESET, Kernel, preset
+from ..kernels import DEFAULT_PRESET, Kernel, expects_overshoot, preset
 from .interpolate import bilinear_transconv
 from .polyphase import extended_indices, full_window
 from .registry import Method, MethodOptions, Rows, register
@@ -129,7 +130,7 @@ class _Call:
         c_out = c if depthwise else w4.shape[1] * g
         return cls(
             x3, was_2d, w4, g, depthwise, s, p, op, d, out_h, out_w, c_out,
-            _bias_vector(bias, c_out), result_dtype(x),
+            bias_vector(bias, c_out), result_dtype(x),
         )  # fmt: skip
 
 
@@ -303,21 +304,6 @@ def _non_finite_hits(
     return nan, plus, minus
 
 
-def _bias_vector(bias: np.ndarray | float | None, c_out: int) -> np.ndarray | None:
-    if bias is None:
-        return None
-    b = np.asarray(bias, dtype=np.float64)
-    if b.ndim == 0:
-        b = np.full(c_out, float(b))
-    if b.shape != (c_out,):
-        raise KernelError(
-            f"bias must have one value per output channel ({c_out}), got shape {b.shape}"
-        )
-    if not np.all(np.isfinite(b)):
-        raise KernelError("bias contains NaN or infinite values")
-    return b
-
-
 def _weight_and_geometry(options: MethodOptions) -> tuple[np.ndarray, dict[str, Any]]:
     """The weight and :func:`transconv` keywords of ``options.kernel`` (an
     :class:`upsamp.kernels.Kernel`); without one, bilinear enlargement by ``options.stride``,
@@ -382,6 +368,14 @@ def _transconv_channels(channels: int, options: MethodOptions) -> int:
     return channels
 
 
+def _transconv_input_channels(options: MethodOptions) -> int | None:
+    """A 4-D kernel ``(C_in, C_out/groups, kH, kW)`` takes ``C_in`` channels."""
+    kernel = options.kernel
+    if kernel is not None and np.ndim(kernel.weight) == 4:
+        return int(kernel.weight.shape[0])
+    return None
+
+
 register(
     Method(
         name="transconv",
@@ -396,5 +390,9 @@ register(
         default_kernel=_default_kernel,
         explain_views=("scatter", "gather", "matrix", "phases", "size"),
         as_transconv=_default_kernel,
+        kernel_to_transconv=lambda kernel, options: kernel,
+        kernel_from_transconv=lambda kernel, options: kernel,
+        overshoots=lambda options: expects_overshoot(options.kernel),
+        input_channels=_transconv_input_channels,
     )
 )
