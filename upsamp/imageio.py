@@ -374,9 +374,24 @@ def _to_supported_mode(im: Image.Image, png: tuple[int, int] | None) -> tuple[Im
     return im.convert(target), target
 
 
+def _image_array(im: Image.Image, strip_bytes: int = 8 << 20) -> np.ndarray:
+    """``np.array(im)``, copied a strip of rows at a time: Pillow hands an image to numpy as
+    one bytes object, which for a big image would be a third copy of it in memory."""
+    width, height = im.size
+    first = np.asarray(im.crop((0, 0, width, min(height, 1))))
+    if first.nbytes * height <= 8 * strip_bytes:  # small enough: one copy is faster
+        return np.array(im)
+    out = np.empty((height,) + first.shape[1:], dtype=first.dtype)
+    step = max(1, strip_bytes // max(1, first.nbytes))
+    for top in range(0, height, step):
+        bottom = min(height, top + step)
+        out[top:bottom] = np.asarray(im.crop((0, top, width, bottom)))
+    return out
+
+
 def _split(im: Image.Image, mode: str) -> tuple[np.ndarray, np.ndarray | None]:
     """Return ``(pixels, alpha)`` as writable arrays of the storage dtype of ``mode``."""
-    arr = np.array(im)
+    arr = _image_array(im)
     dtype = _STORAGE_DTYPE[mode]
     if mode in ("LA", "RGBA"):
         pixels = np.ascontiguousarray(arr[..., :-1], dtype=dtype)
