@@ -191,3 +191,11 @@ def test_split_jpeg_reads_the_mcu_size():
     assert header[sof : sof + 2] == b"\xff\xc0" and mcu == (16, 16) and body
     with pytest.raises(UnsupportedJpeg):
         split_jpeg(b"not a jpeg")
+
+
+def test_a_big_decoded_image_goes_to_numpy_in_strips_unchanged():
+    pixels = _photo((97, 41, 3), seed=5)
+    image = Image.fromarray(pixels)
+    assert np.array_equal(imageio._image_array(image, strip_bytes=500), pixels)
+    gray = Image.fromarray(pixels[:, :, 0])
+    assert np.array_equal(imageio._image_array(gray, strip_bytes=100), pixels[:, :, 0])
