@@ -52,3 +52,21 @@ def test_quick_start_outputs_are_ignored_by_git():
     written = _written_by_quick_start()
     assert "chelsea_x2.png" in written and "out/" in written
     assert [path for path in written if not _ignored(path, patterns)] == []
+
+
+def _readme_test_command() -> str:
+    for block in _SH_BLOCK.findall(README):
+        for line in block.splitlines():
+            if "pytest" in line:
+                return line.split("&&")[-1].strip()
+    raise AssertionError("the README has no test command")
+
+
+def test_readme_test_command_names_skipped_tests():
+    """``-rs`` lists every skipped test with its reason (a missing optional reference)."""
+    assert "-rs" in shlex.split(_readme_test_command())
+
+
+def test_ci_runs_the_readme_test_command():
+    ci_lines = [line.strip() for line in (REPO_ROOT / ".ci" / "run").read_text().splitlines()]
+    assert _readme_test_command() in ci_lines
