@@ -35,7 +35,7 @@ def _written_by_quick_start() -> list[str]:
                 continue
             for command in line.split("&&"):
                 argv = shlex.split(command)
-                for flag, value in zip(argv, argv[1:]):
+                for flag, value in zip(argv, argv[1:], strict=False):
                     if flag in ("-o", "--output"):
                         written.append(value)
                     elif flag in ("--figures", "--save-outputs"):
