@@ -370,7 +370,7 @@ def test_unreachable_scheduler_and_bad_address(tmp_path: Path) -> None:
     assert not (tmp_path / "out").exists()
 
     bad = run("batch", src, "-o", tmp_path / "out", "--scheduler", "http://host/")
-    assert bad.exit_code == 2 and "Usage:" in bad.stderr
+    assert bad.exit_code == 2 and bad.stderr.startswith("upsamp: error: --scheduler: ")
 
 
 # --------------------------------------------------------------------------------------------

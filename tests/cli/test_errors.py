@@ -35,12 +35,20 @@ def assert_one_line_error(result, code: int = 1, *needles: str) -> str:
     return line
 
 
-def assert_usage_error(result, *needles: str) -> None:
+def assert_usage_error(result, *needles: str) -> str:
+    """Exit 2, nothing on stdout, stderr one ``upsamp: error:`` line holding every needle and at
+    most a second line ``Try 'upsamp COMMAND --help'`` (as the README's exit codes say)."""
     assert result.exit_code == 2, (result.exit_code, result.stdout, result.stderr)
     assert "Traceback" not in result.output
-    assert "Usage:" in result.stderr and "Error:" in result.stderr
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert 1 <= len(lines) <= 2, result.stderr
+    assert lines[0].startswith("upsamp: error: "), lines[0]
+    if len(lines) == 2:
+        assert lines[1].startswith("Try 'upsamp") and lines[1].endswith(" --help'"), lines[1]
     for needle in needles:
-        assert needle in result.stderr, (needle, result.stderr)
+        assert needle in lines[0], (needle, lines[0])
+    return lines[0]
 
 
 @pytest.fixture
@@ -144,6 +152,28 @@ def test_max_output_pixels_with_max_unpool_guide(check, tmp_path, small_rgb):
 
 def test_stride_0_is_a_usage_error(check, small_rgb):
     check(["enlarge", small_rgb.name, "--stride", "0"], 2, "--stride")
+
+
+@pytest.mark.parametrize(
+    ("args", "first", "second"),
+    [
+        (["enlarge", "small_rgb.png", "--stride", "0"], "upsamp: error: --stride: ",
+         "Try 'upsamp enlarge --help'"),
+        (["enlarge", "small_rgb.png", "--bogus"], "upsamp: error: No such option '--bogus'",
+         "Try 'upsamp enlarge --help'"),
+        (["--bogus"], "upsamp: error: No such option '--bogus'", "Try 'upsamp --help'"),
+        (["kernels", "show"], "upsamp: error: Missing argument 'NAME|FILE'",
+         "Try 'upsamp kernels show --help'"),
+        (["enlarge", "small_rgb.png", "-m", "nearest", "--normalize"],
+         "upsamp: error: --normalize does not apply to nearest", "Try 'upsamp enlarge --help'"),
+    ],
+)
+def test_usage_errors_are_one_line_and_a_hint(run_cli, small_rgb, args, first, second):
+    """Click's three lines (usage, hint, ``Error:``) become the one-line error and the hint."""
+    result = run_cli(*args)
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.splitlines() == [result.stderr.splitlines()[0], second]
+    assert result.stderr.startswith(first), result.stderr
 
 
 def test_negative_padding_is_a_usage_error(check, small_rgb):
