@@ -32,6 +32,7 @@ import numpy as np
 
 from ._arrays import int_pair
 from .errors import ParameterError
+from .geometry import format_size
 
 __all__ = [
     "ARTIFACT_TOLERANCE",
@@ -621,7 +622,9 @@ def _fft_input(y: Any, s: Pair) -> np.ndarray:
     image = _float_array(y, "y", ranks=(2,))
     h, w = image.shape
     if h % s[0] or w % s[1]:
-        raise ParameterError(f"image size {h}×{w} must be a multiple of the stride {s[0]}×{s[1]}")
+        raise ParameterError(
+            f"image size {format_size((h, w))} must be a multiple of the stride {s[0]},{s[1]}"
+        )
     return image
 
 
@@ -764,7 +767,7 @@ def constant_probe(
     length = [((output.shape[a] - border - start[a]) // s[a]) * s[a] for a in range(2)]
     if min(length[0] // s[0], length[1] // s[1]) < 1:
         raise ParameterError(
-            f"output {output.shape[0]}×{output.shape[1]} is too small for a border of {border} "
+            f"output {format_size(output.shape)} is too small for a border of {border} "
             "pixels; use a larger size or a smaller border"
         )
     crop = output[start[0] : start[0] + length[0], start[1] : start[1] + length[1]]
@@ -879,7 +882,9 @@ def checkerboard_stats(
         raise ParameterError(f"tile {tile_size} must be a multiple of the stride {s}")
     h, w = image.shape[:2]
     if h < 3 * s[0] or w < 3 * s[1]:
-        raise ParameterError(f"image {h}×{w} is too small: it needs at least 3 strides per side")
+        raise ParameterError(
+            f"image {format_size((h, w))} is too small: it needs at least 3 strides per side"
+        )
     rows = ((h - 2 * s[0]) // s[0]) * s[0]
     cols = ((w - 2 * s[1]) // s[1]) * s[1]
 
@@ -1033,7 +1038,7 @@ def ssim(truth: Any, output: Any, *, data_range: float, quantize_to: Any = None)
     window = 2 * radius + 1
     if a.shape[0] < window or a.shape[1] < window:
         raise ParameterError(
-            f"SSIM needs images of at least {window}×{window} pixels, got {a.shape[0]}×{a.shape[1]}"
+            f"SSIM needs images of at least {window}×{window} pixels, got {format_size(a.shape)}"
         )
     c1 = (_SSIM_K1 * L) ** 2
     c2 = (_SSIM_K2 * L) ** 2
@@ -1171,7 +1176,7 @@ def spectrum(image: np.ndarray, stride: int | Sequence[int], *, size: int = 256)
     step = math.lcm(s[0], s[1])
     n = min(int(size), g.shape[0], g.shape[1]) // step * step
     if n < step:
-        raise ParameterError(f"image {g.shape[1]}×{g.shape[0]} is smaller than the stride")
+        raise ParameterError(f"image {format_size(g.shape)} is smaller than the stride")
     top = (g.shape[0] - n) // 2 // s[0] * s[0]
     left = (g.shape[1] - n) // 2 // s[1] * s[1]
     crop = g[top : top + n, left : left + n]

@@ -25,6 +25,7 @@ __all__ = [
     "Scale",
     "bilinear_taps",
     "check_transconv_params",
+    "format_size",
     "half_pixel_padding",
     "half_pixel_taps",
     "resolve_output_size",
@@ -35,6 +36,16 @@ __all__ = [
 
 IntOrPair = int | Iterable[int]
 Scale = float | int | Sequence[float]
+
+
+def format_size(shape: Sequence[int]) -> str:
+    """An image size for messages, width first as image tools print it: ``W×H`` for an array
+    shape ``(H, W, ...)``. Every message that names an image size uses this.
+
+    >>> format_size((1080, 1920, 3)), format_size((0, 5))
+    ('1920×1080', '5×0')
+    """
+    return f"{int(shape[1])}×{int(shape[0])}"
 
 
 def transconv_output_size(
@@ -171,7 +182,7 @@ def resolve_output_size(
     out = (int(math.floor(shape[0] * sy + 1e-9)), int(math.floor(shape[1] * sx + 1e-9)))
     if min(out) < 1:
         raise ParameterError(
-            f"scale {scale!r} gives an empty output for a {shape[0]}x{shape[1]} input"
+            f"scale {scale!r} gives an empty output for a {format_size(shape)} input"
         )
     return out, (1.0 / sy, 1.0 / sx)
 

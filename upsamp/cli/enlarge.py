@@ -92,10 +92,11 @@ def enlarge(
             payload["report"] = diagnostics.to_json()
         render.print_json(payload)
     else:
-        shape_in = "×".join(str(v) for v in outcome.input_shape[:2][::-1])
-        shape_out = "×".join(str(v) for v in outcome.output_shape[:2][::-1])
+        from ..geometry import format_size  # numpy is loaded by now
+
         render.info(
-            f"{outcome.input} ({shape_in}) → {outcome.output} ({shape_out}) "
+            f"{outcome.input} ({format_size(outcome.input_shape)}) → {outcome.output} "
+            f"({format_size(outcome.output_shape)}) "
             f"with {outcome.method} in {outcome.seconds:.2f} s"
         )
         if diagnostics is not None:

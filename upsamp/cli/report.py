@@ -74,7 +74,9 @@ class MethodListOption(click.Option):
 
 
 def _shape_text(shape: tuple[int, ...]) -> str:
-    return f"{shape[1]}×{shape[0]}"
+    from ..geometry import format_size  # with numpy: imported when a report is printed
+
+    return format_size(shape)
 
 
 def _stride_text(stride: tuple[int, int]) -> str:

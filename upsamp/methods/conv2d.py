@@ -21,6 +21,7 @@ import numpy as np
 
 from .._arrays import EDGE_MODES, as_planes, check_image, choice, restore_rank, result_dtype
 from ..errors import KernelError, ParameterError
+from ..geometry import format_size
 from .polyphase import BAND_VALUES, extended_indices, run_in_bands
 
 __all__ = ["conv2d", "conv2d_padding", "conv2d_output_size", "Conv2dWeight", "conv2d_weight"]
@@ -272,7 +273,8 @@ def conv2d(
     out_h, out_w = h + top + bottom - kh + 1, w + left + right - kw + 1
     if out_h < 1 or out_w < 1:
         raise ParameterError(
-            f"a {kh}x{kw} kernel with this padding leaves no output for a {h}x{w} input"
+            f"a {format_size((kh, kw))} kernel with this padding leaves no output for a "
+            f"{format_size((h, w))} input"
         )
     c_out = cw.out_channels(c)
     b = bias_vector(bias, c_out)

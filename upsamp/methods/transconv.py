@@ -35,7 +35,12 @@ from .._arrays import (
     row_range,
 )
 from ..errors import KernelError, ParameterError
-from ..geometry import IntOrPair, check_transconv_params, transconv_output_size
+from ..geometry import (
+    IntOrPair,
+    check_transconv_params,
+    format_size,
+    transconv_output_size,
+)
 from ..kernels import DEFAULT_PRESET, Kernel, preset
 from .interpolate import bilinear_transconv
 from .polyphase import full_window
@@ -123,8 +128,8 @@ class _Call:
         )
         if out_h < 1 or out_w < 1:
             raise ParameterError(
-                f"output size would be {out_h}x{out_w}: padding {p} is too large for a {h}x{w} "
-                "input"
+                f"output size would be {format_size((out_h, out_w))}: padding {p} is too large "
+                f"for a {format_size((h, w))} input"
             )
         c_out = c if depthwise else w4.shape[1] * g
         return cls(
