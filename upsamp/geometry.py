@@ -18,12 +18,13 @@ from collections.abc import Callable, Iterable, Sequence
 import numpy as np
 
 from ._arrays import int_pair
-from .errors import ParameterError
+from .errors import EmptyOutputError, ParameterError
 
 __all__ = [
     "IntOrPair",
     "Scale",
     "bilinear_taps",
+    "check_output_size",
     "check_transconv_params",
     "format_size",
     "half_pixel_padding",
@@ -46,6 +47,24 @@ def format_size(shape: Sequence[int]) -> str:
     ('1920×1080', '5×0')
     """
     return f"{int(shape[1])}×{int(shape[0])}"
+
+
+def check_output_size(
+    out_hw: Sequence[int], in_hw: Sequence[int], cause: str = "the options leave no output"
+) -> tuple[int, int]:
+    """``(out_h, out_w)`` as ints when both are at least 1; else
+    :class:`~upsamp.errors.EmptyOutputError`: ``output size would be W×H: <cause> for a W×H
+    input``. The one check of an empty or negative output size, for every method and command.
+
+    >>> check_output_size((4, 6), (2, 3))
+    (4, 6)
+    """
+    out = (int(out_hw[0]), int(out_hw[1]))
+    if min(out) < 1:
+        raise EmptyOutputError(
+            f"output size would be {format_size(out)}: {cause} for a {format_size(in_hw)} input"
+        )
+    return out
 
 
 def transconv_output_size(

@@ -17,6 +17,7 @@ import numpy as np
 
 from . import imageio
 from .errors import KernelError, OutputError
+from .geometry import check_output_size
 from .indices import (
     PoolIndices,
     check_pooled_size,
@@ -210,10 +211,21 @@ def output_shape(input_shape: tuple[int, ...], settings: EnlargeSettings) -> tup
         found = _positions(settings)
         check_pooled_size(found, input_shape, str(settings.indices_file))
         opts = replace(opts, stride=found.stride, output_size=found.input_shape)
-    h, w = method.output_shape((int(input_shape[0]), int(input_shape[1])), opts)
+    h, w = _output_hw(method, input_shape, opts)
     c_in = int(input_shape[2]) if len(input_shape) == 3 else 1
     c_out = method.output_channels(c_in, opts)
     return (h, w, c_out) if c_out > 1 or len(input_shape) == 3 else (h, w)
+
+
+def _output_hw(
+    method: Method, input_shape: tuple[int, ...], opts: MethodOptions
+) -> tuple[int, int]:
+    """The method's output size for an input shape, refused in one line when a side would be
+    empty (:func:`upsamp.geometry.check_output_size`): every command asks here (through
+    :func:`output_shape` or :func:`iter_bands`) before any band is computed."""
+    in_hw = (int(input_shape[0]), int(input_shape[1]))
+    out_hw = method.output_shape(in_hw, opts)
+    return check_output_size(out_hw, in_hw, f"{method.name} with these options leaves no output")
 
 
 def _alpha_plan(
@@ -275,7 +287,7 @@ def iter_bands(
     opts, alpha_indices = _options_for(image, settings, method)
     if keep_dtype and method.copies_values:
         opts = replace(opts, keep_dtype=True)
-    out_hw = method.output_shape(image.shape[:2], opts)
+    out_hw = _output_hw(method, image.shape, opts)
     alpha_plan = _alpha_plan(image, method, opts, alpha_indices, out_hw)
     if not method.supports_rows or (alpha_plan is not None and not alpha_plan[0].supports_rows):
         colour = _run(method, image.pixels, opts, None, rounded)
@@ -398,7 +410,7 @@ def enlarge_to_storage(
 def _output_height(image: imageio.LoadedImage, settings: EnlargeSettings) -> int:
     method = get_method(settings.method)
     opts, _ = _options_for(image, settings, method)
-    return method.output_shape(image.shape[:2], opts)[0]
+    return _output_hw(method, image.shape, opts)[0]
 
 
 def _output_channels(image: imageio.LoadedImage, settings: EnlargeSettings) -> int:

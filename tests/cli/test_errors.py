@@ -150,6 +150,74 @@ def test_max_output_pixels_with_max_unpool_guide(check, tmp_path, small_rgb):
            "--max-output-pixels", "10", "-o", "u.png"], 1, "--max-output-pixels")
 
 
+# ------------------------------------------------------------------------------------------
+# Options that leave no output: one line, exit 2, in every command
+# ------------------------------------------------------------------------------------------
+
+EMPTY = "output size would be 0×0: padding 3 is too large for a 4×4 input"
+
+
+@pytest.fixture
+def no_output_case(tmp_path):
+    """A 4×4 array and a 3×3 kernel: at stride 1, padding 3 leaves a 0×0 output."""
+    np.save(tmp_path / "in4.npy", np.arange(16.0).reshape(4, 4))
+    (tmp_path / "k3.json").write_text(json.dumps(np.ones((3, 3)).tolist()))
+    return ["-m", "transconv", "-k", "k3.json", "--stride", "1", "--padding", "3"]
+
+
+@pytest.mark.parametrize("output", ["zz.npy", "zz.png"])
+def test_padding_that_leaves_no_output_enlarge(check, no_output_case, output):
+    check(["enlarge", "in4.npy", *no_output_case, "-o", output], 2, EMPTY)
+
+
+def test_padding_that_leaves_no_output_scheduler(check, no_output_case):
+    pytest.importorskip("distributed")
+    check(["enlarge", "in4.npy", *no_output_case, "-o", "zz.png", "--scheduler", "local"], 2,
+          EMPTY)
+
+
+def test_padding_that_leaves_no_output_batch(run_cli, tmp_path, no_output_case):
+    (tmp_path / "src").mkdir()
+    (tmp_path / "in4.npy").rename(tmp_path / "src" / "in4.npy")
+    result = run_cli("batch", "src", "-o", "out", *no_output_case, "--json")
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(r["status"], r["reason"]) for r in records] == [("failed", EMPTY)]
+    assert "Traceback" not in result.output and not list((tmp_path / "out").rglob("*.png"))
+
+
+def test_padding_that_leaves_no_output_report(check, tmp_path):
+    np.save(tmp_path / "in12.npy", np.random.default_rng(0).random((24, 24)))
+    (tmp_path / "kpad.json").write_text(json.dumps({"weight": np.ones((3, 3)).tolist(),
+                                                    "padding": 20}))
+    check(["report", "in12.npy", "--methods", "transconv:kpad.json"], 2,
+          "output size would be -15×-15: padding 20 is too large for a 12×12 input")
+
+
+def test_padding_that_leaves_no_output_explain(check, tmp_path):
+    check(["explain", "transconv", "--input", "1 2 3 4; 1 2 3 4; 1 2 3 4; 1 2 3 4", "--kernel",
+           "[[1,1,1],[1,1,1],[1,1,1]]", "--stride", "1", "--padding", "3"], 2,
+          "output size would be 0×0: the padding is too large for a 4×4 input")
+
+
+def test_a_method_that_leaves_no_output_is_refused_before_any_band(tmp_path):
+    """The pipeline refuses an empty output for any method (a plugin's too), up front."""
+    from upsamp.errors import EmptyOutputError
+    from upsamp.methods import Method
+    from upsamp.methods.registry import registered
+    from upsamp.pipeline import EnlargeSettings, enlarge_file
+
+    def never(x, options, rows=None):
+        raise AssertionError("no band may be computed")
+
+    empty = Method("empty-demo", "demo", never, lambda shape, o: (0, shape[1]),
+                   supports_rows=True)
+    np.save(tmp_path / "in.npy", np.zeros((4, 6)))
+    with registered(empty), pytest.raises(EmptyOutputError, match="6×0: empty-demo with"):
+        enlarge_file(tmp_path / "in.npy", tmp_path / "out.png",
+                     EnlargeSettings(method="empty-demo"))
+    assert EmptyOutputError.exit_code == 2
+
+
 def test_stride_0_is_a_usage_error(check, small_rgb):
     check(["enlarge", small_rgb.name, "--stride", "0"], 2, "--stride")
 

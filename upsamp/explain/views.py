@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ParameterError, UpsampError
-from ..geometry import format_size
+from ..geometry import check_output_size, format_size
 
 __all__ = [
     "DEFAULT_INPUT",
@@ -912,11 +912,7 @@ def explain(
         out_shape = geometry.output_shape(x.shape, kernel.weight.shape)
     else:
         out_shape = (x.shape[0] * step[0], x.shape[1] * step[1])
-    if min(out_shape) < 1:
-        raise ParameterError(
-            f"the output would be {format_size(out_shape)}: the padding is too large for a "
-            f"{format_size(x.shape)} input"
-        )
+    check_output_size(out_shape, x.shape, "the padding is too large")
     if max(out_shape) > OUTPUT_LIMIT:
         raise ParameterError(
             f"the output would be {format_size(out_shape)}; explain shows outputs up to "
