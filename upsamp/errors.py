@@ -45,6 +45,13 @@ class EmptyOutputError(ParameterError):
     exit_code = ExitCode.USAGE
 
 
+class ShrinkingError(ParameterError):
+    """A scale below 1 or a size smaller than the input: ``upsamp`` enlarges (shrinking
+    needs an antialiasing filter these methods do not have). A usage error."""
+
+    exit_code = ExitCode.USAGE
+
+
 class OutputError(UpsampError):
     """The output cannot be written (exists already, too large, unknown format...)."""
 

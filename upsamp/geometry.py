@@ -18,12 +18,13 @@ from collections.abc import Callable, Iterable, Sequence
 import numpy as np
 
 from ._arrays import int_pair
-from .errors import EmptyOutputError, ParameterError
+from .errors import EmptyOutputError, ParameterError, ShrinkingError
 
 __all__ = [
     "IntOrPair",
     "Scale",
     "bilinear_taps",
+    "check_enlarging",
     "check_output_size",
     "check_transconv_params",
     "format_size",
@@ -65,6 +66,41 @@ def check_output_size(
             f"output size would be {format_size(out)}: {cause} for a {format_size(in_hw)} input"
         )
     return out
+
+
+def check_enlarging(
+    in_hw: Sequence[int], *, scale: Scale | None = None, size: Sequence[int] | None = None
+) -> None:
+    """Refuse (:class:`~upsamp.errors.ShrinkingError`) a scale below 1 on either axis, or an
+    output ``size`` ``(h, w)`` smaller than the input ``in_hw`` on either axis: the command line
+    enlarges, and these methods shrink without antialiasing. A size equal to the input on one
+    axis is allowed.
+
+    >>> check_enlarging((4, 6), scale=(1, 1.5), size=(4, 9))
+    """
+    if scale is not None:
+        pair = _scale_pair(scale)
+        if min(pair) < 1:
+            raise ShrinkingError(
+                f"scale {format_scale(scale)} would shrink the image; upsamp enlarges "
+                "(factors of at least 1)"
+            )
+    if size is not None and (int(size[0]) < int(in_hw[0]) or int(size[1]) < int(in_hw[1])):
+        raise ShrinkingError(
+            f"size {format_size(size)} is smaller than the {format_size(in_hw)} input; upsamp "
+            "enlarges (at least the input's size on each axis)"
+        )
+
+
+def format_scale(scale: Scale) -> str:
+    """``0.25`` or ``0.5,2`` (as typed after ``--scale``).
+
+    >>> format_scale(0.25), format_scale((0.5, 2.0))
+    ('0.25', '0.5,2')
+    """
+    if isinstance(scale, (int, float, np.integer, np.floating)):
+        return f"{float(scale):g}"
+    return ",".join(f"{float(v):g}" for v in scale)
 
 
 def transconv_output_size(

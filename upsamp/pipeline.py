@@ -17,7 +17,7 @@ import numpy as np
 
 from . import imageio
 from .errors import KernelError, OutputError
-from .geometry import check_output_size
+from .geometry import check_enlarging, check_output_size
 from .indices import (
     PoolIndices,
     check_pooled_size,
@@ -221,9 +221,15 @@ def _output_hw(
     method: Method, input_shape: tuple[int, ...], opts: MethodOptions
 ) -> tuple[int, int]:
     """The method's output size for an input shape, refused in one line when a side would be
-    empty (:func:`upsamp.geometry.check_output_size`): every command asks here (through
+    empty (:func:`upsamp.geometry.check_output_size`), or when a scale or size would shrink
+    the image (:func:`upsamp.geometry.check_enlarging`): every command asks here (through
     :func:`output_shape` or :func:`iter_bands`) before any band is computed."""
     in_hw = (int(input_shape[0]), int(input_shape[1]))
+    check_enlarging(
+        in_hw,
+        scale=opts.scale if "scale" in method.uses else None,
+        size=opts.size if "size" in method.uses else None,
+    )
     out_hw = method.output_shape(in_hw, opts)
     return check_output_size(out_hw, in_hw, f"{method.name} with these options leaves no output")
 

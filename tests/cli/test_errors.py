@@ -218,6 +218,51 @@ def test_a_method_that_leaves_no_output_is_refused_before_any_band(tmp_path):
     assert EmptyOutputError.exit_code == 2
 
 
+# ------------------------------------------------------------------------------------------
+# Shrinking is refused: upsamp enlarges
+# ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("scale", ["0.25", "1,0.5", "0.99"])
+def test_scale_below_1_is_a_usage_error(check, small_rgb, scale):
+    check(["enlarge", small_rgb.name, "--scale", scale, "-o", "o.png"], 2, "--scale",
+          "would shrink the image")
+    check(["batch", ".", "-o", "out", "--scale", scale], 2, "--scale", "would shrink the image")
+
+
+@pytest.mark.parametrize("size", ["9x8", "10x7", "5x100"])
+def test_size_smaller_than_the_input_is_refused(check, small_rgb, size):
+    """small_rgb is 10×8: a size narrower or lower on either axis is refused, exit 2."""
+    check(["enlarge", small_rgb.name, "-m", "nearest", "--size", size, "-o", "o.png"], 2,
+          f"size {size.replace('x', '×')} is smaller than the 10×8 input")
+
+
+def test_size_smaller_than_the_input_fails_that_file_in_batch(run_cli, tmp_path, small_rgb):
+    (tmp_path / "src").mkdir()
+    small_rgb.rename(tmp_path / "src" / small_rgb.name)
+    result = run_cli("batch", "src", "-o", "out", "--size", "9x20", "--json")
+    [record] = [json.loads(line) for line in result.stdout.splitlines()]
+    assert record["status"] == "failed"
+    assert record["reason"].startswith("size 9×20 is smaller than the 10×8 input")
+
+
+@pytest.mark.parametrize("args", [["--scale", "1"], ["--scale", "1,1.5"], ["--size", "10x9"]])
+def test_equal_or_larger_sizes_are_fine(run_cli, small_rgb, args):
+    result = run_cli("enlarge", small_rgb.name, "-m", "bilinear", *args, "-o", "o.png")
+    assert result.exit_code == 0, result.stderr
+
+
+def test_the_pipeline_refuses_shrinking_settings(small_rgb):
+    from upsamp.errors import ShrinkingError
+    from upsamp.methods import MethodOptions
+    from upsamp.pipeline import EnlargeSettings, output_shape
+
+    for options in (MethodOptions(scale=0.5), MethodOptions(size=(4, 20))):
+        with pytest.raises(ShrinkingError):
+            output_shape((8, 10, 3), EnlargeSettings(method="bilinear", options=options))
+    assert ShrinkingError.exit_code == 2
+
+
 def test_stride_0_is_a_usage_error(check, small_rgb):
     check(["enlarge", small_rgb.name, "--stride", "0"], 2, "--stride")
 

@@ -57,7 +57,15 @@ class ScaleType(click.ParamType):
             self.fail(f"{value!r} is not a number or an SY,SX pair", param, ctx)
         if len(parts) not in (1, 2) or not all(0 < p < float("inf") for p in parts):
             self.fail(f"{value!r} must be one or two positive numbers", param, ctx)
-        return parts[0] if len(parts) == 1 else (parts[0], parts[1])
+        scale = parts[0] if len(parts) == 1 else (parts[0], parts[1])
+        from ..errors import ShrinkingError
+        from ..geometry import check_enlarging  # with numpy: imported when --scale is given
+
+        try:
+            check_enlarging((1, 1), scale=scale)
+        except ShrinkingError as exc:
+            self.fail(str(exc), param, ctx)
+        return scale
 
 
 class SizeType(click.ParamType):
