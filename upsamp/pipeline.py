@@ -17,7 +17,7 @@ import numpy as np
 
 from . import imageio
 from .errors import KernelError, OutputError
-from .geometry import check_enlarging, check_output_size
+from .geometry import check_enlarging, check_output_size, format_size
 from .indices import (
     PoolIndices,
     check_pooled_size,
@@ -436,7 +436,7 @@ def _saved_mode(image: imageio.LoadedImage, channels: int) -> str:
     elif channels not in (1, 3):
         raise OutputError(
             f"the result has {channels} channels; only 1 or 3 can be saved as an image "
-            "(save it as .npy instead)"
+            "(save it as .npy instead)" + _layout_hint(image)
         )
     return imageio.with_alpha(base) if image.has_alpha else base
 
@@ -453,6 +453,7 @@ def prepare(image: imageio.LoadedImage, settings: EnlargeSettings) -> EnlargeSet
             raise KernelError(
                 f"{kernel.source}: kernel has {kernel.weight.shape[0]} input channels (shape "
                 f"{tuple(kernel.weight.shape)}) but the image has {channels}"
+                + _layout_hint(image)
             )
     if not method.needs_positions or settings.options.indices is not None:
         return settings
@@ -463,6 +464,19 @@ def prepare(image: imageio.LoadedImage, settings: EnlargeSettings) -> EnlargeSet
         output_shape(image.shape, settings)  # checks that the positions fit the input
     opts, alpha_indices = _options_for(image, settings, method)
     return replace(settings, options=opts, alpha_indices=alpha_indices)
+
+
+def _layout_hint(image: imageio.LoadedImage) -> str:
+    """For an array input: how its axes were read (a channels-first array is the usual
+    mistake)."""
+    if image.format != "NPY":
+        return ""
+    shape = tuple(image.pixels.shape) + ((1,) if image.pixels.ndim == 2 else ())
+    hint = f"; arrays are read as (H, W, C), so this {shape} array is {format_size(shape)} with "
+    hint += f"{shape[2]} channels"
+    if image.pixels.ndim == 3 and shape[0] <= 4 < shape[2]:
+        hint += " (a channels-first (C, H, W) array needs np.moveaxis(a, 0, -1) first)"
+    return hint
 
 
 @dataclass(frozen=True)

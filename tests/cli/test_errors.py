@@ -390,6 +390,17 @@ def test_4d_kernel_with_the_wrong_channel_count_names_the_file(check, tmp_path, 
           "k4.npy", "channels")
 
 
+def test_channels_first_array_error_says_arrays_are_read_as_hwc(check, tmp_path):
+    """A (3, 5, 5) channels-first array is read as 5 wide, 3 high, 5 channels: say so."""
+    np.save(tmp_path / "cf.npy", np.random.default_rng(0).random((3, 5, 5)))
+    np.save(tmp_path / "k4.npy", np.ones((3, 3, 2, 2)))
+    check(["enlarge", "cf.npy", "-m", "transconv", "-k", "k4.npy", "-o", "o.npy"], 1,
+          "k4.npy", "the image has 5", "arrays are read as (H, W, C)", "(3, 5, 5) array is 5×3",
+          "np.moveaxis(a, 0, -1)")
+    check(["enlarge", "cf.npy", "-m", "nearest", "-o", "o.png"], 1,
+          "the result has 5 channels", "arrays are read as (H, W, C)")
+
+
 def test_4d_kernel_json_with_the_wrong_channel_count_names_the_file(check, tmp_path, small_l):
     (tmp_path / "k4.json").write_text(json.dumps({"weight": np.ones((3, 3, 2, 2)).tolist()}))
     check(["enlarge", small_l.name, "-m", "transconv", "-k", "k4.json", "-o", "o.png"], 1,
