@@ -563,7 +563,8 @@ def _analyze(
             if min(a.shape[:2]) < 11:
                 raise InputError(
                     f"{entry.name}: the compared region is {format_size(a.shape)}; SSIM needs "
-                    "at least 11×11 pixels (use a larger image)"
+                    "at least 11×11 pixels (use a larger image, or --no-roundtrip for the "
+                    "artifact metrics alone)"
                 )
             quality = [
                 psnr(a, b, data_range=data_range_value),
@@ -654,7 +655,8 @@ def report_arrays(
         if reference.shape[0] < need[0] or reference.shape[1] < need[1]:
             raise InputError(
                 f"{name}: {format_size((h, w))} is too small for a round trip at stride "
-                f"{s[0]},{s[1]}: it needs at least {format_size(need)} pixels"
+                f"{s[0]},{s[1]}: it needs at least {format_size(need)} pixels; --no-roundtrip "
+                "reports the artifact metrics with the image as the input"
             )
         if reference.shape[:2] != (h, w):
             notes.append(
