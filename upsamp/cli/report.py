@@ -227,6 +227,11 @@ def render_kernel_analysis(analysis: Any, console: Any, *, heading: str = "analy
         verdict, style=VERDICT_STYLES["clean" if analysis.artifact_free else "checkerboard"]
     )
     console.print(line)
+    if analysis.bias is not None:
+        values = ", ".join(format_number(float(v)) for v in analysis.bias)
+        console.print(
+            Text(f"  bias {values}: added to every phase alike (not in the phase sums)")
+        )
     console.print(Text(f"  why: {analysis.explain()}"))
     fix = analysis.suggest_fix()
     if fix:
