@@ -458,7 +458,10 @@ def test_ctrl_c_with_scheduler_local_leaves_complete_files_only(
     assert len(present) < N_SLOW, "the run should have been stopped part-way"
     for name in present:  # every file there is complete
         assert (out / name).read_bytes() == (reference / name).read_bytes(), name
-    assert {Path(r["output"]).name for r in records(stdout)} <= present
+    listed = {Path(r["output"]).name: r["status"] for r in records(stdout)}
+    assert len(listed) == N_SLOW  # every file has a record: ok, or not-started
+    assert {n for n, s in listed.items() if s == "ok"} <= present
+    assert set(listed.values()) <= {"ok", "not-started"}
 
 
 # --------------------------------------------------------------------------------------------
