@@ -32,6 +32,7 @@ __all__ = [
     "half_pixel_taps",
     "resolve_output_size",
     "same_size_geometry",
+    "scale_pair",
     "transconv_output_size",
     "whole_factor",
 ]
@@ -79,7 +80,7 @@ def check_enlarging(
     >>> check_enlarging((4, 6), scale=(1, 1.5), size=(4, 9))
     """
     if scale is not None:
-        pair = _scale_pair(scale)
+        pair = scale_pair(scale)
         if min(pair) < 1:
             raise ShrinkingError(
                 f"scale {format_scale(scale)} would shrink the image; upsamp enlarges "
@@ -199,7 +200,12 @@ def half_pixel_padding(radius: int, s: int) -> int:
     return s // 2 + (radius - 1) * s
 
 
-def _scale_pair(scale: Scale) -> tuple[float, float]:
+def scale_pair(scale: Scale) -> tuple[float, float]:
+    """``(sy, sx)`` from a number or a pair, checked positive and finite.
+
+    >>> scale_pair(1.5), scale_pair((2, 3))
+    ((1.5, 1.5), (2.0, 3.0))
+    """
     if isinstance(scale, (int, float, np.integer, np.floating)) and not isinstance(scale, bool):
         pair = (float(scale), float(scale))
     else:
@@ -220,8 +226,11 @@ def resolve_output_size(
 ) -> tuple[tuple[int, int], tuple[float, float]]:
     """Return ``((out_h, out_w), (r_h, r_w))``: the output size and the source step ``r`` per axis.
 
-    With ``scale`` the size is ``floor(n * scale)`` and ``r = 1 / scale`` (PyTorch's rule for
-    ``scale_factor``); with ``size`` (``(h, w)``) ``r = n / n_out``. Exactly one must be given.
+    With ``scale`` the size is ``floor(n * scale)``, the product taken in double precision (so
+    ``100 * 1.15 = 114.99999999999999`` gives 114), and ``r = 1 / scale``: PyTorch's rule for
+    ``F.interpolate(scale_factor=...)`` with ``recompute_scale_factor`` unset
+    (docs/references.md [PyTorch-interpolate]). With ``size`` (``(h, w)``) ``r = n / n_out``.
+    Exactly one must be given.
 
     >>> resolve_output_size((2, 3), scale=2)
     ((4, 6), (0.5, 0.5))
@@ -233,8 +242,8 @@ def resolve_output_size(
     if size is not None:
         out = int_pair(tuple(size), "size", minimum=1)
         return out, (shape[0] / out[0], shape[1] / out[1])
-    sy, sx = _scale_pair(scale)  # type: ignore[arg-type]
-    out = (int(math.floor(shape[0] * sy + 1e-9)), int(math.floor(shape[1] * sx + 1e-9)))
+    sy, sx = scale_pair(scale)  # type: ignore[arg-type]
+    out = (math.floor(shape[0] * sy), math.floor(shape[1] * sx))
     if min(out) < 1:
         raise ParameterError(
             f"scale {scale!r} gives an empty output for a {format_size(shape)} input"

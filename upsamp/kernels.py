@@ -8,11 +8,20 @@ outer product of a 1-D kernel with itself (separable).
 Kernel files
 ------------
 ``.npy``
-    A 2-D ``(kH, kW)`` or 4-D ``(C_in, C_out/groups, kH, kW)`` numeric array.
+    A 2-D ``(kH, kW)`` or 4-D numeric array (transposed convolution: ``(C_in, C_out/groups,
+    kH, kW)``; pixel shuffle and resize-convolution: PyTorch's ``Conv2d`` layout ``(C_out,
+    C_in/groups, kH, kW)``), or 3-D ``(S², kH, kW)``: the phase filters of a pixel-shuffle
+    kernel applied to each channel alone.
 ``.json``
-    Either a bare nested list (2-D or 4-D) or an object
+    Either a bare nested list (2-D, 3-D or 4-D) or an object
     ``{"weight": [...], "stride", "padding", "output_padding", "dilation", "groups", "bias",
     "edge"}`` where everything but ``weight`` is optional (command-line flags override the file).
+    ``"padding": "same"`` asks for the padding that makes the output exactly ``stride`` times
+    the input (a transposed convolution gets the matching padding and output_padding; a
+    pixel-shuffle convolution PyTorch's ``padding="same"``).
+
+Which ranks a method takes is the method's business: :func:`build_kernel` (transposed
+convolution) refuses a 3-D weight.
 """
 
 from __future__ import annotations
@@ -38,6 +47,8 @@ from .geometry import (
 
 __all__ = [
     "DEFAULT_PRESET",
+    "SAME",
+    "expects_overshoot",
     "Kernel",
     "PRESETS",
     "preset",
@@ -53,6 +64,9 @@ Pair = tuple[int, int]
 
 DEFAULT_PRESET = "bilinear"
 
+#: ``padding`` of a kernel that asks for an output exactly ``stride`` times its input.
+SAME = "same"
+
 
 @dataclass(frozen=True)
 class Kernel:
@@ -61,7 +75,9 @@ class Kernel:
     Attributes
     ----------
     weight : ndarray, float64, shape (kH, kW) or (C_in, C_out/groups, kH, kW)
+        (a pixel-shuffle or resize-convolution kernel: see the module docstring)
     stride, padding, output_padding, dilation : (h, w) pairs
+        ``padding`` may also be :data:`SAME` (a file's ``"padding": "same"``).
     groups : int or None
     bias : ndarray of shape (C_out,) or None
     edge : "zero", "replicate" or "reflect"
@@ -90,6 +106,8 @@ class Kernel:
                 continue
             if key in ("stride", "dilation"):
                 value = int_pair(value, key, minimum=1)
+            elif key == "padding" and value == SAME:
+                pass
             elif key in ("padding", "output_padding"):
                 value = int_pair(value, key, minimum=0)
             elif key == "edge" and value not in EDGE_MODES:
@@ -241,10 +259,10 @@ def _check_weight(weight: Any, origin: str) -> np.ndarray:
         raise KernelError(
             f"{origin}: kernel weights must be numbers in a rectangular array"
         ) from None
-    if w.ndim not in (2, 4):
+    if w.ndim not in (2, 3, 4):
         raise KernelError(
-            f"{origin}: kernel must be 2-D (kH, kW) or 4-D (C_in, C_out/groups, kH, kW), "
-            f"got shape {w.shape}"
+            f"{origin}: kernel must be 2-D (kH, kW), 3-D (S², kH, kW) or 4-D "
+            f"(C_in, C_out/groups, kH, kW), got shape {w.shape}"
         )
     if w.size == 0:
         raise KernelError(f"{origin}: kernel is empty (shape {w.shape})")
@@ -303,14 +321,35 @@ def load_kernel(path: str | Path) -> Kernel:
         groups = doc.get("groups")
         if groups is not None and (not isinstance(groups, int) or groups < 1):
             raise ParameterError(f"groups must be a positive integer, got {groups!r}")
-        geometry = {k: _json_pair(doc[k], k) for k in _JSON_KEYS[1:5] if doc.get(k) is not None}
+        geometry = {
+            k: doc[k] if k == "padding" and doc[k] == SAME else _json_pair(doc[k], k)
+            for k in _JSON_KEYS[1:5]
+            if doc.get(k) is not None
+        }
         kernel = kernel.with_overrides(**geometry, groups=groups, bias=bias, edge=doc.get("edge"))
         check_transconv_params(
-            kernel.stride, kernel.padding, kernel.output_padding, kernel.dilation
+            kernel.stride,
+            (0, 0) if kernel.padding == SAME else kernel.padding,
+            kernel.output_padding,
+            kernel.dilation,
         )
     except (ParameterError, TypeError, ValueError) as exc:
         raise KernelError(f"{origin}: {_first_line(exc)}") from None
     return kernel
+
+
+def expects_overshoot(kernel: Kernel | None) -> bool:
+    """True for a preset with negative taps (bicubic): an interpolating kernel whose results
+    leave the input's range near edges by design, so clipping them is expected.
+
+    >>> expects_overshoot(preset("bicubic", 2)), expects_overshoot(preset("bilinear", 2))
+    (True, False)
+    """
+    return (
+        kernel is not None
+        and kernel.source == "preset"
+        and bool(np.min(np.asarray(kernel.weight)) < 0)
+    )
 
 
 def _json_pair(value: Any, key: str) -> Any:
@@ -342,7 +381,7 @@ def save_kernel(kernel: Kernel, path: str | Path) -> dict[str, Any] | np.ndarray
     doc: dict[str, Any] = {
         "weight": kernel.weight.tolist(),
         "stride": list(kernel.stride),
-        "padding": list(kernel.padding),
+        "padding": SAME if kernel.padding == SAME else list(kernel.padding),
         "output_padding": list(kernel.output_padding),
         "dilation": list(kernel.dilation),
         "edge": kernel.edge,
@@ -410,20 +449,29 @@ def build_kernel(
     """Resolve a preset name or kernel file and apply explicit overrides.
 
     ``stride`` None keeps a kernel file's own stride (2 when the file does not state one);
-    ``padding="same"`` picks padding and output_padding so that ``H_out = H * stride``.
+    ``padding="same"`` (or a file's ``"padding": "same"``) picks padding and output_padding so
+    that ``H_out = H * stride``. A 3-D weight (pixel-shuffle phases) is refused.
     """
     base_stride = stride if stride is not None else 2
     kernel = resolve_kernel(spec if spec is not None else DEFAULT_PRESET, base_stride)
+    if kernel.weight.ndim == 3:
+        raise KernelError(
+            f"{kernel.source}: a 3-D kernel {tuple(kernel.weight.shape)} holds pixel-shuffle "
+            "phase filters, not a transposed convolution; use --method pixel-shuffle, or "
+            "convert it with 'upsamp kernels convert --from pixel-shuffle --to transconv'"
+        )
+    if kernel.padding == SAME and padding is None:
+        padding = SAME
     if kernel.source != "preset" and stride is None and "stride" not in kernel.stated:
         stride = (2, 2)
     kernel = kernel.with_overrides(
         stride=stride,
-        padding=None if padding == "same" else padding,
+        padding=(0, 0) if padding == SAME else padding,
         output_padding=output_padding,
         dilation=dilation,
         edge=edge,
     )
-    if padding == "same":
+    if padding == SAME:
         kh, kw = kernel.spatial_shape
         geo = [
             same_size_geometry(

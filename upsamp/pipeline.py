@@ -25,7 +25,7 @@ from .indices import (
     load_indices,
     split_positions,
 )
-from .kernels import Kernel
+from .kernels import SAME, Kernel
 from .methods import Method, MethodOptions, get_method
 from .methods.registry import DEFAULT_METHOD
 from .resources import DEFAULT_MAX_OUTPUT_PIXELS, check_output_budget, estimate_bytes
@@ -81,13 +81,17 @@ class EnlargeSettings:
             out["size"] = [opts.size[1], opts.size[0]]
         if "align_corners" in method.uses:
             out["align_corners"] = opts.align_corners
+        if "resize" in method.uses:
+            out["resize"] = opts.resize
+        if "cubic_a" in method.uses:
+            out["cubic_a"] = opts.cubic_a
         kernel = opts.kernel
         if isinstance(kernel, Kernel):
             out["kernel"] = {
                 "name": kernel.name,
                 "shape": list(kernel.weight.shape),
                 "stride": list(kernel.stride),
-                "padding": list(kernel.padding),
+                "padding": kernel.padding if kernel.padding == SAME else list(kernel.padding),
                 "output_padding": list(kernel.output_padding),
                 "dilation": list(kernel.dilation),
                 "groups": kernel.groups,
@@ -447,14 +451,15 @@ def prepare(image: imageio.LoadedImage, settings: EnlargeSettings) -> EnlargeSet
     against the image's channels, so that errors name the file at fault."""
     method = get_method(settings.method)
     kernel = settings.options.kernel
-    if isinstance(kernel, Kernel) and kernel.weight.ndim == 4:
-        channels = image.pixels.shape[2] if image.pixels.ndim == 3 else 1
-        if kernel.weight.shape[0] != channels:
-            raise KernelError(
-                f"{kernel.source}: kernel has {kernel.weight.shape[0]} input channels (shape "
-                f"{tuple(kernel.weight.shape)}) but the image has {channels}"
-                + _layout_hint(image)
-            )
+    needed = method.input_channels(settings.options)
+    channels = image.pixels.shape[2] if image.pixels.ndim == 3 else 1
+    if needed is not None and needed != channels:
+        origin = kernel.source if isinstance(kernel, Kernel) else settings.method
+        shape = f" (shape {tuple(kernel.weight.shape)})" if isinstance(kernel, Kernel) else ""
+        raise KernelError(
+            f"{origin}: kernel takes {needed} input channels{shape} but the image has {channels}"
+            + _layout_hint(image)
+        )
     if not method.needs_positions or settings.options.indices is not None:
         return settings
     if settings.indices_file is None and settings.guide_file is None:

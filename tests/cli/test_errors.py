@@ -303,7 +303,7 @@ def test_bad_size_is_a_usage_error(check, small_rgb):
 
 
 def test_unknown_method_is_a_usage_error(check, small_rgb):
-    check(["enlarge", small_rgb.name, "--method", "lanczos"], 2, "lanczos", "transconv")
+    check(["enlarge", small_rgb.name, "--method", "lanczos-5"], 2, "lanczos-5", "transconv")
 
 
 def test_output_padding_not_smaller_than_stride(check, small_rgb):
@@ -311,8 +311,15 @@ def test_output_padding_not_smaller_than_stride(check, small_rgb):
            "o.png"], 1, "output_padding")
 
 
-def test_16bit_rgb_png_is_refused(check, png16_rgb):
-    check(["enlarge", png16_rgb.name, "-m", "nearest", "-o", "o.png"], 1, "rgb16.png", "16-bit")
+def test_16bit_rgb_png_is_enlarged_exactly(run_cli, png16_rgb):
+    from png_reference import decode_plain
+
+    result = run_cli("enlarge", png16_rgb.name, "-m", "nearest", "-o", "o.png")
+    assert result.exit_code == 0, result.stderr
+    source = decode_plain(png16_rgb.read_bytes())
+    out = decode_plain((png16_rgb.parent / "o.png").read_bytes())
+    assert source.dtype == out.dtype == np.uint16
+    np.testing.assert_array_equal(out, source.repeat(2, axis=0).repeat(2, axis=1))
 
 
 def test_unreadable_file(check, tmp_path, small_rgb):

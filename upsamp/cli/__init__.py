@@ -28,6 +28,7 @@ COMMANDS = {
     "report": "upsamp.cli.report:report",
     "kernels": "upsamp.cli.kernels_cmd:kernels",
     "explain": "upsamp.cli.explain:explain",
+    "measure": "upsamp.cli.measure:measure",
 }
 
 

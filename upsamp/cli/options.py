@@ -85,6 +85,19 @@ class SizeType(click.ParamType):
         return (h, w)
 
 
+class CubicAType(click.FloatRange):
+    """``--cubic-a``: a finite number in [-1, 0] (a NaN passes a plain range check)."""
+
+    def __init__(self) -> None:
+        super().__init__(-1.0, 0.0)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if number != number:
+            self.fail(f"{value!r} is not a number in [-1, 0]", param, ctx)
+        return number
+
+
 class MethodType(click.ParamType):
     """A registered upsampling method (built-in or plugin)."""
 
@@ -104,6 +117,8 @@ class MethodType(click.ParamType):
 
 
 EDGE_CHOICES = ("zero", "replicate", "reflect")
+#: ``--resize``: the interpolations a resize-convolution may start with.
+RESIZE_CHOICES = ("nearest", "bilinear")
 
 
 class MethodOption(click.Option):
@@ -219,8 +234,9 @@ _METHOD_OPTIONS: list[F] = [
         "-k",
         "--kernel",
         metavar="PRESET|FILE",
-        help="{Methods} kernel: a preset (see 'upsamp kernels list') or a .npy/.json file "
-        "[default: bilinear].",
+        help="{Methods} kernel: a preset (see 'upsamp kernels list') or a .npy/.json file; "
+        "a sub-pixel kernel may also be icnr:PRESET or icnr:FILE (every phase the same "
+        "filter) [default: bilinear].",
     ),
     method_option(
         "--padding",
@@ -238,6 +254,18 @@ _METHOD_OPTIONS: list[F] = [
         "--normalize",
         is_flag=True,
         help="Scale the kernel so its mean phase sum is 1 (a flat image keeps its level).",
+    ),
+    method_option(
+        "--resize",
+        type=click.Choice(RESIZE_CHOICES),
+        help="{Methods}: the interpolation before the convolution [default: nearest].",
+    ),
+    method_option(
+        "--cubic-a",
+        type=CubicAType(),
+        metavar="A",
+        help="{Methods}: the parameter a of Keys' cubic kernel, in [-1, 0]; -0.75 is PyTorch's "
+        "and OpenCV's, -0.5 Pillow's [default: -0.75].",
     ),
 ]
 
@@ -332,7 +360,6 @@ def settings_from_options(params: dict[str, Any], *, require_indices: bool = Tru
 
     Options that do not apply to the chosen built-in method are usage errors.
     """
-    from ..kernels import build_kernel
     from ..methods import MethodOptions, get_method
     from ..pipeline import DEFAULT_MAX_OUTPUT_PIXELS, EnlargeSettings
 
@@ -363,22 +390,26 @@ def settings_from_options(params: dict[str, Any], *, require_indices: bool = Tru
         stride, stride_given = found.stride, True
     kernel = None
     if method.takes_kernel:
-        kernel = build_kernel(
+        kernel = method.build_kernel(
             params.get("kernel"),
-            stride=stride,
+            stride,
             padding=params.get("padding"),
             output_padding=params.get("output_padding"),
             dilation=params.get("dilation"),
             edge=params.get("edge"),
-            normalize_phases=bool(params.get("normalize")),
+            normalize=bool(params.get("normalize")),
+            resize=params.get("resize"),
         )
         stride = kernel.stride
+    defaults = MethodOptions()
     options = MethodOptions(
         stride=stride or (2, 2),
         scale=params.get("scale"),
         size=params.get("size"),
         align_corners=bool(params.get("align_corners")),
         kernel=kernel,
+        resize=params.get("resize") or defaults.resize,
+        cubic_a=defaults.cubic_a if params.get("cubic_a") is None else params["cubic_a"],
     )
     return EnlargeSettings(
         method=method.name,

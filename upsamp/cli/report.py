@@ -260,7 +260,8 @@ def render_kernel_analysis(analysis: Any, console: Any, *, heading: str = "analy
     takes="kernel",
     multiple=True,
     metavar="PRESET|FILE",
-    help="Add {methods}:<preset or file stem> (repeatable).",
+    help="Add transconv:<preset or file stem> (repeatable); other kernel-bearing methods "
+    "take theirs in --methods (pixel-shuffle:icnr:bilinear).",
 )
 @click.option(
     "--no-roundtrip",
