@@ -20,6 +20,16 @@ from .options import (
 CLIP_WARNING_FRACTION = 0.001
 
 
+def _clipping_advice(kernel: Any) -> str:
+    """What may help when values were clipped: ``--normalize`` only for a kernel file (a
+    preset is normalised already, so the flag would change nothing), ``--range rescale``
+    always (it maps the whole result into the range, which also moves every other value)."""
+    rescale = "--range rescale maps the result's range into the image's (every value moves)"
+    if kernel is not None and getattr(kernel, "source", "preset") != "preset":
+        return f"try --normalize (the kernel keeps a flat image's level), or {rescale}"
+    return rescale
+
+
 @click.command()
 @click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
 @click.option(
@@ -84,7 +94,7 @@ def enlarge(
     if outcome.clipped_fraction > CLIP_WARNING_FRACTION and not expected:
         render.warn(
             f"{outcome.clipped_fraction:.2%} of the output values were outside the image's range "
-            "and were clipped; try --normalize or --range rescale"
+            f"and were clipped; {_clipping_advice(settings.options.kernel)}"
         )
     if show and outcome.result is not None and outcome.source is not None:
         render.show_arrays({"input": outcome.source, "output": outcome.result})
