@@ -462,7 +462,8 @@ def test_ctrl_c_with_scheduler_local_leaves_complete_files_only(
     listed = {Path(r["output"]).name: r["status"] for r in records(stdout)}
     assert len(listed) == N_SLOW  # every file has a record: ok, or not-started
     assert {n for n, s in listed.items() if s == "ok"} <= present
-    assert set(listed.values()) <= {"ok", "not-started"}
+    # (a file whose worker the signal reached first may be reported failed)
+    assert set(listed.values()) <= {"ok", "failed", "not-started"}
 
 
 # --------------------------------------------------------------------------------------------
