@@ -230,23 +230,29 @@ def test_scale_below_1_is_a_usage_error(check, small_rgb, scale):
     check(["batch", ".", "-o", "out", "--scale", scale], 2, "--scale", "would shrink the image")
 
 
-@pytest.mark.parametrize("size", ["9x8", "10x7", "5x100"])
-def test_size_smaller_than_the_input_is_refused(check, small_rgb, size):
-    """small_rgb is 10×8: a size narrower or lower on either axis is refused, exit 2."""
+@pytest.mark.parametrize(
+    ("size", "resolved"),
+    [("9x8!", "9×8"), ("10x7!", "10×7"), ("5x100!", "5×100"), ("9x100", "9×7"), ("x7", "9×7")],
+)
+def test_size_smaller_than_the_input_is_refused(check, small_rgb, size, resolved):
+    """small_rgb is 10×8: a size (as resolved: a box keeps the aspect ratio) narrower or lower
+    than the input on either axis is refused, exit 2."""
     check(["enlarge", small_rgb.name, "-m", "nearest", "--size", size, "-o", "o.png"], 2,
-          f"size {size.replace('x', '×')} is smaller than the 10×8 input")
+          f"size {resolved} is smaller than the 10×8 input")
 
 
 def test_size_smaller_than_the_input_fails_that_file_in_batch(run_cli, tmp_path, small_rgb):
     (tmp_path / "src").mkdir()
     small_rgb.rename(tmp_path / "src" / small_rgb.name)
-    result = run_cli("batch", "src", "-o", "out", "--size", "9x20", "--json")
+    result = run_cli("batch", "src", "-o", "out", "--size", "9x20!", "--json")
     [record] = [json.loads(line) for line in result.stdout.splitlines()]
     assert record["status"] == "failed"
     assert record["reason"].startswith("size 9×20 is smaller than the 10×8 input")
 
 
-@pytest.mark.parametrize("args", [["--scale", "1"], ["--scale", "1,1.5"], ["--size", "10x9"]])
+@pytest.mark.parametrize(
+    "args", [["--scale", "1"], ["--scale", "1,1.5"], ["--size", "10x9!"], ["--size", "20x"]]
+)
 def test_equal_or_larger_sizes_are_fine(run_cli, small_rgb, args):
     result = run_cli("enlarge", small_rgb.name, "-m", "bilinear", *args, "-o", "o.png")
     assert result.exit_code == 0, result.stderr
