@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from . import imageio
-from .errors import KernelError, OutputError
+from .errors import OutputError
 from .indices import (
     PoolIndices,
     check_pooled_size,
@@ -24,10 +24,12 @@ from .indices import (
     load_indices,
     split_positions,
 )
+from .input_range import from_model_range, storage_range, to_model_range
 from .kernels import Kernel
 from .methods import Method, MethodOptions, get_method
 from .methods.registry import DEFAULT_METHOD
 from .resources import DEFAULT_MAX_OUTPUT_PIXELS, check_output_budget, estimate_bytes
+from .weights import check_channel_fit
 
 __all__ = [
     "Compute",
@@ -39,6 +41,7 @@ __all__ = [
     "enlarge_file",
     "enlarge_image",
     "enlarge_to_storage",
+    "model_range_map",
     "output_shape",
     "read_positions",
     "result_span",
@@ -68,6 +71,10 @@ class EnlargeSettings:
     alpha_indices: np.ndarray | None = field(default=None, repr=False)
     #: The indices file's positions once read (:func:`read_positions`); None reads the file.
     positions: PoolIndices | None = field(default=None, repr=False, compare=False)
+    #: ``--input-range``: the ``(low, high)`` the method's weights expect; integer pixels are
+    #: mapped from their storage range to it before the method and back after (see
+    #: :func:`model_range_map`). None: no mapping.
+    input_range: tuple[float, float] | None = None
 
     def parameters(self) -> dict[str, Any]:
         """The effective parameters, JSON-ready."""
@@ -98,6 +105,8 @@ class EnlargeSettings:
         if self.guide_file:
             out["guide"] = str(self.guide_file)
         out["range"] = self.range_mode
+        if self.input_range is not None:
+            out["input_range"] = [self.input_range[0], self.input_range[1]]
         return out
 
 
@@ -251,6 +260,24 @@ def _run(
     return method.upsample(x, opts, rows=rows)
 
 
+def model_range_map(
+    dtype: Any, settings: EnlargeSettings
+) -> tuple[tuple[float, float], tuple[float, float]] | None:
+    """``(storage range, model range)`` when ``settings.input_range`` maps pixels of ``dtype``
+    to another range, else None.
+
+    Integer pixels are stored in ``0..255`` (8-bit) or their type's range
+    (:func:`upsamp.input_range.storage_range`); a float image has no storage range, so its
+    values are taken to be in the model's range already and are never mapped.
+    """
+    if settings.input_range is None:
+        return None
+    storage = storage_range(dtype)
+    if storage is None or tuple(storage) == tuple(settings.input_range):
+        return None
+    return storage, settings.input_range
+
+
 def iter_bands(
     image: imageio.LoadedImage,
     settings: EnlargeSettings,
@@ -270,19 +297,37 @@ def iter_bands(
     input's dtype).
     ``rows=(first, last)`` covers only those output rows (one chunk of a distributed run);
     ``start`` and ``stop`` still count rows of the whole result.
+
+    With ``settings.input_range`` (:func:`model_range_map`) the input is mapped to the model's
+    range once, each band is mapped back, and the exact integer and dtype-keeping paths are
+    not used; every band is then exactly the same rows of the whole result.
     """
     method = get_method(settings.method)
     opts, alpha_indices = _options_for(image, settings, method)
-    if keep_dtype and method.copies_values:
+    ranges = model_range_map(image.pixels.dtype, settings)
+    if keep_dtype and method.copies_values and ranges is None:
         opts = replace(opts, keep_dtype=True)
+    rounded = rounded and ranges is None
     out_hw = method.output_shape(image.shape[:2], opts)
     alpha_plan = _alpha_plan(image, method, opts, alpha_indices, out_hw)
+    pixels, alpha_in = image.pixels, image.alpha
+    # alpha is mapped only when it goes through the method itself (a resampling of it to the
+    # output size is the same either way)
+    alpha_mapped = alpha_plan is not None and alpha_plan[0] is method and ranges is not None
+    if ranges is not None:
+        pixels = to_model_range(pixels, *ranges)
+        if alpha_mapped:
+            alpha_in = to_model_range(alpha_in, *ranges)
+
+    def back(values: np.ndarray, mapped: bool = True) -> np.ndarray:
+        return from_model_range(values, *ranges) if ranges is not None and mapped else values
+
     if not method.supports_rows or (alpha_plan is not None and not alpha_plan[0].supports_rows):
-        colour = _run(method, image.pixels, opts, None, rounded)
+        colour = back(_run(method, pixels, opts, None, rounded))
         alpha = (
             None
             if alpha_plan is None
-            else _run(alpha_plan[0], image.alpha, alpha_plan[1], None, rounded)
+            else back(_run(alpha_plan[0], alpha_in, alpha_plan[1], None, rounded), alpha_mapped)
         )
         first, last = rows if rows is not None else (0, colour.shape[0])
         yield first, last, colour[first:last], None if alpha is None else alpha[first:last]
@@ -292,10 +337,10 @@ def iter_bands(
     first, last = rows if rows is not None else (0, out_hw[0])
     for start in range(first, last, step):
         band = (start, min(start + step, last))
-        colour = _run(method, image.pixels, opts, band, rounded)
+        colour = back(_run(method, pixels, opts, band, rounded))
         alpha = None
         if alpha_plan is not None:
-            alpha = _run(alpha_plan[0], image.alpha, alpha_plan[1], band, rounded)
+            alpha = back(_run(alpha_plan[0], alpha_in, alpha_plan[1], band, rounded), alpha_mapped)
         yield band[0], band[1], colour, alpha
 
 
@@ -431,11 +476,12 @@ def prepare(image: imageio.LoadedImage, settings: EnlargeSettings) -> EnlargeSet
     kernel = settings.options.kernel
     if isinstance(kernel, Kernel) and kernel.weight.ndim == 4:
         channels = image.pixels.shape[2] if image.pixels.ndim == 3 else 1
-        if kernel.weight.shape[0] != channels:
-            raise KernelError(
-                f"{kernel.source}: kernel has {kernel.weight.shape[0]} input channels (shape "
-                f"{tuple(kernel.weight.shape)}) but the image has {channels}"
-            )
+        groups = check_channel_fit(
+            kernel.weight, channels=channels, groups=kernel.groups, origin=kernel.source
+        )
+        if groups != kernel.groups:
+            options = replace(settings.options, kernel=replace(kernel, groups=groups))
+            settings = replace(settings, options=options)
     if not method.needs_positions or settings.options.indices is not None:
         return settings
     if settings.indices_file is None and settings.guide_file is None:
