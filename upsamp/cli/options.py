@@ -190,6 +190,28 @@ def scheduler_option(help: str) -> Callable[[Callable[..., Any]], Callable[..., 
     )
 
 
+#: How a kernel read from a file is used: ``enlarge``, ``batch`` and ``kernels show|fix``.
+_KERNEL_SOURCE_OPTIONS: list[F] = [
+    method_option(
+        "--groups",
+        type=click.IntRange(min=1),
+        help="{Methods}: channel groups of a 4-D kernel (C for one filter per channel) "
+        "[default: the file's, or the bias length's].",
+    ),
+    method_option(
+        "--bias",
+        metavar="ARRAY|FILE[:KEY]|none",
+        help="{Methods}: the bias, one value or one per output channel (0.1,0.2,0.3), a "
+        ".npy/.json/weight file tensor, or none [default: the file's, e.g. <prefix>.bias].",
+    ),
+    method_option(
+        "--layout",
+        type=click.Choice(LAYOUTS),
+        help="{Methods}: the layout of a plain 4-D array: torch/onnx (C_in, C_out/groups, "
+        "kH, kW), keras (kH, kW, C_out, C_in), tflite (C_out, kH, kW, C_in) [default: torch].",
+    ),
+]
+
 #: Every option of the method and its parameters; ``enlarge`` and ``batch`` both apply it.
 _METHOD_OPTIONS: list[F] = [
     click.option(
@@ -234,24 +256,7 @@ _METHOD_OPTIONS: list[F] = [
         is_flag=True,
         help="Scale the kernel so its mean phase sum is 1 (a flat image keeps its level).",
     ),
-    method_option(
-        "--groups",
-        type=click.IntRange(min=1),
-        help="{Methods}: channel groups of a 4-D kernel (C for one filter per channel) "
-        "[default: the file's, or the bias length's].",
-    ),
-    method_option(
-        "--bias",
-        metavar="ARRAY|FILE[:KEY]|none",
-        help="{Methods}: the bias, one value or one per output channel (0.1,0.2,0.3), a "
-        ".npy/.json/weight file tensor, or none [default: the file's, e.g. <prefix>.bias].",
-    ),
-    method_option(
-        "--layout",
-        type=click.Choice(LAYOUTS),
-        help="{Methods}: the layout of a plain 4-D array: torch/onnx (C_in, C_out/groups, "
-        "kH, kW), keras (kH, kW, C_out, C_in), tflite (C_out, kH, kW, C_in) [default: torch].",
-    ),
+    *_KERNEL_SOURCE_OPTIONS,
     method_option(
         "--input-range",
         type=click.Choice(tuple(INPUT_RANGES)),
@@ -314,6 +319,7 @@ def _stack(options: list[F]) -> Callable[[F], F]:
 
 
 method_options = _stack(_METHOD_OPTIONS)
+kernel_source_options = _stack(_KERNEL_SOURCE_OPTIONS)
 unpool_options = _stack(_UNPOOL_OPTIONS)
 output_options = _stack(_OUTPUT_OPTIONS)
 
@@ -432,6 +438,7 @@ __all__ = [
     "method_option",
     "positions_missing",
     "method_options",
+    "kernel_source_options",
     "scheduler_option",
     "SchedulerType",
     "max_pixels_option",
