@@ -8,18 +8,26 @@ outer product of a 1-D kernel with itself (separable).
 Kernel files
 ------------
 ``.npy``
-    A 2-D ``(kH, kW)`` or 4-D ``(C_in, C_out/groups, kH, kW)`` numeric array.
+    A 2-D ``(kH, kW)`` or 4-D numeric array (transposed convolution: ``(C_in, C_out/groups,
+    kH, kW)``; pixel shuffle and resize-convolution: PyTorch's ``Conv2d`` layout ``(C_out,
+    C_in/groups, kH, kW)``), or 3-D ``(S², kH, kW)``: the phase filters of a pixel-shuffle
+    kernel applied to each channel alone.
 ``.json``
-    Either a bare nested list (2-D or 4-D) or an object
+    Either a bare nested list (2-D, 3-D or 4-D) or an object
     ``{"weight": [...], "stride", "padding", "output_padding", "dilation", "groups", "bias",
     "edge"}`` where everything but ``weight`` is optional (command-line flags override the file).
+    ``"padding": "same"`` asks for the padding that makes the output exactly ``stride`` times
+    the input (a transposed convolution gets the matching padding and output_padding; a
+    pixel-shuffle convolution PyTorch's ``padding="same"``).
 Weight files: ``FILE.npz:KEY``, ``FILE.safetensors:KEY``, ``FILE.onnx:NAME``, ``FILE.pt:KEY``
     Read by :func:`upsamp.weights.read_weights` (as is a ``.npy`` whose ``layout`` is given):
     the weight in the PyTorch layout, its bias and the geometry the file states.
 
-:func:`build_kernel` is the one place a ``--kernel`` specification becomes a :class:`Kernel`:
-a preset, a kernel file or a weight file, then the command line's geometry, groups and bias,
-which override what the file says.
+:func:`load_kernel` is the one place a kernel file or weight file becomes a :class:`Kernel`,
+and :func:`build_kernel` the one place a transposed convolution's ``--kernel`` does: a preset,
+a kernel file or a weight file, then the command line's geometry, groups and bias, which
+override what the file says. Which ranks a method takes is the method's business:
+:func:`build_kernel` (transposed convolution) refuses a 3-D weight.
 """
 
 from __future__ import annotations
@@ -42,10 +50,12 @@ from .geometry import (
     half_pixel_taps,
     same_size_geometry,
 )
-from .weights import groups_from_bias, is_weight_source, read_bias, read_weights
+from .weights import groups_from_bias, is_weight_source, read_bias, read_weights, split_source
 
 __all__ = [
     "DEFAULT_PRESET",
+    "SAME",
+    "expects_overshoot",
     "Kernel",
     "PRESETS",
     "preset",
@@ -61,6 +71,9 @@ Pair = tuple[int, int]
 
 DEFAULT_PRESET = "bilinear"
 
+#: ``padding`` of a kernel that asks for an output exactly ``stride`` times its input.
+SAME = "same"
+
 
 @dataclass(frozen=True)
 class Kernel:
@@ -69,7 +82,9 @@ class Kernel:
     Attributes
     ----------
     weight : ndarray, float64, shape (kH, kW) or (C_in, C_out/groups, kH, kW)
+        (a pixel-shuffle or resize-convolution kernel: see the module docstring)
     stride, padding, output_padding, dilation : (h, w) pairs
+        ``padding`` may also be :data:`SAME` (a file's ``"padding": "same"``).
     groups : int or None
     bias : ndarray of shape (C_out,), a 0-d array (one value for every channel), or None
     edge : "zero", "replicate" or "reflect"
@@ -98,6 +113,8 @@ class Kernel:
                 continue
             if key in ("stride", "dilation"):
                 value = int_pair(value, key, minimum=1)
+            elif key == "padding" and value == SAME:
+                pass
             elif key in ("padding", "output_padding"):
                 value = int_pair(value, key, minimum=0)
             elif key == "edge" and value not in EDGE_MODES:
@@ -249,10 +266,10 @@ def _check_weight(weight: Any, origin: str) -> np.ndarray:
         raise KernelError(
             f"{origin}: kernel weights must be numbers in a rectangular array"
         ) from None
-    if w.ndim not in (2, 4):
+    if w.ndim not in (2, 3, 4):
         raise KernelError(
-            f"{origin}: kernel must be 2-D (kH, kW) or 4-D (C_in, C_out/groups, kH, kW), "
-            f"got shape {w.shape}"
+            f"{origin}: kernel must be 2-D (kH, kW), 3-D (S², kH, kW) or 4-D "
+            f"(C_in, C_out/groups, kH, kW), got shape {w.shape}"
         )
     if w.size == 0:
         raise KernelError(f"{origin}: kernel is empty (shape {w.shape})")
@@ -264,13 +281,22 @@ def _check_weight(weight: Any, origin: str) -> np.ndarray:
 _JSON_KEYS = ("weight", "stride", "padding", "output_padding", "dilation", "groups", "bias", "edge")
 
 
-def load_kernel(path: str | Path, *, layout: str | None = None, bias: str = "auto") -> Kernel:
+def load_kernel(
+    path: str | Path,
+    *,
+    layout: str | None = None,
+    bias: str = "auto",
+    transposed: bool = True,
+) -> Kernel:
     """Read a kernel file (``.npy`` or ``.json``) or a weight file (``FILE[:KEY]``, see the
     module docstring).
 
     ``layout`` is the layout of a plain array (:data:`upsamp.weights.LAYOUTS`; None: PyTorch's)
     and sends a ``.npy`` through :func:`upsamp.weights.read_weights`; ``bias`` is ``"auto"``
-    (the file's bias) or ``"none"``.
+    (the file's bias) or ``"none"``. ``transposed=False`` reads an ordinary convolution's
+    weight (PyTorch ``Conv2d``, ``(C_out, C_in/groups, kH, kW)``, for pixel shuffle and
+    resize-convolution): only the torch layout, no ONNX ``ConvTranspose`` node, and no groups
+    implied by the bias.
 
     Raises :class:`~upsamp.errors.KernelError` with a one-line message naming the file and the
     problem (missing, wrong rank, non-numeric, empty, NaN/Inf, unknown keys, bad geometry,
@@ -279,7 +305,7 @@ def load_kernel(path: str | Path, *, layout: str | None = None, bias: str = "aut
     text = str(path)
     suffix = Path(text).suffix.lower()
     if is_weight_source(text) or (layout is not None and suffix == ".npy"):
-        return _weight_file_kernel(text, layout or "torch", bias)
+        return _weight_file_kernel(text, layout or "torch", bias, transposed)
     if layout is not None:
         raise KernelError(
             f"{text}: --layout applies to .npy arrays and weight files, not to {suffix or text}"
@@ -328,14 +354,35 @@ def load_kernel(path: str | Path, *, layout: str | None = None, bias: str = "aut
         groups = doc.get("groups")
         if groups is not None and (not isinstance(groups, int) or groups < 1):
             raise ParameterError(f"groups must be a positive integer, got {groups!r}")
-        geometry = {k: _json_pair(doc[k], k) for k in _JSON_KEYS[1:5] if doc.get(k) is not None}
+        geometry = {
+            k: doc[k] if k == "padding" and doc[k] == SAME else _json_pair(doc[k], k)
+            for k in _JSON_KEYS[1:5]
+            if doc.get(k) is not None
+        }
         kernel = kernel.with_overrides(**geometry, groups=groups, bias=bias, edge=doc.get("edge"))
         check_transconv_params(
-            kernel.stride, kernel.padding, kernel.output_padding, kernel.dilation
+            kernel.stride,
+            (0, 0) if kernel.padding == SAME else kernel.padding,
+            kernel.output_padding,
+            kernel.dilation,
         )
     except (ParameterError, TypeError, ValueError) as exc:
         raise KernelError(f"{origin}: {_first_line(exc)}") from None
     return kernel
+
+
+def expects_overshoot(kernel: Kernel | None) -> bool:
+    """True for a preset with negative taps (bicubic): an interpolating kernel whose results
+    leave the input's range near edges by design, so clipping them is expected.
+
+    >>> expects_overshoot(preset("bicubic", 2)), expects_overshoot(preset("bilinear", 2))
+    (True, False)
+    """
+    return (
+        kernel is not None
+        and kernel.source == "preset"
+        and bool(np.min(np.asarray(kernel.weight)) < 0)
+    )
 
 
 def _json_pair(value: Any, key: str) -> Any:
@@ -367,7 +414,7 @@ def save_kernel(kernel: Kernel, path: str | Path) -> dict[str, Any] | np.ndarray
     doc: dict[str, Any] = {
         "weight": kernel.weight.tolist(),
         "stride": list(kernel.stride),
-        "padding": list(kernel.padding),
+        "padding": SAME if kernel.padding == SAME else list(kernel.padding),
         "output_padding": list(kernel.output_padding),
         "dilation": list(kernel.dilation),
         "edge": kernel.edge,
@@ -379,10 +426,21 @@ def save_kernel(kernel: Kernel, path: str | Path) -> dict[str, Any] | np.ndarray
     return doc
 
 
-def _weight_file_kernel(spec: str, layout: str, bias: str) -> Kernel:
+def _weight_file_kernel(spec: str, layout: str, bias: str, transposed: bool = True) -> Kernel:
     """A :class:`Kernel` from a weight file: weight, bias and the geometry the file states (an
     ONNX node states all of it; other files none, so the defaults and the command line apply)."""
-    layer = read_weights(spec, layout=layout, bias=bias)
+    if not transposed:
+        if layout not in ("torch", "onnx"):
+            raise KernelError(
+                f"{spec}: --layout {layout} converts transposed-convolution weights; an ordinary "
+                "convolution's weight is read in PyTorch's Conv2d layout"
+            )
+        if split_source(spec)[0].suffix.lower() == ".onnx":
+            raise KernelError(
+                f"{spec}: an ONNX source names a ConvTranspose node; this method takes an "
+                "ordinary convolution's weight (export it to .npy, .npz or .safetensors)"
+            )
+    layer = read_weights(spec, layout=layout, bias=bias, transposed=transposed)
     geometry = layer.geometry()
     name = layer.key if layer.key is not None else Path(layer.source).stem
     kernel = Kernel(
@@ -477,7 +535,8 @@ def build_kernel(
     """Resolve a preset name, kernel file or weight file and apply explicit overrides.
 
     ``stride`` None keeps a kernel file's own stride (2 when the file does not state one);
-    ``padding="same"`` picks padding and output_padding so that ``H_out = H * stride``.
+    ``padding="same"`` (or a file's ``"padding": "same"``) picks padding and output_padding so
+    that ``H_out = H * stride``. A 3-D weight (pixel-shuffle phases) is refused.
     ``groups`` overrides the file's groups. ``bias`` overrides the file's bias: ``"none"``
     drops it, other text is read by :func:`upsamp.weights.read_bias` (numbers or
     ``FILE[:KEY]``), an array is taken as it is; one value is added to every output channel,
@@ -493,11 +552,19 @@ def build_kernel(
         layout=layout,
         bias="none" if drop_bias else "auto",
     )
+    if kernel.weight.ndim == 3:
+        raise KernelError(
+            f"{kernel.source}: a 3-D kernel {tuple(kernel.weight.shape)} holds pixel-shuffle "
+            "phase filters, not a transposed convolution; use --method pixel-shuffle, or "
+            "convert it with 'upsamp kernels convert --from pixel-shuffle --to transconv'"
+        )
+    if kernel.padding == SAME and padding is None:
+        padding = SAME
     if kernel.source != "preset" and stride is None and "stride" not in kernel.stated:
         stride = (2, 2)
     kernel = kernel.with_overrides(
         stride=stride,
-        padding=None if padding == "same" else padding,
+        padding=(0, 0) if padding == SAME else padding,
         output_padding=output_padding,
         dilation=dilation,
         edge=edge,
@@ -508,7 +575,7 @@ def build_kernel(
         kernel = replace(kernel, groups=int(groups))
     if bias is not None:
         kernel = _with_bias(kernel, None if drop_bias else bias)
-    if padding == "same":
+    if padding == SAME:
         kh, kw = kernel.spatial_shape
         geo = [
             same_size_geometry(

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from . import imageio
-from .errors import OutputError
+from .errors import KernelError, OutputError
 from .indices import (
     PoolIndices,
     check_pooled_size,
@@ -25,11 +25,10 @@ from .indices import (
     split_positions,
 )
 from .input_range import from_model_range, storage_range, to_model_range
-from .kernels import Kernel
+from .kernels import SAME, Kernel
 from .methods import Method, MethodOptions, get_method
 from .methods.registry import DEFAULT_METHOD
 from .resources import DEFAULT_MAX_OUTPUT_PIXELS, check_output_budget, estimate_bytes
-from .weights import check_channel_fit
 
 __all__ = [
     "Compute",
@@ -87,13 +86,17 @@ class EnlargeSettings:
             out["size"] = [opts.size[1], opts.size[0]]
         if "align_corners" in method.uses:
             out["align_corners"] = opts.align_corners
+        if "resize" in method.uses:
+            out["resize"] = opts.resize
+        if "cubic_a" in method.uses:
+            out["cubic_a"] = opts.cubic_a
         kernel = opts.kernel
         if isinstance(kernel, Kernel):
             out["kernel"] = {
                 "name": kernel.name,
                 "shape": list(kernel.weight.shape),
                 "stride": list(kernel.stride),
-                "padding": list(kernel.padding),
+                "padding": kernel.padding if kernel.padding == SAME else list(kernel.padding),
                 "output_padding": list(kernel.output_padding),
                 "dilation": list(kernel.dilation),
                 "groups": kernel.groups,
@@ -474,14 +477,17 @@ def prepare(image: imageio.LoadedImage, settings: EnlargeSettings) -> EnlargeSet
     against the image's channels, so that errors name the file at fault."""
     method = get_method(settings.method)
     kernel = settings.options.kernel
-    if isinstance(kernel, Kernel) and kernel.weight.ndim == 4:
-        channels = image.pixels.shape[2] if image.pixels.ndim == 3 else 1
-        groups = check_channel_fit(
-            kernel.weight, channels=channels, groups=kernel.groups, origin=kernel.source
+    channels = image.pixels.shape[2] if image.pixels.ndim == 3 else 1
+    if method.fit_channels is not None:
+        settings = replace(settings, options=method.fit_channels(channels, settings.options))
+        kernel = settings.options.kernel
+    needed = method.input_channels(settings.options)
+    if needed is not None and needed != channels:
+        origin = kernel.source if isinstance(kernel, Kernel) else settings.method
+        shape = f" (shape {tuple(kernel.weight.shape)})" if isinstance(kernel, Kernel) else ""
+        raise KernelError(
+            f"{origin}: kernel takes {needed} input channels{shape} but the image has {channels}"
         )
-        if groups != kernel.groups:
-            options = replace(settings.options, kernel=replace(kernel, groups=groups))
-            settings = replace(settings, options=options)
     if not method.needs_positions or settings.options.indices is not None:
         return settings
     if settings.indices_file is None and settings.guide_file is None:

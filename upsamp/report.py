@@ -31,8 +31,10 @@ Per method
     :func:`upsamp.diagnostics.checkerboard_stats` of the float output (before quantization, so
     that rounding and clipping cannot hide a grid).
 ``artifact_free``
-    The kernel analysis for transposed convolution (:func:`upsamp.diagnostics.analyze_kernel`,
-    equal phase sums); for every other method ``cb_dc <= 1e-9``.
+    The kernel analysis (:func:`upsamp.diagnostics.analyze_kernel`, equal phase sums) of the
+    transposed-convolution form of a kernel-bearing method's kernel (``Method.
+    kernel_to_transconv``: a sub-pixel kernel is analysed per phase, so ICNR comes out clean and
+    a random kernel does not); for every other method ``cb_dc <= 1e-9``.
 ``verdict``
     ``"checkerboard"`` when the method is not artifact-free or ``cb_dc > 1e-6`` (a flat region
     does not come out flat); else ``"clean"``. ``cb_rel`` is reported for information only: it
@@ -65,7 +67,7 @@ from .diagnostics import (
 )
 from .errors import InputError, KernelError, MethodError, ParameterError
 from .kernel_analysis import finite_or_none, kernel_analysis, kernel_json
-from .kernels import Kernel, resolve_kernel
+from .kernels import Kernel
 from .methods import MethodOptions, available_methods, get_method
 
 __all__ = [
@@ -104,26 +106,44 @@ class MethodEntry:
     """One row of the report: a registered method, with a kernel for a kernel-bearing method.
 
     ``name`` is the method's name, or ``<method>:<preset or file stem>`` for an explicit kernel.
+    ``analysed`` is the transposed-convolution kernel equal to the method with ``kernel``
+    (``Method.kernel_to_transconv``: a sub-pixel kernel's phases, a resize-convolution's
+    kernel convolved with the resize), analysed phase by phase; None when it has none.
     """
 
     name: str
     method: str
     kernel: Kernel | None = None
+    analysed: Kernel | None = None
 
     def options(self, stride: Pair) -> MethodOptions:
         """The :class:`MethodOptions` of this entry at ``stride`` (no max-unpool positions)."""
         return MethodOptions(stride=stride, kernel=self.kernel)
 
 
+def _entry(name: str, method: str, kernel: Kernel | None, stride: Pair) -> MethodEntry:
+    """The entry with its kernel's transposed-convolution form (for the phase analysis)."""
+    backend = get_method(method)
+    analysed = None
+    if kernel is not None and backend.kernel_to_transconv is not None:
+        options = MethodOptions(stride=stride, kernel=kernel)
+        try:
+            analysed = backend.kernel_to_transconv(kernel, options)
+        except KernelError:
+            analysed = None  # judged by its flat-input probe instead
+    return MethodEntry(name=name, method=method, kernel=kernel, analysed=analysed)
+
+
 def _kernel_entry(method: str, spec: str, stride: Pair) -> MethodEntry:
-    kernel = resolve_kernel(spec, stride)
-    if kernel.source != "preset" and "stride" in kernel.stated and kernel.stride != stride:
+    backend = get_method(method)
+    own = backend.build_kernel(spec, None)
+    if own.source != "preset" and "stride" in own.stated and tuple(own.stride) != stride:
         raise KernelError(
-            f"{spec}: the kernel file states stride {kernel.stride[0]},{kernel.stride[1]} but the "
+            f"{spec}: the kernel file states stride {own.stride[0]},{own.stride[1]} but the "
             f"report runs at stride {stride[0]},{stride[1]}"
         )
-    kernel = kernel.with_overrides(stride=stride)
-    return MethodEntry(name=f"{method}:{kernel.name}", method=method, kernel=kernel)
+    kernel = backend.build_kernel(spec, stride)
+    return _entry(f"{method}:{kernel.name}", method, kernel, stride)
 
 
 def method_entries(
@@ -142,8 +162,9 @@ def method_entries(
         registration order. A plain kernel-bearing method gets its ``default_kernel`` built
         for ``stride`` (transconv: the bilinear preset).
     kernels : sequence of str
-        Presets or kernel files; each adds ``<method>:<preset or file stem>`` after the methods,
-        for every kernel-bearing method.
+        Presets or transposed-convolution kernel files; each adds ``<method>:<preset or file
+        stem>`` after the methods, for every method whose kernel is a transposed convolution's
+        (no ``Method.make_kernel`` of its own: transconv).
     stride : int or (h, w)
         Presets are built for it; a kernel file takes it (a file stating another stride is
         refused).
@@ -173,8 +194,13 @@ def method_entries(
             continue
         method = get_method(name)  # raises with the list of known names
         kernel = method.default_kernel(s) if method.default_kernel is not None else None
-        entries.append(MethodEntry(name=name, method=name, kernel=kernel))
-    kernel_methods = [m for m in available_methods() if get_method(m).takes_kernel]
+        entries.append(_entry(name, name, kernel, s))
+    # A transposed-convolution kernel (the default builder's) goes to the methods that take
+    # one as it is; the others name theirs in ``methods`` (``pixel-shuffle:icnr:bilinear``).
+    kernel_methods = [
+        m for m in available_methods()
+        if get_method(m).takes_kernel and get_method(m).make_kernel is None
+    ]  # fmt: skip
     for spec in kernels:
         entries.extend(_kernel_entry(m, spec, s) for m in kernel_methods)
     seen: set[str] = set()
@@ -399,8 +425,8 @@ def _offset(
     offset = []
     for axis in range(2):
         out, ref = int(output_shape[axis]), int(reference_shape[axis])
-        if entry.kernel is not None:
-            hint = _transconv_offset(entry.kernel, axis)
+        if entry.analysed is not None:
+            hint = _transconv_offset(entry.analysed, axis)
         else:
             hint = (out - ref) // 2
         if out >= ref:
@@ -462,16 +488,16 @@ def _upsampler(entry: MethodEntry, stride: Pair) -> Callable[[np.ndarray], np.nd
 def _probe(entry: MethodEntry, stride: Pair) -> ProbeResult:
     """Flat-input probe with a border wider than the kernel's reach."""
     border = max(8, 4 * max(stride))
-    channels = 1
-    if entry.kernel is not None:
-        k = entry.kernel
+    channels = get_method(entry.method).input_channels(entry.options(stride)) or 1
+    if entry.analysed is not None:
+        k = entry.analysed
         reach = max(
             k.dilation[a] * (k.spatial_shape[a] - 1) + 1 + k.padding[a] + k.stride[a]
             for a in range(2)
         )
         border = max(border, reach)
-        if np.ndim(k.weight) == 4:
-            channels = int(np.shape(k.weight)[0])
+    elif entry.kernel is not None:
+        border = max(border, 2 * max(entry.kernel.spatial_shape) + max(stride))
     size = max(32, 2 * -(-border // min(stride)) + 8)
     return constant_probe(
         _upsampler(entry, stride), stride=stride, size=size, border=border, channels=channels
@@ -569,7 +595,7 @@ def _analyze(
             ]
     probe = _probe(entry, stride)
     stats = checkerboard_stats(output, stride=stride)
-    analysis = kernel_analysis(entry.kernel) if entry.kernel is not None else None
+    analysis = kernel_analysis(entry.analysed) if entry.analysed is not None else None
     if analysis is not None:
         artifact_free = analysis.artifact_free
         why, fix = analysis.explain(), analysis.suggest_fix()
@@ -758,7 +784,7 @@ def report_enlarged(
     else:
         s = int_pair(stride if stride is not None else options.stride, "stride", minimum=1)
     label = f"{method}:{kernel.name}" if kernel is not None else method
-    entry = MethodEntry(name=label, method=method, kernel=kernel)
+    entry = _entry(label, method, kernel, tuple(kernel.stride) if kernel is not None else s)
     source = check_image(source, name="source")
     if mode is None:
         mode = imageio.array_mode(source)

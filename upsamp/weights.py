@@ -681,6 +681,7 @@ def read_weights(
     *,
     layout: str = "torch",
     bias: str = "auto",
+    transposed: bool = True,
 ) -> LayerWeights:
     """Read a transposed-convolution kernel (and its bias and geometry) from a weight file.
 
@@ -694,6 +695,9 @@ def read_weights(
         ``auto``: the ONNX node's bias, or ``<prefix>.bias`` for a KEY ending in ``.weight``
         (``bias`` for the KEY ``weight``);
         ``none``: no bias.
+    transposed : bool
+        False reads an ordinary convolution's weight (``Conv2d``, ``(C_out, C_in/groups, kH,
+        kW)``): the bias then implies no groups.
 
     Returns
     -------
@@ -716,7 +720,7 @@ def read_weights(
     path, key = split_source(spec)
     container = _open(path)
     name = _choose(container, key, (2, 4), what="tensor")
-    return _weights(container, name, layout, bias)
+    return _weights(container, name, layout, bias, transposed)
 
 
 def read_all_weights(
@@ -755,7 +759,9 @@ def read_all_weights(
     return found
 
 
-def _weights(container: _Container, name: str, layout: str, bias: str) -> LayerWeights:
+def _weights(
+    container: _Container, name: str, layout: str, bias: str, transposed: bool = True
+) -> LayerWeights:
     path = container.path
     if container.kind == "onnx":
         if layout not in ("torch", "onnx"):
@@ -772,7 +778,7 @@ def _weights(container: _Container, name: str, layout: str, bias: str) -> LayerW
         if candidate in container.infos:
             bias_array = _checked(container, candidate, (1,))
             bias_name = candidate
-    groups = groups_from_bias(weight, bias_array, origin=f"{path}:{name}")
+    groups = groups_from_bias(weight, bias_array, origin=f"{path}:{name}") if transposed else None
     source = str(path) if container.kind == "npy" else f"{path}:{name}"
     parts = [f"shape {tuple(weight.shape)}"]
     if layout not in ("torch", "onnx"):

@@ -15,7 +15,8 @@ from .options import (
     unpool_options,
 )
 
-#: Warn when more than this fraction of integer output values had to be clipped.
+#: Warn when more than this fraction of integer output values had to be clipped (unless the
+#: method declares that it overshoots: ``Method.overshoots``).
 CLIP_WARNING_FRACTION = 0.001
 
 
@@ -66,6 +67,7 @@ def enlarge(
       upsamp enlarge photo.png --method transconv --kernel checkerboard --report
       upsamp enlarge huge.png --method transconv --scheduler tcp://10.0.0.5:8786
     """
+    from ..methods import get_method
     from ..pipeline import enlarge_file
     from . import render
 
@@ -78,7 +80,8 @@ def enlarge(
         outcome = _enlarge_on_cluster(
             scheduler, input_path, output, settings, keep_arrays=show or with_report
         )
-    if outcome.clipped_fraction > CLIP_WARNING_FRACTION:
+    expected = get_method(settings.method).overshoots(settings.options)
+    if outcome.clipped_fraction > CLIP_WARNING_FRACTION and not expected:
         render.warn(
             f"{outcome.clipped_fraction:.2%} of the output values were outside the image's range "
             "and were clipped; try --normalize or --range rescale"

@@ -1,4 +1,4 @@
-"""``upsamp kernels``: list, show, save and repair transposed-convolution kernels."""
+"""``upsamp kernels``: list, show, save, repair and convert kernels."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import numpy as np
 
 from .options import kernel_source_options, overwrite_option, stride_option
 from .scan import scan as scan_command
@@ -14,7 +15,8 @@ from .scan import scan as scan_command
 
 @click.group()
 def kernels() -> None:
-    """Kernel presets and kernel files for --method transconv."""
+    """Kernel presets and kernel files for the kernel-bearing methods (transconv,
+    pixel-shuffle, resize-conv)."""
 
 
 @kernels.command("list")
@@ -202,6 +204,120 @@ def fix(
         render.info(
             f"note: {output} holds only the weights{lost}; use it with "
             f"--method transconv --kernel {output} {' '.join(flags)}"
+        )
+
+
+class FormType(click.ParamType):
+    """A method whose kernels convert (``Method.kernel_to_transconv``; with ``targets``, also
+    ``Method.kernel_from_transconv``), read from the registry when needed."""
+
+    name = "METHOD"
+
+    def __init__(self, targets: bool) -> None:
+        self.targets = targets
+
+    def _forms(self) -> list[str]:
+        from ..kernel_conversion import source_forms, target_forms
+
+        return target_forms() if self.targets else source_forms()
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        return "[" + "|".join(self._forms()) + "]"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if value not in self._forms():
+            self.fail(f"{value!r} is not one of {', '.join(self._forms())}", param, ctx)
+        return value
+
+
+@kernels.command("convert")
+@click.argument("name", metavar="KERNEL")
+@click.option("--from", "source", type=FormType(False), required=True,
+              help="The method KERNEL is a kernel of (a preset, icnr:..., or a file).")
+@click.option("--to", "target", type=FormType(True), required=True,
+              help="The method whose equivalent kernel to write.")
+@stride_option(None, "Stride of the kernel [default: a file's own, else 2].")
+@click.option("--resize", type=click.Choice(("nearest", "bilinear")), default="nearest",
+              show_default=True, help="The resize of a resize-conv kernel (either side).")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The converted kernel: .json keeps the geometry, .npy only the weights.",
+)
+@overwrite_option("Replace an existing output file.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
+def convert(
+    name: str,
+    source: str,
+    target: str,
+    stride: tuple[int, int] | None,
+    resize: str,
+    output: Path,
+    overwrite: bool,
+    as_json: bool,
+) -> None:  # fmt: skip
+    """Write the kernel of another method that computes exactly what KERNEL computes.
+
+    Every transposed convolution has a pixel-shuffle form (its phases are the flipped
+    sub-filters) and every resize-conv a transposed-convolution form (the resize kernel
+    convolved with the flipped kernel); a resize-conv form exists only for the transposed
+    convolutions that are one. Both methods are run on one random input and the largest
+    difference is printed.
+
+    \b
+    Examples:
+      upsamp kernels convert bilinear --from transconv --to pixel-shuffle --stride 2 -o ps.json
+      upsamp kernels convert k.npy --from resize-conv --to transconv --stride 2 -o tc.json
+    """
+    from .. import imageio
+    from ..kernel_conversion import convert_kernel
+    from . import render
+
+    if output.suffix.lower() not in (".npy", ".json"):
+        raise click.BadParameter("the kernel file must end in .npy or .json", param_hint="-o")
+    if source == target:
+        raise click.UsageError(f"--from and --to are both {source}: nothing to convert")
+    imageio.check_target(output, overwrite)
+    done = convert_kernel(name, source, target, stride=stride, resize=resize)
+    _write_kernel(done.converted, output, overwrite)
+    if as_json:
+        from ..kernels import save_kernel
+
+        render.print_json({
+            "from": source, "to": target, "resize": resize, "output": str(output),
+            "kernel": save_kernel(done.converted, "kernel.json"),
+            "max_difference": done.difference,
+            "output_shapes": [list(done.source_shape), list(done.target_shape)],
+        })  # fmt: skip
+        return
+    console = render.stdout_console()
+    k = done.converted
+    padding = k.padding if isinstance(k.padding, str) else tuple(k.padding)
+    console.print(
+        f"{source} {done.kernel.name} {tuple(done.kernel.weight.shape)} -> {target} "
+        f"{tuple(k.weight.shape)}  stride {tuple(k.stride)}  padding {padding}  "
+        f"output_padding {tuple(k.output_padding)}  dilation {tuple(k.dilation)}  "
+        f"edge {k.edge}" + (f"  groups {k.groups}" if k.groups else "")
+        + ("  bias" if k.bias is not None else ""),
+        highlight=False,
+    )
+    if np.ndim(k.weight) == 2 and max(np.shape(k.weight)) <= 16:
+        for table in render.array_tables(np.asarray(k.weight), "weight"):
+            console.print(table)
+    h, w = done.source_shape[:2]
+    console.print(
+        f"maximum difference on a random input: {done.difference:.3g} "
+        f"({source} output {w}×{h}, {target} output "
+        f"{done.target_shape[1]}×{done.target_shape[0]}, compared on the common part)",
+        highlight=False,
+    )
+    render.info(f"kernel written to {output}")
+    if output.suffix.lower() == ".npy":
+        render.info(
+            f"note: {output} holds only the weights; the geometry above (or a .json output) "
+            f"goes with it"
         )
 
 

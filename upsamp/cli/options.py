@@ -79,6 +79,19 @@ class SizeType(click.ParamType):
         return (h, w)
 
 
+class CubicAType(click.FloatRange):
+    """``--cubic-a``: a finite number in [-1, 0] (a NaN passes a plain range check)."""
+
+    def __init__(self) -> None:
+        super().__init__(-1.0, 0.0)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if number != number:
+            self.fail(f"{value!r} is not a number in [-1, 0]", param, ctx)
+        return number
+
+
 class MethodType(click.ParamType):
     """A registered upsampling method (built-in or plugin)."""
 
@@ -98,6 +111,8 @@ class MethodType(click.ParamType):
 
 
 EDGE_CHOICES = ("zero", "replicate", "reflect")
+#: ``--resize``: the interpolations a resize-convolution may start with.
+RESIZE_CHOICES = ("nearest", "bilinear")
 
 
 class MethodOption(click.Option):
@@ -237,7 +252,8 @@ _METHOD_OPTIONS: list[F] = [
         metavar="PRESET|FILE[:KEY]",
         help="{Methods} kernel: a preset (see 'upsamp kernels list'), a .npy/.json file, or a "
         "tensor of a weight file: FILE.npz:KEY, FILE.safetensors:KEY, FILE.onnx:NODE, "
-        "FILE.pt:KEY [default: bilinear].",
+        "FILE.pt:KEY; a sub-pixel kernel may also be icnr:PRESET or icnr:FILE (every phase the "
+        "same filter) [default: bilinear].",
     ),
     method_option(
         "--padding",
@@ -263,6 +279,18 @@ _METHOD_OPTIONS: list[F] = [
         help="{Methods}: the range the kernel's weights and bias were trained on; pixel values "
         "are mapped to it before the method and back after [default: the image's own: 0..255 "
         "for 8-bit, the type's range for other integers; float images are never mapped].",
+    ),
+    method_option(
+        "--resize",
+        type=click.Choice(RESIZE_CHOICES),
+        help="{Methods}: the interpolation before the convolution [default: nearest].",
+    ),
+    method_option(
+        "--cubic-a",
+        type=CubicAType(),
+        metavar="A",
+        help="{Methods}: the parameter a of Keys' cubic kernel, in [-1, 0]; -0.75 is PyTorch's "
+        "and OpenCV's, -0.5 Pillow's [default: -0.75].",
     ),
 ]
 
@@ -359,7 +387,6 @@ def settings_from_options(params: dict[str, Any], *, require_indices: bool = Tru
     Options that do not apply to the chosen built-in method are usage errors.
     """
     from ..input_range import parse_input_range
-    from ..kernels import build_kernel
     from ..methods import MethodOptions, get_method
     from ..pipeline import DEFAULT_MAX_OUTPUT_PIXELS, EnlargeSettings
 
@@ -390,25 +417,29 @@ def settings_from_options(params: dict[str, Any], *, require_indices: bool = Tru
         stride, stride_given = found.stride, True
     kernel = None
     if method.takes_kernel:
-        kernel = build_kernel(
+        kernel = method.build_kernel(
             params.get("kernel"),
-            stride=stride,
+            stride,
             padding=params.get("padding"),
             output_padding=params.get("output_padding"),
             dilation=params.get("dilation"),
             edge=params.get("edge"),
-            normalize_phases=bool(params.get("normalize")),
+            normalize=bool(params.get("normalize")),
+            resize=params.get("resize"),
             groups=params.get("groups"),
             bias=params.get("bias"),
             layout=params.get("layout"),
         )
         stride = kernel.stride
+    defaults = MethodOptions()
     options = MethodOptions(
         stride=stride or (2, 2),
         scale=params.get("scale"),
         size=params.get("size"),
         align_corners=bool(params.get("align_corners")),
         kernel=kernel,
+        resize=params.get("resize") or defaults.resize,
+        cubic_a=defaults.cubic_a if params.get("cubic_a") is None else params["cubic_a"],
     )
     return EnlargeSettings(
         method=method.name,

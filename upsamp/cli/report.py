@@ -304,7 +304,8 @@ def folder_names(paths: list[Path]) -> list[str]:
     takes="kernel",
     multiple=True,
     metavar="PRESET|FILE",
-    help="Add {methods}:<preset or file stem> (repeatable).",
+    help="Add transconv:<preset or file stem> (repeatable); other kernel-bearing methods "
+    "take theirs in --methods (pixel-shuffle:icnr:bilinear).",
 )
 @click.option(
     "--no-roundtrip",

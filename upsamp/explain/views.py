@@ -799,7 +799,9 @@ def explain(
         The input (default :data:`DEFAULT_INPUT`; for max-unpool, the pooled guide).
     kernel : upsamp.kernels.Kernel, optional
         Methods that take a kernel: a 2-D weight without bias; its geometry and edge are used
-        (default: the method's own). Other methods that are a transposed convolution use
+        (default: the method's own). The views show its transposed-convolution form
+        (``Method.kernel_to_transconv``: for pixel-shuffle, the phases view shows the
+        sub-filters). Other methods that are a transposed convolution use
         ``Method.as_transconv(stride)``.
     guide : 2-D array, optional
         Max-unpool: the array that was max-pooled.
@@ -868,6 +870,11 @@ def explain(
         step = _pair(stride or 2)
         if plan.as_transconv is not None and set(chosen) & set(TRANSCONV_VIEW_NAMES):
             kernel = plan.as_transconv(step)
+    method_kernel = kernel
+    if takes_kernel and method.kernel_to_transconv is not None:
+        # The views show the transposed convolution equal to the method with its kernel (a
+        # sub-pixel kernel's phases, a resize-convolution's kernel convolved with the resize).
+        kernel = method.kernel_to_transconv(kernel, MethodOptions(stride=step, kernel=kernel))
     if kernel is not None:
         _check_kernel(kernel)
     geometry = (
@@ -883,7 +890,7 @@ def explain(
 
     options: dict[str, Any] = {"stride": step}
     if takes_kernel:
-        options["kernel"] = kernel
+        options["kernel"] = method_kernel
     if "align_corners" in method.uses:
         options["align_corners"] = align_corners
     if takes_indices:

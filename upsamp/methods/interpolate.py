@@ -349,19 +349,21 @@ def _exact_steps(
     return steps[0], steps[1]
 
 
-def _factor(options: MethodOptions) -> tuple[Scale | None, tuple[int, int] | None]:
+def scale_or_size(options: MethodOptions) -> tuple[Scale | None, tuple[int, int] | None]:
+    """``(scale, size)`` of an any-scale method's options: the size when given, else the
+    scale, else the integer stride."""
     if options.size is not None:
         return None, options.size
     return (options.scale if options.scale is not None else options.stride), None
 
 
 def _nearest_backend(x: np.ndarray, options: MethodOptions, rows: Rows = None) -> np.ndarray:
-    scale, size = _factor(options)
+    scale, size = scale_or_size(options)
     return nearest(x, scale, size=size, rows=rows, keep_dtype=options.keep_dtype)
 
 
 def _bilinear_backend(x: np.ndarray, options: MethodOptions, rows: Rows = None) -> np.ndarray:
-    scale, size = _factor(options)
+    scale, size = scale_or_size(options)
     return bilinear(x, scale, options.align_corners, size=size, rows=rows)
 
 
@@ -371,12 +373,13 @@ def _bilinear_rounded_backend(
     """For an 8/16-bit image: the exactly rounded result (``keep_dtype``); else None."""
     if x.dtype not in ROUNDED_DTYPES:
         return None
-    scale, size = _factor(options)
+    scale, size = scale_or_size(options)
     return bilinear(x, scale, options.align_corners, size=size, rows=rows, keep_dtype=True)
 
 
-def _resized_shape(shape: tuple[int, int], options: MethodOptions) -> tuple[int, int]:
-    scale, size = _factor(options)
+def resized_shape(shape: tuple[int, int], options: MethodOptions) -> tuple[int, int]:
+    """The output size of an any-scale method (stride, scale or size)."""
+    scale, size = scale_or_size(options)
     return resolve_output_size(shape, scale, size)[0]
 
 
@@ -399,7 +402,7 @@ register(
         upsample=_nearest_backend,
         supports_rows=True,
         copies_values=True,
-        output_shape=_resized_shape,
+        output_shape=resized_shape,
         output_tag=resized_tag,
         uses=frozenset({"stride", "scale", "size"}),
         explain_views=("weights", *TRANSCONV_VIEWS),
@@ -413,7 +416,7 @@ register(
         upsample=_bilinear_backend,
         supports_rows=True,
         upsample_rounded=_bilinear_rounded_backend,
-        output_shape=_resized_shape,
+        output_shape=resized_shape,
         output_tag=resized_tag,
         uses=frozenset({"stride", "scale", "size", "align_corners"}),
         explain_views=("weights", *TRANSCONV_VIEWS),

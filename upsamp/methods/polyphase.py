@@ -27,7 +27,7 @@ import numpy as np
 
 from ..threads import run_in_bands
 
-__all__ = ["AxisPlan", "axis_plan", "rank_one_factors", "full_window"]
+__all__ = ["AxisPlan", "axis_plan", "extended_take", "rank_one_factors", "full_window"]
 
 #: Target number of output values per band (about 4 MiB of float32).
 BAND_VALUES = 1 << 20
@@ -116,7 +116,7 @@ def extended_indices(start: int, stop: int, n: int, edge: str) -> np.ndarray | N
     return np.where(index > n - 1, period - index, index)
 
 
-def _take(
+def extended_take(
     x: np.ndarray,
     start: int,
     stop: int,
@@ -186,7 +186,7 @@ def _pass_axis(
     """1-D polyphase pass along ``axis`` (0 or 1) of a 3-D block; returns the phase-major buffer
     flattened along that axis (length ``(qb - qa) * s``)."""
     s, big_m = plan.stride, plan.max_shift
-    block = _take(x, qa - big_m, qb, axis, edge, dtype)
+    block = extended_take(x, qa - big_m, qb, axis, edge, dtype)
     q = qb - qa
     if axis == 0:
         out = np.empty((q, s) + x.shape[1:], dtype=dtype)
@@ -219,8 +219,8 @@ def _band_input(
     ph, pw = plans
     qa_h, qb_h, start_h = _window(rows[0], rows[1], origin[0], ph.stride)
     qa_w, qb_w, start_w = _window(cols[0], cols[1], origin[1], pw.stride)
-    needed_rows = _take(x, qa_h - ph.max_shift, qb_h, 0, edge, dtype, zero_non_finite)
-    block = _take(needed_rows, qa_w - pw.max_shift, qb_w, 1, edge, dtype)
+    needed_rows = extended_take(x, qa_h - ph.max_shift, qb_h, 0, edge, dtype, zero_non_finite)
+    block = extended_take(needed_rows, qa_w - pw.max_shift, qb_w, 1, edge, dtype)
     return block, (qb_h - qa_h, qb_w - qa_w), (start_h, start_w)
 
 
@@ -246,7 +246,7 @@ def _band_depthwise(
         # Columns first, on just the input rows this band needs; then rows, so the second and
         # larger pass writes whole contiguous rows.
         u, v = factors
-        needed = _take(x, qa_h - ph.max_shift, qb_h, 0, edge, dtype, zero_non_finite)
+        needed = extended_take(x, qa_h - ph.max_shift, qb_h, 0, edge, dtype, zero_non_finite)
         cols_done = _pass_axis(needed, v.astype(dtype), pw, qa_w, qb_w, 1, dtype, edge)
         cols_done = cols_done[:, start_w : start_w + n_cols]
         q_rows = qb_h - qa_h

@@ -20,6 +20,7 @@ The computation is the polyphase engine of :mod:`upsamp.methods.polyphase`.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +29,7 @@ import numpy as np
 from .._arrays import (
     EDGE_MODES,
     as_planes,
+    bias_vector,
     check_image,
     choice,
     restore_rank,
@@ -36,7 +38,8 @@ from .._arrays import (
 )
 from ..errors import KernelError, ParameterError
 from ..geometry import IntOrPair, check_transconv_params, transconv_output_size
-from ..kernels import DEFAULT_PRESET, Kernel, preset
+from ..kernels import DEFAULT_PRESET, Kernel, expects_overshoot, preset
+from ..weights import check_channel_fit
 from .interpolate import bilinear_transconv
 from .polyphase import extended_indices, full_window
 from .registry import Method, MethodOptions, Rows, register
@@ -129,7 +132,7 @@ class _Call:
         c_out = c if depthwise else w4.shape[1] * g
         return cls(
             x3, was_2d, w4, g, depthwise, s, p, op, d, out_h, out_w, c_out,
-            _bias_vector(bias, c_out), result_dtype(x),
+            bias_vector(bias, c_out), result_dtype(x),
         )  # fmt: skip
 
 
@@ -303,21 +306,6 @@ def _non_finite_hits(
     return nan, plus, minus
 
 
-def _bias_vector(bias: np.ndarray | float | None, c_out: int) -> np.ndarray | None:
-    if bias is None:
-        return None
-    b = np.asarray(bias, dtype=np.float64)
-    if b.ndim == 0:
-        b = np.full(c_out, float(b))
-    if b.shape != (c_out,):
-        raise KernelError(
-            f"bias must have one value per output channel ({c_out}), got shape {b.shape}"
-        )
-    if not np.all(np.isfinite(b)):
-        raise KernelError("bias contains NaN or infinite values")
-    return b
-
-
 def _weight_and_geometry(options: MethodOptions) -> tuple[np.ndarray, dict[str, Any]]:
     """The weight and :func:`transconv` keywords of ``options.kernel`` (an
     :class:`upsamp.kernels.Kernel`); without one, bilinear enlargement by ``options.stride``,
@@ -382,6 +370,29 @@ def _transconv_channels(channels: int, options: MethodOptions) -> int:
     return channels
 
 
+def _transconv_input_channels(options: MethodOptions) -> int | None:
+    """A 4-D kernel ``(C_in, C_out/groups, kH, kW)`` takes ``C_in`` channels."""
+    kernel = options.kernel
+    if kernel is not None and np.ndim(kernel.weight) == 4:
+        return int(kernel.weight.shape[0])
+    return None
+
+
+def _transconv_fit_channels(channels: int, options: MethodOptions) -> MethodOptions:
+    """A 4-D kernel must take the image's ``channels`` and, without ``groups``, give as many:
+    a ``(C, 1, k, k)`` kernel read with one group would mix every channel into one
+    (:func:`upsamp.weights.check_channel_fit`). Returns the options with the groups stated."""
+    kernel = options.kernel
+    if kernel is None or np.ndim(kernel.weight) != 4:
+        return options
+    groups = check_channel_fit(
+        kernel.weight, channels=channels, groups=kernel.groups, origin=kernel.source
+    )
+    if groups == kernel.groups:
+        return options
+    return options.replace(kernel=dataclasses.replace(kernel, groups=groups))
+
+
 register(
     Method(
         name="transconv",
@@ -396,5 +407,10 @@ register(
         default_kernel=_default_kernel,
         explain_views=("scatter", "gather", "matrix", "phases", "size"),
         as_transconv=_default_kernel,
+        kernel_to_transconv=lambda kernel, options: kernel,
+        kernel_from_transconv=lambda kernel, options: kernel,
+        overshoots=lambda options: expects_overshoot(options.kernel),
+        input_channels=_transconv_input_channels,
+        fit_channels=_transconv_fit_channels,
     )
 )
