@@ -344,3 +344,25 @@ def test_bad_kernel_sources(case, run_cli, tmp_path, monkeypatch):
     assert result.exit_code != 0
     assert expected in _one_error_line(result)
     assert not (tmp_path / "out.png").exists()
+
+
+def test_pixel_shuffle_reads_a_conv2d_state_dict_with_its_bias(run_cli, tmp_path):
+    """A Conv2d's bias has C_out = weight.shape[0] values: it states no groups here."""
+    safetensors_numpy = pytest.importorskip("safetensors.numpy")
+    torch.manual_seed(11)
+    conv = torch.nn.Conv2d(3, 12, 3, padding=1)
+    state = {f"sub.{k}": v.detach().numpy().copy() for k, v in conv.state_dict().items()}
+    safetensors_numpy.save_file(state, str(tmp_path / "sr.safetensors"))
+    x = np.random.default_rng(9).uniform(size=(7, 8, 3)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    result = run_cli("enlarge", "x.npy", "-o", "y.npy", "-m", "pixel-shuffle", "-k",
+                     "sr.safetensors:sub.weight", "--input-range", "0..1")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    with torch.no_grad():
+        expected = torch.nn.functional.pixel_shuffle(
+            conv(torch.from_numpy(x.transpose(2, 0, 1).copy())[None]), 2
+        )[0].numpy().transpose(1, 2, 0)
+    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), expected, atol=ATOL)
+    result = run_cli("enlarge", "x.npy", "-o", "z.npy", "-m", "pixel-shuffle", "-k",
+                     "sr.safetensors:sub.weight", "--layout", "keras")  # fmt: skip
+    assert result.exit_code == 2 and "--layout does not apply to pixel-shuffle" in result.stderr
