@@ -286,7 +286,7 @@ def test_build_kernel_rejects_output_padding_too_large():
 
 def test_parameters_nearest():
     p = settings("nearest", stride=(3, 3)).parameters()
-    assert p == {"stride": [3, 3], "range": "clip"}
+    assert p == {"stride": [3, 3], "range": "clip", "alpha": "premultiplied", "linear": False}
 
 
 def test_parameters_scale_and_size():
@@ -299,7 +299,7 @@ def test_parameters_scale_and_size():
 
 def test_parameters_leave_out_options_the_method_does_not_use():
     p = settings("bed-of-nails", scale=1.5, size=(3, 3), align_corners=True).parameters()
-    assert p == {"stride": [2, 2], "range": "clip"}
+    assert p == {"stride": [2, 2], "range": "clip", "alpha": "premultiplied", "linear": False}
 
 
 def test_parameters_transconv_describe_the_kernel():
@@ -344,7 +344,7 @@ def test_enlarge_file_outcome(tmp_path, small_rgba):
     assert outcome.result is not None and outcome.result.shape == (20, 24, 3)
     assert set(outcome.to_json()) == {
         "input", "output", "method", "parameters", "input_shape", "output_shape",
-        "clipped_fraction", "seconds",
+        "frames", "input_frames", "encoder", "notes", "clipped_fraction", "seconds",
     }
 
 

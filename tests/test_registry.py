@@ -342,7 +342,7 @@ def test_plugin_taking_scale_is_named_in_the_help(run_cli):
         help_text = " ".join(run_cli("enlarge", "--help").stdout.split())
         taking = ", ".join(registry.methods_taking("scale"))
     assert taking.endswith("box2") and "nearest, bilinear" in taking
-    assert f"Non-integer factor ({taking})." in help_text
+    assert f"Factor or percentage, e.g. 1.5 or 200% ({taking})." in help_text
 
 
 @pytest.mark.parametrize("name", ["nearest", "bilinear", "bed-of-nails", "transconv"])

@@ -88,6 +88,7 @@ OUTPUT_FORMATS: dict[str, str | None] = {
     "jpeg": ".jpg",
     "webp": ".webp",
     "tiff": ".tif",
+    "gif": ".gif",
 }
 
 #: What to do when an output exists: report a failure (default), skip the file, replace it.
@@ -243,6 +244,8 @@ class FileResult:
     input_shape: tuple[int, ...] | None = None
     output_shape: tuple[int, ...] | None = None
     seconds: float = 0.0
+    frames: int | None = None  #: frames written (None when nothing was)
+    notes: tuple[str, ...] = ()  #: one-line notes (colour conversion, metadata not carried)
 
     def to_json(self) -> dict[str, Any]:
         """The JSON record of ``--json``: one object per file."""
@@ -253,6 +256,8 @@ class FileResult:
             "reason": self.reason,
             "input_shape": None if self.input_shape is None else list(self.input_shape),
             "output_shape": None if self.output_shape is None else list(self.output_shape),
+            "frames": self.frames,
+            "notes": list(self.notes),
             "seconds": round(self.seconds, 6),
         }
 
@@ -794,6 +799,8 @@ def run_task(task: BatchTask) -> FileResult:
         tuple(outcome.input_shape),
         tuple(outcome.output_shape),
         time.perf_counter() - started,
+        frames=outcome.frames,
+        notes=tuple(outcome.notes),
     )
 
 

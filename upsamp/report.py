@@ -53,6 +53,7 @@ import numpy as np
 
 from . import imageio
 from ._arrays import check_image, int_pair
+from .colour import premultiply
 from .diagnostics import (
     ARTIFACT_TOLERANCE,
     CheckerboardStats,
@@ -741,18 +742,50 @@ def report_file(
     stride: int | Sequence[int],
     roundtrip: bool = True,
     max_pixels: int | None = None,
+    alpha: str = "premultiplied",
+    frame: int | None = None,
 ) -> Report:
-    """Load ``path`` with :func:`upsamp.imageio.load_input` and run :func:`report_arrays`."""
-    loaded = imageio.load_input(path, max_pixels=max_pixels)
-    return report_arrays(
-        loaded.pixels,
+    """Load ``path`` (frame ``frame``, default 0) with :func:`upsamp.imageio.load_input` and
+    run :func:`report_arrays`.
+
+    An image with alpha is reported on its colour as the enlargement resamples it: with
+    ``alpha="premultiplied"`` the colour multiplied by alpha (rounded to the image's type),
+    with ``"separate"`` the colour channels alone; a note says which. A file with several
+    frames gets a note naming the frame reported.
+    """
+    if alpha not in ("premultiplied", "separate"):
+        raise ParameterError(f"alpha must be premultiplied or separate, got {alpha!r}")
+    loaded = imageio.load_input(path, max_pixels=max_pixels, frame=frame)
+    pixels = loaded.pixels
+    premultiplied = loaded.has_alpha and alpha == "premultiplied"
+    if premultiplied:
+        assert loaded.alpha is not None
+        top = imageio.value_range(imageio.split_mode(loaded.mode)[0])
+        scale = top[1] if top is not None else 1.0
+        weighted = premultiply(pixels, loaded.alpha, alpha_max=scale)
+        pixels = np.rint(weighted).astype(pixels.dtype)
+    result = report_arrays(
+        pixels,
         entries,
         stride=stride,
         mode=loaded.mode,
         roundtrip=roundtrip,
         name=str(path),
-        has_alpha=loaded.has_alpha,
+        has_alpha=loaded.has_alpha and not premultiplied,
     )
+    if premultiplied:
+        result.notes.insert(
+            0,
+            "the metrics use the colour multiplied by alpha, as the enlargement resamples it "
+            "(--alpha separate: the colour channels alone)",
+        )
+    if loaded.frame_count > 1:
+        result.notes.insert(
+            0,
+            f"the file has {loaded.frame_count} frames; this is frame {loaded.frame_index} "
+            f"(--frame N picks another, 0..{loaded.frame_count - 1})",
+        )
+    return result
 
 
 def report_enlarged(

@@ -18,13 +18,16 @@ from .errors import OutputError
 __all__ = [
     "DEFAULT_MAX_OUTPUT_PIXELS",
     "available_memory",
+    "banded_bytes",
     "check_output_budget",
     "estimate_bytes",
     "usable_cpus",
 ]
 
-#: Twice Pillow's decompression-bomb limit (89,478,485 pixels).
-DEFAULT_MAX_OUTPUT_PIXELS = 2 * 89_478_485
+#: 2**30 (1,073,741,824) pixels: a x2 enlargement of the largest input read by default
+#: (2**28 pixels, :data:`upsamp.imageio.DEFAULT_MAX_PIXELS`), so that a 150-megapixel photo can
+#: be enlarged x2 without options; the memory check below is the guard that matters.
+DEFAULT_MAX_OUTPUT_PIXELS = 1 << 30
 
 
 def usable_cpus() -> int:
@@ -48,6 +51,28 @@ def estimate_bytes(
     n_in = int(np.prod(input_shape))
     n_out = int(np.prod(out_shape))
     return itemsize * (n_in + 3 * n_out) + n_out
+
+
+def banded_bytes(
+    input_shape: tuple[int, ...],
+    out_shape: tuple[int, ...],
+    *,
+    storage_itemsize: int,
+    alpha: bool,
+    band_values: int,
+) -> int:
+    """Peak working memory of a banded enlargement into an image: the stored output (its
+    colour and alpha in the storage type), a float32 copy of the input (premultiplied or
+    linear colour), and a few float32 bands of ``band_values`` values.
+
+    >>> banded_bytes((10, 10), (20, 20), storage_itemsize=1, alpha=False, band_values=100)
+    2400
+    """
+    plane_out = int(out_shape[0]) * int(out_shape[1])
+    plane_in = int(input_shape[0]) * int(input_shape[1])
+    out_values = int(np.prod(out_shape)) + (plane_out if alpha else 0)
+    in_values = int(np.prod(input_shape)) + (plane_in if alpha else 0)
+    return storage_itemsize * out_values + 4 * in_values + 4 * 4 * band_values
 
 
 def available_memory() -> int | None:

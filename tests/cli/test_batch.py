@@ -28,7 +28,10 @@ from PIL import Image
 from upsamp import batch as lib
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-JSON_KEYS = {"input", "output", "status", "reason", "input_shape", "output_shape", "seconds"}
+JSON_KEYS = {
+    "input", "output", "status", "reason", "input_shape", "output_shape", "frames", "notes",
+    "seconds",
+}
 
 
 # --------------------------------------------------------------------------------------------
@@ -490,7 +493,7 @@ def test_no_images_warns_and_exits_0(tmp_path: Path) -> None:
         (["--method", "max-unpool"], "--indices-dir"),
         (["--indices-dir", "{src}"], "does not apply to bilinear"),
         (["--suffix", "a/b"], "separator"),
-        (["--format", "gif"], "gif"),
+        (["--format", "bmp"], "bmp"),
         (["--jobs", "0"], "0"),
     ],
 )

@@ -65,12 +65,12 @@ def test_bicubic_and_lanczos_through_enlarge_equal_the_library(run_cli, tmp_path
     np.save(tmp_path / "x.npy", x)
     runs = {
         "b1.npy": (["-m", "bicubic", "--scale", "1.5"], bicubic(x, 1.5)),
-        "b2.npy": (["-m", "bicubic", "--size", "20x11", "--cubic-a", "-0.5"],
+        "b2.npy": (["-m", "bicubic", "--size", "20x11!", "--cubic-a", "-0.5"],
                    bicubic(x, size=(11, 20), cubic_a=-0.5)),
         "b3.npy": (["-m", "bicubic", "--stride", "3", "--align-corners"],
                    bicubic(x, 3, align_corners=True)),
         "l1.npy": (["-m", "lanczos", "--scale", "2.5"], lanczos(x, 2.5)),
-        "l2.npy": (["-m", "lanczos", "--size", "17x10"], lanczos(x, size=(10, 17))),
+        "l2.npy": (["-m", "lanczos", "--size", "17x10!"], lanczos(x, size=(10, 17))),
     }  # fmt: skip
     for name, (args, expected) in runs.items():
         assert_ok(run_cli("enlarge", "x.npy", *args, "-o", name))

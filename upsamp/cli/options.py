@@ -46,37 +46,56 @@ class PairType(click.ParamType):
 
 
 class ScaleType(click.ParamType):
-    """A positive float, or ``SY,SX``."""
+    """A positive factor or percentage (``1.5``, ``200%``), or ``SY,SX``
+    (:func:`upsamp.sizespec.parse_scale`)."""
 
-    name = "F|SY,SX"
+    name = "F|N%|SY,SX"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from ..errors import ParameterError
+        from ..sizespec import parse_scale
+
         if isinstance(value, (float, tuple)):
             return value
         try:
-            parts = [float(p) for p in str(value).split(",")]
-        except ValueError:
-            self.fail(f"{value!r} is not a number or an SY,SX pair", param, ctx)
-        if len(parts) not in (1, 2) or not all(0 < p < float("inf") for p in parts):
-            self.fail(f"{value!r} must be one or two positive numbers", param, ctx)
-        return parts[0] if len(parts) == 1 else (parts[0], parts[1])
+            return parse_scale(str(value))
+        except ParameterError as exc:
+            self.fail(str(exc), param, ctx)
 
 
 class SizeType(click.ParamType):
-    """``WxH`` in pixels, returned as ``(h, w)``."""
+    """An output size as ImageMagick users type it: ``WxH`` (fit inside, keeping the aspect),
+    ``WxH!`` (exactly), ``Wx`` or ``xH`` (:class:`upsamp.sizespec.SizeSpec`)."""
 
-    name = "WxH"
+    name = "WxH[!]|Wx|xH"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from ..errors import ParameterError
+        from ..sizespec import SizeSpec, parse_size
+
+        if isinstance(value, SizeSpec):
+            return value
+        try:
+            return parse_size(str(value))
+        except ParameterError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+class ColourType(click.ParamType):
+    """A colour: a name (``white``), ``#rrggbb``, ``#rgb`` or ``rgb(r,g,b)``, as 8-bit RGB."""
+
+    name = "COLOR"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from ..errors import ParameterError
+        from ..imageio import parse_colour  # Pillow's colour names; loaded only when given
+
         if isinstance(value, tuple):
             return value
         try:
-            w, h = (int(p) for p in str(value).lower().split("x"))
-        except ValueError:
-            self.fail(f"{value!r} is not WIDTHxHEIGHT (e.g. 1920x1080)", param, ctx)
-        if w < 1 or h < 1:
-            self.fail(f"{value!r}: width and height must be >= 1", param, ctx)
-        return (h, w)
+            return parse_colour(str(value))
+        except ParameterError as exc:
+            self.fail(str(exc), param, ctx)
 
 
 class CubicAType(click.FloatRange):
@@ -243,8 +262,17 @@ _METHOD_OPTIONS: list[F] = [
         "Integer enlargement factor, N or H,W (every method; default 2, or a kernel file's "
         "own stride).",
     ),
-    method_option("--scale", type=ScaleType(), help="Non-integer factor ({methods})."),
-    method_option("--size", type=SizeType(), help="Exact output size WxH ({methods})."),
+    method_option(
+        "--scale",
+        type=ScaleType(),
+        help="Factor or percentage, e.g. 1.5 or 200% ({methods}).",
+    ),
+    method_option(
+        "--size",
+        type=SizeType(),
+        help="Output size: 1920x (width, height keeps the aspect), x1080, 1920x1080 (fit "
+        "inside, keeping the aspect) or 1920x1080! (exactly) ({methods}).",
+    ),
     method_option("--align-corners", is_flag=True, help="{Methods}: PyTorch align_corners=True."),
     method_option(
         "-k",
@@ -324,7 +352,7 @@ _OUTPUT_OPTIONS: list[F] = [
         "--max-output-pixels",
         type=click.IntRange(min=1),
         default=None,
-        help="Refuse outputs with more pixels [default: 178,956,970].",
+        help="Refuse outputs with more pixels [default: 1,073,741,824 = 2**30].",
     ),
     click.option(
         "--compress-level",
@@ -333,6 +361,69 @@ _OUTPUT_OPTIONS: list[F] = [
     ),
     click.option(
         "--quality", type=click.IntRange(1, 100), help="JPEG/WebP quality [default: 95]."
+    ),
+]
+
+
+#: ``--alpha`` choices (the values of :data:`upsamp.pipeline.ALPHA_MODES`, which needs numpy).
+ALPHA_CHOICES = ("premultiplied", "separate")
+#: ``--subsampling`` and ``--tiff-compression`` choices (:data:`upsamp.imageio.SUBSAMPLINGS`,
+#: :data:`upsamp.imageio.TIFF_COMPRESSIONS`; imageio loads Pillow).
+SUBSAMPLING_CHOICES = ("keep", "444", "422", "420")
+TIFF_COMPRESSION_CHOICES = ("none", "lzw", "deflate")
+
+#: ``--alpha``: ``enlarge``, ``batch`` and ``report``.
+alpha_option = click.option(
+    "--alpha",
+    type=click.Choice(ALPHA_CHOICES),
+    default="premultiplied",
+    show_default=True,
+    help="Images with alpha: resample colour weighted by alpha (no dark or coloured fringes "
+    "at transparent edges), or colour and alpha each on its own.",
+)
+
+
+def frame_option(help: str) -> F:
+    """``--frame N``: one frame (0-based) of an animation or page of a multi-page TIFF."""
+    return click.option("--frame", type=click.IntRange(min=0), metavar="N", help=help)
+
+
+#: How the pixels of an image are treated, and how the output is encoded; ``enlarge`` and
+#: ``batch`` both apply it.
+_IMAGE_OPTIONS: list[F] = [
+    alpha_option,
+    click.option(
+        "--linear",
+        is_flag=True,
+        help="Resample in linear light: decode sRGB before, encode after (8/16-bit images).",
+    ),
+    frame_option(
+        "Enlarge only frame N (0-based) of an animation or multi-page TIFF [default: every "
+        "frame]."
+    ),
+    click.option(
+        "--background",
+        type=ColourType(),
+        metavar="COLOR",
+        help="Composite images with alpha onto this colour (name or #rrggbb): the output has "
+        "no alpha (the way to write such an image as JPEG).",
+    ),
+    click.option(
+        "--strip",
+        is_flag=True,
+        help="Drop EXIF (with GPS), XMP, IPTC, comments and PNG text; keep the ICC profile "
+        "and DPI.",
+    ),
+    click.option(
+        "--subsampling",
+        type=click.Choice(SUBSAMPLING_CHOICES),
+        help="JPEG chroma subsampling; 'keep' also keeps a JPEG input's quality tables unless "
+        "--quality is given [default: the input's when it is a JPEG, else 420].",
+    ),
+    click.option(
+        "--tiff-compression",
+        type=click.Choice(TIFF_COMPRESSION_CHOICES),
+        help="TIFF compression [default: the input's when it is a TIFF, else none].",
     ),
 ]
 
@@ -350,6 +441,7 @@ method_options = _stack(_METHOD_OPTIONS)
 kernel_source_options = _stack(_KERNEL_SOURCE_OPTIONS)
 unpool_options = _stack(_UNPOOL_OPTIONS)
 output_options = _stack(_OUTPUT_OPTIONS)
+image_options = _stack(_IMAGE_OPTIONS)
 
 def _flag(option: str) -> str:
     return "--" + option.replace("_", "-")
@@ -435,7 +527,6 @@ def settings_from_options(params: dict[str, Any], *, require_indices: bool = Tru
     options = MethodOptions(
         stride=stride or (2, 2),
         scale=params.get("scale"),
-        size=params.get("size"),
         align_corners=bool(params.get("align_corners")),
         kernel=kernel,
         resize=params.get("resize") or defaults.resize,
@@ -457,6 +548,15 @@ def settings_from_options(params: dict[str, Any], *, require_indices: bool = Tru
         input_range=(
             None if params.get("input_range") is None else parse_input_range(params["input_range"])
         ),
+        alpha=params.get("alpha") or "premultiplied",
+        linear=bool(params.get("linear")),
+        frame=params.get("frame"),
+        background=params.get("background"),
+        strip=bool(params.get("strip")),
+        subsampling=params.get("subsampling"),
+        tiff_compression=params.get("tiff_compression"),
+        output_format=params.get("output_format"),
+        size_spec=params.get("size"),
     )
 
 __all__ = [
@@ -471,6 +571,13 @@ __all__ = [
     "method_options",
     "kernel_source_options",
     "scheduler_option",
+    "alpha_option",
+    "frame_option",
+    "image_options",
+    "ColourType",
+    "ALPHA_CHOICES",
+    "SUBSAMPLING_CHOICES",
+    "TIFF_COMPRESSION_CHOICES",
     "SchedulerType",
     "max_pixels_option",
     "overwrite_option",

@@ -13,7 +13,14 @@ from typing import Any
 
 import click
 
-from .options import max_pixels_option, method_option, overwrite_option, stride_option
+from .options import (
+    alpha_option,
+    frame_option,
+    max_pixels_option,
+    method_option,
+    overwrite_option,
+    stride_option,
+)
 
 __all__ = ["report", "render_report", "render_kernel_analysis", "print_report_notes"]
 
@@ -323,6 +330,8 @@ def folder_names(paths: list[Path]) -> list[str]:
     type=click.Path(file_okay=False, path_type=Path),
     help="Write each method's output (as saved) here, and the cropped ground truth.",
 )
+@alpha_option
+@frame_option("Report frame N (0-based) of an animation or multi-page TIFF [default: 0].")
 @overwrite_option("Replace existing figure and output files.")
 @max_pixels_option
 @click.pass_context
@@ -338,6 +347,8 @@ def report(
     save_outputs: Path | None,
     overwrite: bool,
     max_pixels: int | None,
+    alpha: str,
+    frame: int | None,
 ) -> None:
     """Compare upsampling methods on each IMAGE: quality and checkerboard artifacts.
 
@@ -376,7 +387,13 @@ def report(
         try:
             reports.append(
                 library.report_file(
-                    path, entries, stride=stride, roundtrip=not no_roundtrip, max_pixels=max_pixels
+                    path,
+                    entries,
+                    stride=stride,
+                    roundtrip=not no_roundtrip,
+                    max_pixels=max_pixels,
+                    alpha=alpha,
+                    frame=frame,
                 )
             )
         except UpsampError as exc:
