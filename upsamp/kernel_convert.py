@@ -552,12 +552,12 @@ def subpixel_kernel(spec: str, stride: int | tuple[int, int]) -> Kernel:
                 sub, weight=icnr(mean, s[0]), name=text,
                 description=f"ICNR: the mean phase filter of {inner} in every phase",
             )  # fmt: skip
-        filt = load_kernel(inner)
+        filt = load_kernel(inner, transposed=False)
         return Kernel(
             weight=icnr(filt.weight, _square_stride(s)), stride=s, padding="same",  # type: ignore[arg-type]
             groups=filt.groups, name=text, description=f"ICNR of {inner}", source=filt.source,
         )  # fmt: skip
-    kernel = load_kernel(text)
+    kernel = load_kernel(text, transposed=False)
     if "padding" not in kernel.stated:
         kernel = replace(kernel, padding="same")  # type: ignore[arg-type]
     if "stride" not in kernel.stated:

@@ -77,6 +77,7 @@ __all__ = [
     "MethodEntry",
     "MethodResult",
     "Report",
+    "aggregate",
     "crop_to_stride",
     "data_range",
     "downsample_mean",
@@ -866,6 +867,51 @@ def report_enlarged(
 
 # --------------------------------------------------------------------------------------------
 # Figures' numbers: detail region and spectra
+def _mean(values: list[float]) -> float | None:
+    return float(np.mean(values)) if values else None
+
+
+def aggregate(reports: Sequence[Report]) -> list[dict[str, Any]]:
+    """Per method (entry name, in the order first met) over several reports: the number of
+    images, the mean and the worst PSNR and SSIM (the lowest) and ``cb_rel`` (the highest),
+    and how many images it made a checkerboard on.
+
+    Scores that were not measured (no round trip, other channels) or are NaN are left out; a
+    method with none has None. An infinite PSNR (identical images) counts as it is, so a mean
+    with one is infinite.
+
+    >>> aggregate([])
+    []
+    """
+    rows: dict[str, dict[str, Any]] = {}
+    for report in reports:
+        for result in report.methods:
+            row = rows.setdefault(
+                result.name,
+                {"name": result.name, "images": 0, "checkerboard": 0,
+                 "psnr": [], "ssim": [], "cb_rel": []},
+            )  # fmt: skip
+            row["images"] += 1
+            row["checkerboard"] += result.verdict == "checkerboard"
+            for key in ("psnr", "ssim", "cb_rel"):
+                value = getattr(result, key)
+                if value is not None and not math.isnan(value):
+                    row[key].append(float(value))
+    out = []
+    for row in rows.values():
+        psnr_values, ssim_values, cb_values = row.pop("psnr"), row.pop("ssim"), row.pop("cb_rel")
+        row.update(
+            psnr_mean=_mean(psnr_values),
+            psnr_worst=min(psnr_values) if psnr_values else None,
+            ssim_mean=_mean(ssim_values),
+            ssim_worst=min(ssim_values) if ssim_values else None,
+            cb_rel_mean=_mean(cb_values),
+            cb_rel_worst=max(cb_values) if cb_values else None,
+        )
+        out.append(row)
+    return out
+
+
 def format_score(value: float | None, digits: int) -> str:
     """A score for tables and figures: ``—`` when not measured, ``n/a`` for NaN, ``∞`` for an
     infinite value (e.g. the PSNR of identical images), else ``digits`` decimals."""

@@ -281,7 +281,7 @@ def test_stride_0_is_a_usage_error(check, small_rgb):
         (["enlarge", "small_rgb.png", "--bogus"], "upsamp: error: No such option '--bogus'",
          "Try 'upsamp enlarge --help'"),
         (["--bogus"], "upsamp: error: No such option '--bogus'", "Try 'upsamp --help'"),
-        (["kernels", "show"], "upsamp: error: Missing argument 'NAME|FILE'",
+        (["kernels", "show"], "upsamp: error: Missing argument 'NAME|FILE",
          "Try 'upsamp kernels show --help'"),
         (["enlarge", "small_rgb.png", "-m", "nearest", "--normalize"],
          "upsamp: error: --normalize does not apply to nearest", "Try 'upsamp enlarge --help'"),
@@ -408,7 +408,7 @@ def test_channels_first_array_error_says_arrays_are_read_as_hwc(check, tmp_path)
     np.save(tmp_path / "cf.npy", np.random.default_rng(0).random((3, 5, 5)))
     np.save(tmp_path / "k4.npy", np.ones((3, 3, 2, 2)))
     check(["enlarge", "cf.npy", "-m", "transconv", "-k", "k4.npy", "-o", "o.npy"], 1,
-          "k4.npy", "the image has 5", "arrays are read as (H, W, C)", "(3, 5, 5) array is 5×3",
+          "k4.npy", "but the image has 5", "arrays are read as (H, W, C)", "(3, 5, 5) array is 5×3",
           "np.moveaxis(a, 0, -1)")
     check(["enlarge", "cf.npy", "-m", "nearest", "-o", "o.png"], 1,
           "the result has 5 channels", "arrays are read as (H, W, C)")

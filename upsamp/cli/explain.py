@@ -48,8 +48,9 @@ MATRIX_PRINT_LIMIT = 64
 @click.option(
     "-k",
     "--kernel",
-    metavar="ARRAY|FILE|PRESET",
-    help="Transconv kernel: an ARRAY, a kernel file (.npy/.json as for enlarge) or a preset "
+    metavar="ARRAY|FILE[:KEY]|PRESET",
+    help="Transconv kernel: an ARRAY, a kernel file (.npy/.json as for enlarge), a weight file "
+    "tensor (FILE.safetensors:KEY, FILE.onnx:NODE, ... as for enlarge) or a preset "
     "[default: bilinear].",
 )
 @click.option(
@@ -244,12 +245,12 @@ def _kernel(
     from ..explain.arrays import ARRAY_LIMIT, looks_like_file, parse_array
     from ..geometry import check_transconv_params, format_size
     from ..kernels import PRESETS, Kernel, same_size_geometry
+    from ..weights import is_weight_source
 
     text = None if spec is None else spec.strip()
-    as_kernel_file = (
-        text is not None
-        and looks_like_file(text)
-        and Path(text).suffix.lower() in (".npy", ".json")
+    as_kernel_file = text is not None and (
+        is_weight_source(text)
+        or (looks_like_file(text) and Path(text).suffix.lower() in (".npy", ".json"))
     )
     if text is None or text in PRESETS or as_kernel_file or method.make_kernel is not None:
         kernel = method.build_kernel(

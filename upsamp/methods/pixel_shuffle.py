@@ -265,7 +265,7 @@ register(
         supports_rows=True,
         output_shape=_pixel_shuffle_shape,
         uses=frozenset({"stride", "kernel"}),
-        cli_options=frozenset({"stride", "kernel", "padding", "edge"}),
+        cli_options=frozenset({"stride", "kernel", "padding", "edge", "input_range"}),
         output_channels=_pixel_shuffle_channels,
         per_channel=lambda options: np.ndim(_kernel(options).weight) == 3,
         default_kernel=lambda stride: make_subpixel_kernel(None, stride),

@@ -175,7 +175,7 @@ def make_resize_conv_kernel(
             description=f"{mode} resize-convolution form of the {text} preset", source="preset",
         )  # fmt: skip
     else:
-        kernel = load_kernel(text)
+        kernel = load_kernel(text, transposed=False)
         w = np.asarray(kernel.weight)
         if w.ndim == 3:
             raise KernelError(
@@ -245,7 +245,7 @@ register(
         supports_rows=True,
         output_shape=_resize_conv_shape,
         uses=frozenset({"stride", "kernel", "resize"}),
-        cli_options=frozenset({"stride", "kernel", "edge", "resize"}),
+        cli_options=frozenset({"stride", "kernel", "edge", "resize", "input_range"}),
         output_channels=_resize_conv_channels,
         per_channel=lambda options: np.ndim(_kernel(options).weight) == 2,
         default_kernel=_stride_only,

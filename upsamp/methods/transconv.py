@@ -20,6 +20,7 @@ The computation is the polyphase engine of :mod:`upsamp.methods.polyphase`.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +44,7 @@ from ..geometry import (
     transconv_output_size,
 )
 from ..kernels import DEFAULT_PRESET, Kernel, expects_overshoot, preset
+from ..weights import check_channel_fit
 from .interpolate import bilinear_transconv
 from .polyphase import extended_indices, full_window
 from .registry import Method, MethodOptions, Rows, register
@@ -383,6 +385,21 @@ def _transconv_input_channels(options: MethodOptions) -> int | None:
     return None
 
 
+def _transconv_fit_channels(channels: int, options: MethodOptions) -> MethodOptions:
+    """A 4-D kernel must take the image's ``channels`` and, without ``groups``, give as many:
+    a ``(C, 1, k, k)`` kernel read with one group would mix every channel into one
+    (:func:`upsamp.weights.check_channel_fit`). Returns the options with the groups stated."""
+    kernel = options.kernel
+    if kernel is None or np.ndim(kernel.weight) != 4:
+        return options
+    groups = check_channel_fit(
+        kernel.weight, channels=channels, groups=kernel.groups, origin=kernel.source
+    )
+    if groups == kernel.groups:
+        return options
+    return options.replace(kernel=dataclasses.replace(kernel, groups=groups))
+
+
 register(
     Method(
         name="transconv",
@@ -401,5 +418,6 @@ register(
         kernel_from_transconv=lambda kernel, options: kernel,
         overshoots=lambda options: expects_overshoot(options.kernel),
         input_channels=_transconv_input_channels,
+        fit_channels=_transconv_fit_channels,
     )
 )
