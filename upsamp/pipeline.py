@@ -25,6 +25,7 @@ import numpy as np
 from . import imageio
 from .colour import flatten, linear_to_srgb, premultiply, srgb_to_linear, unpremultiply
 from .errors import KernelError, OutputError, ParameterError
+from .geometry import check_enlarging, check_output_size, format_size
 from .indices import (
     PoolIndices,
     check_pooled_size,
@@ -311,10 +312,27 @@ def output_shape(input_shape: tuple[int, ...], settings: EnlargeSettings) -> tup
         found = _positions(settings)
         check_pooled_size(found, input_shape, str(settings.indices_file))
         opts = replace(opts, stride=found.stride, output_size=found.input_shape)
-    h, w = method.output_shape((int(input_shape[0]), int(input_shape[1])), opts)
+    h, w = _output_hw(method, input_shape, opts)
     c_in = int(input_shape[2]) if len(input_shape) == 3 else 1
     c_out = method.output_channels(c_in, opts)
     return (h, w, c_out) if c_out > 1 or len(input_shape) == 3 else (h, w)
+
+
+def _output_hw(
+    method: Method, input_shape: tuple[int, ...], opts: MethodOptions
+) -> tuple[int, int]:
+    """The method's output size for an input shape, refused in one line when a side would be
+    empty (:func:`upsamp.geometry.check_output_size`), or when a scale or size would shrink
+    the image (:func:`upsamp.geometry.check_enlarging`): every command asks here (through
+    :func:`output_shape` or :func:`iter_bands`) before any band is computed."""
+    in_hw = (int(input_shape[0]), int(input_shape[1]))
+    check_enlarging(
+        in_hw,
+        scale=opts.scale if "scale" in method.uses else None,
+        size=opts.size if "size" in method.uses else None,
+    )
+    out_hw = method.output_shape(in_hw, opts)
+    return check_output_size(out_hw, in_hw, f"{method.name} with these options leaves no output")
 
 
 def _alpha_plan(
@@ -532,7 +550,7 @@ def iter_bands(
     if keep_dtype and method.copies_values and ranges is None:
         opts = replace(opts, keep_dtype=True)
     rounded = rounded and ranges is None
-    out_hw = method.output_shape(image.shape[:2], opts)
+    out_hw = _output_hw(method, image.shape, opts)
     alpha_plan = _alpha_plan(image, method, opts, alpha_indices, out_hw)
     source, alpha_in = plan.source(image), image.alpha
     # alpha is mapped only when it goes through the method itself (a resampling of it to the
@@ -693,7 +711,7 @@ def _output_height(image: imageio.LoadedImage, settings: EnlargeSettings) -> int
     settings = resolve_geometry(settings, image.shape[:2])
     method = get_method(settings.method)
     opts, _ = _options_for(image, settings, method)
-    return method.output_shape(image.shape[:2], opts)[0]
+    return _output_hw(method, image.shape, opts)[0]
 
 
 def output_channels(image: imageio.LoadedImage, settings: EnlargeSettings) -> int:
@@ -718,7 +736,7 @@ def _saved_mode(image: imageio.LoadedImage, channels: int, has_alpha: bool) -> s
     elif channels not in (1, 3):
         raise OutputError(
             f"the result has {channels} channels; only 1 or 3 can be saved as an image "
-            "(save it as .npy instead)"
+            "(save it as .npy instead)" + _layout_hint(image)
         )
     return imageio.with_alpha(base) if has_alpha else base
 
@@ -734,7 +752,11 @@ def prepare(image: imageio.LoadedImage, settings: EnlargeSettings) -> EnlargeSet
     kernel = settings.options.kernel
     channels = image.pixels.shape[2] if image.pixels.ndim == 3 else 1
     if method.fit_channels is not None:
-        settings = replace(settings, options=method.fit_channels(channels, settings.options))
+        try:
+            fitted = method.fit_channels(channels, settings.options)
+        except KernelError as exc:  # the channels do not fit: say how an array was read
+            raise KernelError(f"{exc}{_layout_hint(image)}") from None
+        settings = replace(settings, options=fitted)
         kernel = settings.options.kernel
     needed = method.input_channels(settings.options)
     if needed is not None and needed != channels:
@@ -742,6 +764,7 @@ def prepare(image: imageio.LoadedImage, settings: EnlargeSettings) -> EnlargeSet
         shape = f" (shape {tuple(kernel.weight.shape)})" if isinstance(kernel, Kernel) else ""
         raise KernelError(
             f"{origin}: kernel takes {needed} input channels{shape} but the image has {channels}"
+            + _layout_hint(image)
         )
     if not method.needs_positions or settings.options.indices is not None:
         return settings
@@ -752,6 +775,19 @@ def prepare(image: imageio.LoadedImage, settings: EnlargeSettings) -> EnlargeSet
         output_shape(image.shape, settings)  # checks that the positions fit the input
     opts, alpha_indices = _options_for(image, settings, method)
     return replace(settings, options=opts, alpha_indices=alpha_indices)
+
+
+def _layout_hint(image: imageio.LoadedImage) -> str:
+    """For an array input: how its axes were read (a channels-first array is the usual
+    mistake)."""
+    if image.format != "NPY":
+        return ""
+    shape = tuple(image.pixels.shape) + ((1,) if image.pixels.ndim == 2 else ())
+    hint = f"; arrays are read as (H, W, C), so this {shape} array is {format_size(shape)} with "
+    hint += f"{shape[2]} channels"
+    if image.pixels.ndim == 3 and shape[0] <= 4 < shape[2]:
+        hint += " (a channels-first (C, H, W) array needs np.moveaxis(a, 0, -1) first)"
+    return hint
 
 
 @dataclass(frozen=True)

@@ -67,6 +67,7 @@ from .diagnostics import (
     worst_plane,
 )
 from .errors import InputError, KernelError, MethodError, ParameterError
+from .geometry import format_size
 from .kernel_analysis import finite_or_none, kernel_analysis, kernel_json
 from .kernels import Kernel
 from .methods import MethodOptions, available_methods, get_method
@@ -372,7 +373,9 @@ def downsample_mean(image: np.ndarray, stride: int | Sequence[int]) -> np.ndarra
     g = np.asarray(image, dtype=np.float64)
     h, w = g.shape[:2]
     if h % sh or w % sw:
-        raise ParameterError(f"image {h}×{w} is not a multiple of the stride {sh}×{sw}")
+        raise ParameterError(
+            f"image {format_size((h, w))} is not a multiple of the stride {sh},{sw}"
+        )
     cells = g.reshape(h // sh, sh, w // sw, sw, *g.shape[2:])
     return cells.mean(axis=(1, 3))
 
@@ -563,10 +566,10 @@ def _analyze(
         out_sl, ref_sl = _overlap(output.shape, grid_shape, offset)
         size = (ref_sl[0].stop - ref_sl[0].start, ref_sl[1].stop - ref_sl[1].start)
         notes.append(
-            f"{entry.name}: the output is {output.shape[1]}×{output.shape[0]}, not "
-            f"{grid_shape[1]}×{grid_shape[0]}; "
+            f"{entry.name}: the output is {format_size(output.shape)}, not "
+            f"{format_size(grid_shape)}; "
             + (
-                f"PSNR/SSIM compare the {size[1]}×{size[0]} overlap (output offset "
+                f"PSNR/SSIM compare the {format_size(size)} overlap (output offset "
                 f"{offset[1]},{offset[0]})"
                 if truth is not None
                 else f"it is aligned on the kernel's centre (output offset {offset[1]},{offset[0]})"
@@ -587,8 +590,9 @@ def _analyze(
             b = stored[out_sl].reshape(a.shape)
             if min(a.shape[:2]) < 11:
                 raise InputError(
-                    f"{entry.name}: the compared region is {a.shape[1]}×{a.shape[0]}; SSIM needs "
-                    "at least 11×11 pixels (use a larger image)"
+                    f"{entry.name}: the compared region is {format_size(a.shape)}; SSIM needs "
+                    "at least 11×11 pixels (use a larger image, or --no-roundtrip for the "
+                    "artifact metrics alone)"
                 )
             quality = [
                 psnr(a, b, data_range=data_range_value),
@@ -678,18 +682,22 @@ def report_arrays(
         need = (max(11, 3 * s[0]), max(11, 3 * s[1]))
         if reference.shape[0] < need[0] or reference.shape[1] < need[1]:
             raise InputError(
-                f"{name}: {w}×{h} is too small for a round trip at stride {s[0]},{s[1]}: it needs "
-                f"at least {need[1]}×{need[0]} pixels"
+                f"{name}: {format_size((h, w))} is too small for a round trip at stride "
+                f"{s[0]},{s[1]}: it needs at least {format_size(need)} pixels; --no-roundtrip "
+                "reports the artifact metrics with the image as the input"
             )
         if reference.shape[:2] != (h, w):
             notes.append(
-                f"the image was cropped from {w}×{h} to {reference.shape[1]}×"
-                f"{reference.shape[0]} (a multiple of the stride)"
+                f"the image was cropped from {format_size((h, w))} to "
+                f"{format_size(reference.shape)} (a multiple of the stride)"
             )
         source = downsample_mean(reference, s)
     else:
         if h < 3 or w < 3:
-            raise InputError(f"{name}: {w}×{h} is too small: the report needs at least 3×3 pixels")
+            raise InputError(
+                f"{name}: {format_size((h, w))} is too small: the report needs at least 3×3 "
+                "pixels"
+            )
         reference = image
         source = np.asarray(image, dtype=np.float64)
     range_value = data_range(mode, reference)
@@ -824,7 +832,7 @@ def report_enlarged(
     out = np.asarray(output, dtype=np.float64)
     if out.shape[0] < 3 * s[0] or out.shape[1] < 3 * s[1]:
         raise InputError(
-            f"{name}: the output {out.shape[1]}×{out.shape[0]} is too small for a report at "
+            f"{name}: the output {format_size(out.shape)} is too small for a report at "
             f"stride {s[0]},{s[1]} (at least 3 strides per side)"
         )
     notes: list[str] = []

@@ -243,7 +243,7 @@ def _kernel(
     """The kernel of ``--kernel`` with the geometry options applied as ``enlarge`` applies
     them (a preset keeps its own edge mode unless ``--edge`` says otherwise)."""
     from ..explain.arrays import ARRAY_LIMIT, looks_like_file, parse_array
-    from ..geometry import check_transconv_params
+    from ..geometry import check_transconv_params, format_size
     from ..kernels import PRESETS, Kernel, same_size_geometry
     from ..weights import is_weight_source
 
@@ -263,7 +263,7 @@ def _kernel(
         )
         if max(kernel.spatial_shape) > ARRAY_LIMIT:
             raise _usage(
-                f"--kernel is {kernel.spatial_shape[0]}×{kernel.spatial_shape[1]}; explain shows "
+                f"--kernel is {format_size(kernel.spatial_shape)}; explain shows "
                 f"kernels up to {ARRAY_LIMIT}×{ARRAY_LIMIT}"
             )
     else:
@@ -326,7 +326,10 @@ def _number(value: float) -> str:
 
 
 def _size(shape: Any) -> str:
-    return f"{len(shape)}×{len(shape[0]) if len(shape) else 0}"
+    """The size of a nested-list array, width first (:func:`upsamp.geometry.format_size`)."""
+    from ..geometry import format_size  # numpy is loaded by now
+
+    return format_size((len(shape), len(shape[0]) if len(shape) else 0))
 
 
 def grid_table(

@@ -38,7 +38,8 @@ def list_presets() -> None:
 @click.option(
     "--save",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the kernel to a .npy (weight) or .json (weight and geometry) file.",
+    help="Write the kernel to a .npy (weight only: the flags that give back its geometry "
+    "are printed) or .json (weight and geometry) file.",
 )
 @overwrite_option("Replace an existing --save file.")
 @click.option("--json", "as_json", is_flag=True, help="Print the kernel as JSON on stdout.")
@@ -69,6 +70,9 @@ def show(
     if save is not None:
         _write_kernel(kernel, save, overwrite)
         render.info(f"kernel written to {save}")
+        note = _weights_only_note(kernel, save)
+        if note:
+            render.warn(note)
     analysis = kernel_analysis(kernel)
     if as_json:
         doc = save_kernel(kernel, "kernel.json")
@@ -119,6 +123,22 @@ def _write_kernel(kernel: Any, path: Path, overwrite: bool) -> None:
         )
     else:
         imageio.save_array(path, doc, overwrite=overwrite)
+
+
+def _weights_only_note(kernel: Any, path: Path) -> str | None:
+    """For a ``.npy`` file (weights only) of a kernel whose geometry a bare weight file does
+    not give back (anything but stride 2 and the defaults): the flags to use it with. None
+    when nothing is lost."""
+    if path.suffix.lower() != ".npy":
+        return None
+    flags = _geometry_flags(kernel)
+    if flags == ["--stride 2,2"] and kernel.bias is None:
+        return None
+    lost = "" if kernel.bias is None else " (its bias is not stored either)"
+    return (
+        f"{path} holds only the weights{lost}; use it with --method transconv --kernel "
+        f"{path} {' '.join(flags)} (a .json file keeps the geometry)"
+    )
 
 
 def _geometry_flags(kernel: Any) -> list[str]:
@@ -198,13 +218,9 @@ def fix(
     )
     render_kernel_analysis(after, console, heading="after")
     render.info(f"kernel written to {output}")
-    if output.suffix.lower() == ".npy":
-        flags = _geometry_flags(fixed)
-        lost = " (its bias is not stored either)" if fixed.bias is not None else ""
-        render.info(
-            f"note: {output} holds only the weights{lost}; use it with "
-            f"--method transconv --kernel {output} {' '.join(flags)}"
-        )
+    note = _weights_only_note(fixed, output)
+    if note:
+        render.info(f"note: {note}")
 
 
 class FormType(click.ParamType):

@@ -58,9 +58,17 @@ class ScaleType(click.ParamType):
         if isinstance(value, (float, tuple)):
             return value
         try:
-            return parse_scale(str(value))
+            scale = parse_scale(str(value))
         except ParameterError as exc:
             self.fail(str(exc), param, ctx)
+        from ..errors import ShrinkingError
+        from ..geometry import check_enlarging  # with numpy: imported when --scale is given
+
+        try:
+            check_enlarging((1, 1), scale=scale)
+        except ShrinkingError as exc:
+            self.fail(str(exc), param, ctx)
+        return scale
 
 
 class SizeType(click.ParamType):

@@ -81,7 +81,9 @@ class MethodListOption(click.Option):
 
 
 def _shape_text(shape: tuple[int, ...]) -> str:
-    return f"{shape[1]}×{shape[0]}"
+    from ..geometry import format_size  # with numpy: imported when a report is printed
+
+    return format_size(shape)
 
 
 def _stride_text(stride: tuple[int, int]) -> str:
@@ -232,6 +234,11 @@ def render_kernel_analysis(analysis: Any, console: Any, *, heading: str = "analy
         verdict, style=VERDICT_STYLES["clean" if analysis.artifact_free else "checkerboard"]
     )
     console.print(line)
+    if analysis.bias is not None:
+        values = ", ".join(format_number(float(v)) for v in analysis.bias)
+        console.print(
+            Text(f"  bias {values}: added to every phase alike (not in the phase sums)")
+        )
     console.print(Text(f"  why: {analysis.explain()}"))
     fix = analysis.suggest_fix()
     if fix:
