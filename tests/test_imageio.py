@@ -395,7 +395,7 @@ def test_max_pixels_refuses_before_decoding(tmp_path: Path) -> None:
     with pytest.raises(InputError) as exc:
         load_image(path, max_pixels=199)
     message = _one_line_naming(exc, path)
-    assert "20x10" in message and "--max-pixels" in message
+    assert "20×10" in message and "--max-pixels" in message
 
 
 def test_max_pixels_checked_from_header_only(tmp_path: Path) -> None:

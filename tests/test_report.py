@@ -419,7 +419,8 @@ def test_fix_kernel_refuses_an_unknown_way_and_empty_phases():
 def test_kernel_analysis_uses_the_kernels_geometry_and_bias():
     k = Kernel(weight=np.ones((3, 3)), stride=(2, 2), padding=(1, 1), bias=np.array([1.0]))
     a = kernel_analysis(k)
-    np.testing.assert_array_equal(a.phase_sums[0], [[2, 3], [3, 5]])
+    np.testing.assert_array_equal(a.phase_sums[0], [[1, 2], [2, 4]])  # the weights'
+    np.testing.assert_array_equal(a.bias, [1.0])  # reported apart
     b = analyze_kernel(np.ones((3, 3)), stride=2, padding=1, bias=1.0)
     np.testing.assert_array_equal(a.phase_sums, b.phase_sums)
 

@@ -132,6 +132,10 @@ MEMORY_SHARE = 0.8
 _START_METHOD = "spawn"
 
 OK, SKIPPED, FAILED = "ok", "skipped", "failed"
+#: The ``--json`` status of a file with no result when the run ended (interrupted, or stopped
+#: by --fail-fast): it was never started or did not finish (a worker may complete one as the
+#: run stops; it is then whole on disk). Streamed only, not kept in ``BatchReport.results``.
+NOT_STARTED = "not-started"
 RUN, SKIP, FAIL = "run", "skip", "fail"
 
 #: ``runner(tasks, fail_fast, report) -> stopped``: carries out ``tasks`` (the ``run`` tasks,
@@ -234,7 +238,8 @@ class BatchTask:
 
 @dataclass(frozen=True)
 class FileResult:
-    """What happened to one file: ``status`` is ``"ok"``, ``"skipped"`` or ``"failed"``."""
+    """What happened to one file: ``status`` is ``"ok"``, ``"skipped"`` or ``"failed"`` (or
+    ``"not-started"`` in the ``--json`` stream, see :data:`NOT_STARTED`)."""
 
     index: int
     input: Path
@@ -830,11 +835,15 @@ class _Collector:
             self._emit(self.results[self._order[self._next]])
             self._next += 1
 
-    def finish(self) -> None:
-        """Hand on the results still waiting for an earlier file that never finished."""
+    def finish(self, unfinished: Callable[[int], FileResult] | None = None) -> None:
+        """Hand on the results still waiting for an earlier file that never finished, and
+        ``unfinished(index)`` in the place of each file that has no result, so the stream names
+        every file (these are not added to ``results``)."""
         for index in self._order[self._next :]:
             if index in self.results:
                 self._emit(self.results[index])
+            elif unfinished is not None:
+                self._emit(unfinished(index))
         self._next = len(self._order)
 
     def _emit(self, result: FileResult) -> None:
@@ -1120,7 +1129,9 @@ def run_batch(
             with signals_held():  # every writer is gone now (workers stopped or joined)
                 sweep_temporary_files(t.output for t in to_run)
                 _remove_empty(folders)
-    collector.finish()
+    by_index = {t.index: t for t in plan.tasks}
+    why = "the run was interrupted" if interrupted else "the run stopped at the first failure"
+    collector.finish(lambda index: _planned_result(by_index[index], NOT_STARTED, why))
     results = [collector.results[t.index] for t in plan.tasks if t.index in collector.results]
     return BatchReport(
         results=results,
@@ -1132,13 +1143,13 @@ def run_batch(
     )
 
 
-def _planned_result(task: BatchTask, status: str) -> FileResult:
+def _planned_result(task: BatchTask, status: str, reason: str | None = None) -> FileResult:
     return FileResult(
         task.index,
         task.input,
         task.output,
         status,
-        task.reason,
+        reason if reason is not None else task.reason,
         task.input_shape,
         task.output_shape if status == SKIPPED else None,
     )

@@ -18,13 +18,16 @@ from collections.abc import Callable, Iterable, Sequence
 import numpy as np
 
 from ._arrays import int_pair
-from .errors import ParameterError
+from .errors import EmptyOutputError, ParameterError, ShrinkingError
 
 __all__ = [
     "IntOrPair",
     "Scale",
     "bilinear_taps",
+    "check_enlarging",
+    "check_output_size",
     "check_transconv_params",
+    "format_size",
     "half_pixel_padding",
     "half_pixel_taps",
     "resolve_output_size",
@@ -36,6 +39,69 @@ __all__ = [
 
 IntOrPair = int | Iterable[int]
 Scale = float | int | Sequence[float]
+
+
+def format_size(shape: Sequence[int]) -> str:
+    """An image size for messages, width first as image tools print it: ``W×H`` for an array
+    shape ``(H, W, ...)``. Every message that names an image size uses this.
+
+    >>> format_size((1080, 1920, 3)), format_size((0, 5))
+    ('1920×1080', '5×0')
+    """
+    return f"{int(shape[1])}×{int(shape[0])}"
+
+
+def check_output_size(
+    out_hw: Sequence[int], in_hw: Sequence[int], cause: str = "the options leave no output"
+) -> tuple[int, int]:
+    """``(out_h, out_w)`` as ints when both are at least 1; else
+    :class:`~upsamp.errors.EmptyOutputError`: ``output size would be W×H: <cause> for a W×H
+    input``. The one check of an empty or negative output size, for every method and command.
+
+    >>> check_output_size((4, 6), (2, 3))
+    (4, 6)
+    """
+    out = (int(out_hw[0]), int(out_hw[1]))
+    if min(out) < 1:
+        raise EmptyOutputError(
+            f"output size would be {format_size(out)}: {cause} for a {format_size(in_hw)} input"
+        )
+    return out
+
+
+def check_enlarging(
+    in_hw: Sequence[int], *, scale: Scale | None = None, size: Sequence[int] | None = None
+) -> None:
+    """Refuse (:class:`~upsamp.errors.ShrinkingError`) a scale below 1 on either axis, or an
+    output ``size`` ``(h, w)`` smaller than the input ``in_hw`` on either axis: the command line
+    enlarges, and these methods shrink without antialiasing. A size equal to the input on one
+    axis is allowed.
+
+    >>> check_enlarging((4, 6), scale=(1, 1.5), size=(4, 9))
+    """
+    if scale is not None:
+        pair = scale_pair(scale)
+        if min(pair) < 1:
+            raise ShrinkingError(
+                f"scale {format_scale(scale)} would shrink the image; upsamp enlarges "
+                "(factors of at least 1)"
+            )
+    if size is not None and (int(size[0]) < int(in_hw[0]) or int(size[1]) < int(in_hw[1])):
+        raise ShrinkingError(
+            f"size {format_size(size)} is smaller than the {format_size(in_hw)} input; upsamp "
+            "enlarges (at least the input's size on each axis)"
+        )
+
+
+def format_scale(scale: Scale) -> str:
+    """``0.25`` or ``0.5,2`` (as typed after ``--scale``).
+
+    >>> format_scale(0.25), format_scale((0.5, 2.0))
+    ('0.25', '0.5,2')
+    """
+    if isinstance(scale, (int, float, np.integer, np.floating)):
+        return f"{float(scale):g}"
+    return ",".join(f"{float(v):g}" for v in scale)
 
 
 def transconv_output_size(
@@ -180,7 +246,7 @@ def resolve_output_size(
     out = (math.floor(shape[0] * sy), math.floor(shape[1] * sx))
     if min(out) < 1:
         raise ParameterError(
-            f"scale {scale!r} gives an empty output for a {shape[0]}x{shape[1]} input"
+            f"scale {scale!r} gives an empty output for a {format_size(shape)} input"
         )
     return out, (1.0 / sy, 1.0 / sx)
 

@@ -43,6 +43,7 @@ from PIL import (
 )
 
 from .errors import InputError, OutputError, ParameterError
+from .geometry import format_size
 from .png import PNG_MODES, PngWriter, write_png
 
 __all__ = [
@@ -236,8 +237,8 @@ def _check_max_pixels(max_pixels: int | None) -> None:
 def _refuse_too_big(path: Path, height: int, width: int, limit: int | None) -> None:
     if limit is not None and width * height > limit:
         raise InputError(
-            f"{path}: image is {width}x{height} = {width * height} pixels, more than the limit of "
-            f"{limit}; raise it with --max-pixels if the file is trusted"
+            f"{path}: image is {format_size((height, width))} = {width * height} pixels, more "
+            f"than the limit of {limit}; raise it with --max-pixels if the file is trusted"
         )
 
 
@@ -732,7 +733,7 @@ def _decode(
             im.load()
         except MemoryError:
             raise InputError(
-                f"{path}: not enough memory to decode a {width}x{height} image"
+                f"{path}: not enough memory to decode a {format_size((height, width))} image"
             ) from None
         except Exception as exc:
             raise InputError(

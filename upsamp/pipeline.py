@@ -25,6 +25,7 @@ import numpy as np
 from . import imageio
 from .colour import flatten, linear_to_srgb, premultiply, srgb_to_linear, unpremultiply
 from .errors import KernelError, OutputError, ParameterError
+from .geometry import check_enlarging, check_output_size, format_size
 from .indices import (
     PoolIndices,
     check_pooled_size,
@@ -32,6 +33,7 @@ from .indices import (
     load_indices,
     split_positions,
 )
+from .input_range import from_model_range, storage_range, to_model_range
 from .kernels import SAME, Kernel
 from .methods import Method, MethodOptions, get_method
 from .methods.registry import DEFAULT_METHOD
@@ -57,6 +59,7 @@ __all__ = [
     "enlarge_image",
     "enlarge_to_storage",
     "iter_stored_bands",
+    "model_range_map",
     "output_shape",
     "read_positions",
     "result_span",
@@ -92,6 +95,10 @@ class EnlargeSettings:
     alpha_indices: np.ndarray | None = field(default=None, repr=False)
     #: The indices file's positions once read (:func:`read_positions`); None reads the file.
     positions: PoolIndices | None = field(default=None, repr=False, compare=False)
+    #: ``--input-range``: the ``(low, high)`` the method's weights expect; integer pixels are
+    #: mapped from their storage range to it before the method and back after (see
+    #: :func:`model_range_map`). None: no mapping.
+    input_range: tuple[float, float] | None = None
     #: "premultiplied" (colour weighted by alpha while resampled) or "separate".
     alpha: str = "premultiplied"
     #: Resample linear light: decode sRGB before, encode after (8- and 16-bit images).
@@ -155,6 +162,8 @@ class EnlargeSettings:
         if self.guide_file:
             out["guide"] = str(self.guide_file)
         out["range"] = self.range_mode
+        if self.input_range is not None:
+            out["input_range"] = [self.input_range[0], self.input_range[1]]
         out["alpha"] = self.alpha
         out["linear"] = self.linear
         if self.background is not None:
@@ -304,10 +313,27 @@ def output_shape(input_shape: tuple[int, ...], settings: EnlargeSettings) -> tup
         found = _positions(settings)
         check_pooled_size(found, input_shape, str(settings.indices_file))
         opts = replace(opts, stride=found.stride, output_size=found.input_shape)
-    h, w = method.output_shape((int(input_shape[0]), int(input_shape[1])), opts)
+    h, w = _output_hw(method, input_shape, opts)
     c_in = int(input_shape[2]) if len(input_shape) == 3 else 1
     c_out = method.output_channels(c_in, opts)
     return (h, w, c_out) if c_out > 1 or len(input_shape) == 3 else (h, w)
+
+
+def _output_hw(
+    method: Method, input_shape: tuple[int, ...], opts: MethodOptions
+) -> tuple[int, int]:
+    """The method's output size for an input shape, refused in one line when a side would be
+    empty (:func:`upsamp.geometry.check_output_size`), or when a scale or size would shrink
+    the image (:func:`upsamp.geometry.check_enlarging`): every command asks here (through
+    :func:`output_shape` or :func:`iter_bands`) before any band is computed."""
+    in_hw = (int(input_shape[0]), int(input_shape[1]))
+    check_enlarging(
+        in_hw,
+        scale=opts.scale if "scale" in method.uses else None,
+        size=opts.size if "size" in method.uses else None,
+    )
+    out_hw = method.output_shape(in_hw, opts)
+    return check_output_size(out_hw, in_hw, f"{method.name} with these options leaves no output")
 
 
 def _alpha_plan(
@@ -469,6 +495,24 @@ def _run(
     return method.upsample(x, opts, rows=rows)
 
 
+def model_range_map(
+    dtype: Any, settings: EnlargeSettings
+) -> tuple[tuple[float, float], tuple[float, float]] | None:
+    """``(storage range, model range)`` when ``settings.input_range`` maps pixels of ``dtype``
+    to another range, else None.
+
+    Integer pixels are stored in ``0..255`` (8-bit) or their type's range
+    (:func:`upsamp.input_range.storage_range`); a float image has no storage range, so its
+    values are taken to be in the model's range already and are never mapped.
+    """
+    if settings.input_range is None:
+        return None
+    storage = storage_range(dtype)
+    if storage is None or tuple(storage) == tuple(settings.input_range):
+        return None
+    return storage, settings.input_range
+
+
 def iter_bands(
     image: imageio.LoadedImage,
     settings: EnlargeSettings,
@@ -493,25 +537,45 @@ def iter_bands(
     Colour goes through the image's :func:`colour_plan` (premultiplied alpha, linear light,
     background) around the method, band by band.
     ``progress(done, total)`` is called after each band with the rows done.
+
+    With ``settings.input_range`` (:func:`model_range_map`) what the method enlarges is mapped
+    to the model's range once, each band of its result is mapped back (before the colour plan
+    finishes it), and the exact integer and dtype-keeping paths are not used; every band is
+    then exactly the same rows of the whole result.
     """
     settings = resolve_geometry(settings, image.shape[:2])
     method = get_method(settings.method)
     opts, alpha_indices = _options_for(image, settings, method)
     plan = colour_plan(image, settings)
-    if keep_dtype and method.copies_values:
+    ranges = model_range_map(image.pixels.dtype, settings)
+    if keep_dtype and method.copies_values and ranges is None:
         opts = replace(opts, keep_dtype=True)
-    out_hw = method.output_shape(image.shape[:2], opts)
+    rounded = rounded and ranges is None
+    out_hw = _output_hw(method, image.shape, opts)
     alpha_plan = _alpha_plan(image, method, opts, alpha_indices, out_hw)
-    source = plan.source(image)
+    source, alpha_in = plan.source(image), image.alpha
+    # alpha is mapped only when it goes through the method itself (a resampling of it to the
+    # output size is the same either way)
+    alpha_mapped = alpha_plan is not None and alpha_plan[0] is method and ranges is not None
+    if ranges is not None:
+        source = to_model_range(source, *ranges)
+        if alpha_mapped:
+            alpha_in = to_model_range(alpha_in, *ranges)
+
+    def back(values: np.ndarray, mapped: bool = True) -> np.ndarray:
+        return from_model_range(values, *ranges) if ranges is not None and mapped else values
+
     # Premultiplied colour is divided by the float alpha; its exact rounding comes later
     alpha_rounded = rounded and not plan.premultiplied
     first, last = rows if rows is not None else (0, out_hw[0])
     if not method.supports_rows or (alpha_plan is not None and not alpha_plan[0].supports_rows):
-        colour = _run(method, source, opts, None, rounded)
+        colour = back(_run(method, source, opts, None, rounded))
         alpha = (
             None
             if alpha_plan is None
-            else _run(alpha_plan[0], image.alpha, alpha_plan[1], None, alpha_rounded)
+            else back(
+                _run(alpha_plan[0], alpha_in, alpha_plan[1], None, alpha_rounded), alpha_mapped
+            )
         )
         colour = colour[first:last]
         alpha = None if alpha is None else alpha[first:last]
@@ -525,10 +589,12 @@ def iter_bands(
     step = max(1, values // max(1, out_hw[1] * channels))
     for start in range(first, last, step):
         band = (start, min(start + step, last))
-        colour = _run(method, source, opts, band, rounded)
+        colour = back(_run(method, source, opts, band, rounded))
         alpha = None
         if alpha_plan is not None:
-            alpha = _run(alpha_plan[0], image.alpha, alpha_plan[1], band, alpha_rounded)
+            alpha = back(
+                _run(alpha_plan[0], alpha_in, alpha_plan[1], band, alpha_rounded), alpha_mapped
+            )
         colour, alpha = plan.finish(colour, alpha)
         if progress is not None:
             progress(band[1] - first, last - first)
@@ -684,7 +750,7 @@ def _output_height(image: imageio.LoadedImage, settings: EnlargeSettings) -> int
     settings = resolve_geometry(settings, image.shape[:2])
     method = get_method(settings.method)
     opts, _ = _options_for(image, settings, method)
-    return method.output_shape(image.shape[:2], opts)[0]
+    return _output_hw(method, image.shape, opts)[0]
 
 
 def output_channels(image: imageio.LoadedImage, settings: EnlargeSettings) -> int:
@@ -709,7 +775,7 @@ def _saved_mode(image: imageio.LoadedImage, channels: int, has_alpha: bool) -> s
     elif channels not in (1, 3):
         raise OutputError(
             f"the result has {channels} channels; only 1 or 3 can be saved as an image "
-            "(save it as .npy instead)"
+            "(save it as .npy instead)" + _layout_hint(image)
         )
     return imageio.with_alpha(base) if has_alpha else base
 
@@ -723,13 +789,21 @@ def prepare(image: imageio.LoadedImage, settings: EnlargeSettings) -> EnlargeSet
     colour_plan(image, settings)  # refuses --linear where there is no transfer function
     method = get_method(settings.method)
     kernel = settings.options.kernel
-    needed = method.input_channels(settings.options)
     channels = image.pixels.shape[2] if image.pixels.ndim == 3 else 1
+    if method.fit_channels is not None:
+        try:
+            fitted = method.fit_channels(channels, settings.options)
+        except KernelError as exc:  # the channels do not fit: say how an array was read
+            raise KernelError(f"{exc}{_layout_hint(image)}") from None
+        settings = replace(settings, options=fitted)
+        kernel = settings.options.kernel
+    needed = method.input_channels(settings.options)
     if needed is not None and needed != channels:
         origin = kernel.source if isinstance(kernel, Kernel) else settings.method
         shape = f" (shape {tuple(kernel.weight.shape)})" if isinstance(kernel, Kernel) else ""
         raise KernelError(
             f"{origin}: kernel takes {needed} input channels{shape} but the image has {channels}"
+            + _layout_hint(image)
         )
     if not method.needs_positions or settings.options.indices is not None:
         return settings
@@ -740,6 +814,19 @@ def prepare(image: imageio.LoadedImage, settings: EnlargeSettings) -> EnlargeSet
         output_shape(image.shape, settings)  # checks that the positions fit the input
     opts, alpha_indices = _options_for(image, settings, method)
     return replace(settings, options=opts, alpha_indices=alpha_indices)
+
+
+def _layout_hint(image: imageio.LoadedImage) -> str:
+    """For an array input: how its axes were read (a channels-first array is the usual
+    mistake)."""
+    if image.format != "NPY":
+        return ""
+    shape = tuple(image.pixels.shape) + ((1,) if image.pixels.ndim == 2 else ())
+    hint = f"; arrays are read as (H, W, C), so this {shape} array is {format_size(shape)} with "
+    hint += f"{shape[2]} channels"
+    if image.pixels.ndim == 3 and shape[0] <= 4 < shape[2]:
+        hint += " (a channels-first (C, H, W) array needs np.moveaxis(a, 0, -1) first)"
+    return hint
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ import numpy as np
 
 from . import cgroup
 from .errors import OutputError
+from .geometry import format_size
 
 __all__ = [
     "DEFAULT_MAX_OUTPUT_PIXELS",
@@ -123,13 +124,13 @@ def check_output_budget(
     pixels = int(out_shape[0]) * int(out_shape[1])
     if pixels > max_output_pixels:
         raise OutputError(
-            f"the output would be {out_shape[1]}x{out_shape[0]} = {pixels:,} pixels, more than "
+            f"the output would be {format_size(out_shape)} = {pixels:,} pixels, more than "
             f"--max-output-pixels {max_output_pixels:,}"
         )
     need = estimate(input_shape, out_shape)
     available = available_memory()
     if available is not None and need > available:
         raise OutputError(
-            f"the output would be {out_shape[1]}x{out_shape[0]} and needs about "
+            f"the output would be {format_size(out_shape)} and needs about "
             f"{need / 2**30:.1f} GiB of memory; only {available / 2**30:.1f} GiB is available"
         )

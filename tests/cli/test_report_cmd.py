@@ -338,6 +338,15 @@ def test_too_small_image_is_a_one_line_error(run_cli, tmp_path):
     assert "too small" in line
 
 
+def test_too_small_for_a_round_trip_suggests_no_roundtrip(run_cli, tmp_path):
+    """A 10×10 image is too small for a round trip at stride 2 (it needs 11×11)
+    and large enough for the artifact metrics alone: the error says --no-roundtrip, which works."""
+    Image.fromarray(np.zeros((10, 10), np.uint8)).save(tmp_path / "tiny.png")
+    line = assert_one_line_error(run_cli("report", "tiny.png", "--methods", "nearest"))
+    assert "too small for a round trip" in line and "--no-roundtrip" in line
+    assert_ok(run_cli("report", "tiny.png", "--methods", "nearest", "--no-roundtrip"))
+
+
 def test_alpha_is_noted_on_stderr(run_cli, small_rgba):
     result = run_cli("report", small_rgba, "--methods", "nearest", "--no-roundtrip")
     assert_ok(result)

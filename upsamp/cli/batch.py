@@ -328,7 +328,9 @@ def _size(nbytes: int | None) -> str:
 
 
 def _dimensions(shape: tuple[int, ...] | None) -> str:
-    return "?" if shape is None else f"{shape[1]}×{shape[0]}"
+    from ..geometry import format_size  # with numpy: imported when a plan is printed
+
+    return "?" if shape is None else format_size(shape)
 
 
 def _show_plan(plan: Any, jobs: int, as_json: bool) -> None:

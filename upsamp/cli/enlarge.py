@@ -27,6 +27,16 @@ PROGRESS_DELAY = 1.0
 FORMAT_CHOICES = ("png", "jpeg", "webp", "tiff", "gif", "npy")
 
 
+def _clipping_advice(kernel: Any) -> str:
+    """What may help when values were clipped: ``--normalize`` only for a kernel file (a
+    preset is normalised already, so the flag would change nothing), ``--range rescale``
+    always (it maps the whole result into the range, which also moves every other value)."""
+    rescale = "--range rescale maps the result's range into the image's (every value moves)"
+    if kernel is not None and getattr(kernel, "source", "preset") != "preset":
+        return f"try --normalize (the kernel keeps a flat image's level), or {rescale}"
+    return rescale
+
+
 @click.command()
 @click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
 @click.option(
@@ -130,7 +140,7 @@ def enlarge(
     if outcome.clipped_fraction > CLIP_WARNING_FRACTION and not expected:
         render.warn(
             f"{outcome.clipped_fraction:.2%} of the output values were outside the image's range "
-            "and were clipped; try --normalize or --range rescale"
+            f"and were clipped; {_clipping_advice(settings.options.kernel)}"
         )
     if show and outcome.result is not None and outcome.source is not None:
         render.show_arrays({"input": outcome.source, "output": outcome.result})
@@ -141,8 +151,10 @@ def enlarge(
             payload["report"] = diagnostics.to_json()
         render.print_json(payload)
     elif not quiet:
-        shape_in = "×".join(str(v) for v in outcome.input_shape[:2][::-1])
-        shape_out = "×".join(str(v) for v in outcome.output_shape[:2][::-1])
+        from ..geometry import format_size  # numpy is loaded by now
+
+        shape_in = format_size(outcome.input_shape)
+        shape_out = format_size(outcome.output_shape)
         frames = f", {outcome.frames} frames" if outcome.frames > 1 else ""
         source = "standard input" if str(outcome.input) == "-" else str(outcome.input)
         target = "standard output" if str(outcome.output) == "-" else str(outcome.output)

@@ -9,7 +9,7 @@ from typing import Any
 import click
 import numpy as np
 
-from .options import overwrite_option, stride_option
+from .options import kernel_source_options, overwrite_option, stride_option
 from .scan import scan as scan_command
 
 
@@ -32,28 +32,47 @@ def list_presets() -> None:
 
 
 @kernels.command("show")
-@click.argument("name", metavar="NAME|FILE")
+@click.argument("name", metavar="NAME|FILE[:KEY]")
 @stride_option(None, "Enlargement factor the preset is built for [default: 2].")
+@kernel_source_options
 @click.option(
     "--save",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the kernel to a .npy (weight) or .json (weight and geometry) file.",
+    help="Write the kernel to a .npy (weight only: the flags that give back its geometry "
+    "are printed) or .json (weight and geometry) file.",
 )
 @overwrite_option("Replace an existing --save file.")
 @click.option("--json", "as_json", is_flag=True, help="Print the kernel as JSON on stdout.")
 def show(
-    name: str, stride: tuple[int, int] | None, save: Path | None, overwrite: bool, as_json: bool
+    name: str,
+    stride: tuple[int, int] | None,
+    groups: int | None,
+    bias: str | None,
+    layout: str | None,
+    save: Path | None,
+    overwrite: bool,
+    as_json: bool,
 ) -> None:
-    """Print a preset's or kernel file's weights and geometry."""
+    """Print a preset's, kernel file's or weight file tensor's weights and geometry.
+
+    \b
+    Examples:
+      upsamp kernels show bicubic --stride 3
+      upsamp kernels show generator.safetensors:decoder.up1.weight
+      upsamp kernels show generator.onnx:up1 --json
+    """
     from ..kernel_analysis import kernel_analysis, kernel_json
     from ..kernels import build_kernel, save_kernel
     from . import render
     from .report import render_kernel_analysis
 
-    kernel = build_kernel(name, stride=stride)
+    kernel = build_kernel(name, stride=stride, groups=groups, bias=bias, layout=layout)
     if save is not None:
         _write_kernel(kernel, save, overwrite)
         render.info(f"kernel written to {save}")
+        note = _weights_only_note(kernel, save)
+        if note:
+            render.warn(note)
     analysis = kernel_analysis(kernel)
     if as_json:
         doc = save_kernel(kernel, "kernel.json")
@@ -67,13 +86,19 @@ def show(
 
 def _print_weights(console: Any, kernel: Any) -> None:
     """The kernel's geometry line and its weight tables."""
+    import numpy as np
+    from rich.markup import escape
+
     from . import render
 
     weight = kernel.weight
+    extra = "" if kernel.groups is None else f"  groups {kernel.groups}"
+    if kernel.bias is not None:
+        extra += "  bias " + ",".join(render.format_number(float(v)) for v in np.ravel(kernel.bias))
     console.print(
-        f"[bold]{kernel.name}[/bold]  shape {tuple(weight.shape)}  stride {kernel.stride}  "
+        f"[bold]{escape(kernel.name)}[/bold]  shape {tuple(weight.shape)}  stride {kernel.stride}  "
         f"padding {kernel.padding}  output_padding {kernel.output_padding}  "
-        f"dilation {kernel.dilation}  edge {kernel.edge}"
+        f"dilation {kernel.dilation}  edge {kernel.edge}{extra}"
     )
     if weight.ndim == 2:
         for table in render.array_tables(weight, "weight"):
@@ -100,6 +125,22 @@ def _write_kernel(kernel: Any, path: Path, overwrite: bool) -> None:
         imageio.save_array(path, doc, overwrite=overwrite)
 
 
+def _weights_only_note(kernel: Any, path: Path) -> str | None:
+    """For a ``.npy`` file (weights only) of a kernel whose geometry a bare weight file does
+    not give back (anything but stride 2 and the defaults): the flags to use it with. None
+    when nothing is lost."""
+    if path.suffix.lower() != ".npy":
+        return None
+    flags = _geometry_flags(kernel)
+    if flags == ["--stride 2,2"] and kernel.bias is None:
+        return None
+    lost = "" if kernel.bias is None else " (its bias is not stored either)"
+    return (
+        f"{path} holds only the weights{lost}; use it with --method transconv --kernel "
+        f"{path} {' '.join(flags)} (a .json file keeps the geometry)"
+    )
+
+
 def _geometry_flags(kernel: Any) -> list[str]:
     """Command-line flags that give a bare ``.npy`` weight the kernel's geometry."""
     flags = [f"--stride {kernel.stride[0]},{kernel.stride[1]}"]
@@ -115,8 +156,9 @@ def _geometry_flags(kernel: Any) -> list[str]:
 
 
 @kernels.command("fix")
-@click.argument("name", metavar="FILE|PRESET")
+@click.argument("name", metavar="FILE[:KEY]|PRESET")
 @stride_option(None, "Stride the kernel is used at [default: a file's own, else 2].")
+@kernel_source_options
 @click.option(
     "--how",
     type=click.Choice(("normalize-phases", "hold")),
@@ -132,7 +174,16 @@ def _geometry_flags(kernel: Any) -> list[str]:
     help="The repaired kernel: .json keeps the geometry, .npy only the weights.",
 )
 @overwrite_option("Replace an existing output file.")
-def fix(name: str, stride: tuple[int, int] | None, how: str, output: Path, overwrite: bool) -> None:
+def fix(
+    name: str,
+    stride: tuple[int, int] | None,
+    groups: int | None,
+    bias: str | None,
+    layout: str | None,
+    how: str,
+    output: Path,
+    overwrite: bool,
+) -> None:
     """Make a kernel artifact-free and print its analysis before and after.
 
     \b
@@ -147,7 +198,7 @@ def fix(name: str, stride: tuple[int, int] | None, how: str, output: Path, overw
 
     if output.suffix.lower() not in (".npy", ".json"):
         raise click.BadParameter("the kernel file must end in .npy or .json", param_hint="-o")
-    kernel = build_kernel(name, stride=stride)
+    kernel = build_kernel(name, stride=stride, groups=groups, bias=bias, layout=layout)
     before = kernel_analysis(kernel)
     fixed = fix_kernel(kernel, how)
     after = kernel_analysis(fixed)
@@ -167,13 +218,9 @@ def fix(name: str, stride: tuple[int, int] | None, how: str, output: Path, overw
     )
     render_kernel_analysis(after, console, heading="after")
     render.info(f"kernel written to {output}")
-    if output.suffix.lower() == ".npy":
-        flags = _geometry_flags(fixed)
-        lost = " (its bias is not stored either)" if fixed.bias is not None else ""
-        render.info(
-            f"note: {output} holds only the weights{lost}; use it with "
-            f"--method transconv --kernel {output} {' '.join(flags)}"
-        )
+    note = _weights_only_note(fixed, output)
+    if note:
+        render.info(f"note: {note}")
 
 
 class FormType(click.ParamType):

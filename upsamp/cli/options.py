@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..errors import UpsampError
+from ..input_range import INPUT_RANGES
+from ..weights import LAYOUTS
 
 if TYPE_CHECKING:
     from ..methods import Method
@@ -56,9 +58,17 @@ class ScaleType(click.ParamType):
         if isinstance(value, (float, tuple)):
             return value
         try:
-            return parse_scale(str(value))
+            scale = parse_scale(str(value))
         except ParameterError as exc:
             self.fail(str(exc), param, ctx)
+        from ..errors import ShrinkingError
+        from ..geometry import check_enlarging  # with numpy: imported when --scale is given
+
+        try:
+            check_enlarging((1, 1), scale=scale)
+        except ShrinkingError as exc:
+            self.fail(str(exc), param, ctx)
+        return scale
 
 
 class SizeType(click.ParamType):
@@ -222,6 +232,37 @@ def scheduler_option(help: str) -> Callable[[Callable[..., Any]], Callable[..., 
     )
 
 
+#: How a kernel read from a file is used: ``enlarge``, ``batch`` and ``kernels show|fix``.
+_KERNEL_SOURCE_OPTIONS: list[F] = [
+    method_option(
+        "--groups",
+        type=click.IntRange(min=1),
+        help="{Methods}: channel groups of a 4-D kernel (C for one filter per channel) "
+        "[default: the file's, or the bias length's].",
+    ),
+    method_option(
+        "--bias",
+        metavar="ARRAY|FILE[:KEY]|none",
+        help="{Methods}: the bias, one value or one per output channel (0.1,0.2,0.3), a "
+        ".npy/.json/weight file tensor, or none [default: the file's, e.g. <prefix>.bias].",
+    ),
+    method_option(
+        "--layout",
+        type=click.Choice(LAYOUTS),
+        help="{Methods}: the layout of a plain 4-D array: torch/onnx (C_in, C_out/groups, "
+        "kH, kW), keras (kH, kW, C_out, C_in), tflite (C_out, kH, kW, C_in) [default: torch].",
+    ),
+]
+
+#: ``--input-range``: ``enlarge``, ``batch`` and ``report``.
+input_range_option = method_option(
+    "--input-range",
+    type=click.Choice(tuple(INPUT_RANGES)),
+    help="{Methods}: the range the kernel's weights and bias were trained on; pixel values "
+    "are mapped to it before the method and back after [default: the image's own: 0..255 "
+    "for 8-bit, the type's range for other integers; float images are never mapped].",
+)
+
 #: Every option of the method and its parameters; ``enlarge`` and ``batch`` both apply it.
 _METHOD_OPTIONS: list[F] = [
     click.option(
@@ -253,10 +294,11 @@ _METHOD_OPTIONS: list[F] = [
     method_option(
         "-k",
         "--kernel",
-        metavar="PRESET|FILE",
-        help="{Methods} kernel: a preset (see 'upsamp kernels list') or a .npy/.json file; "
-        "a sub-pixel kernel may also be icnr:PRESET or icnr:FILE (every phase the same "
-        "filter) [default: bilinear].",
+        metavar="PRESET|FILE[:KEY]",
+        help="{Methods} kernel: a preset (see 'upsamp kernels list'), a .npy/.json file, or a "
+        "tensor of a weight file: FILE.npz:KEY, FILE.safetensors:KEY, FILE.onnx:NODE, "
+        "FILE.pt:KEY; a sub-pixel kernel may also be icnr:PRESET or icnr:FILE (every phase the "
+        "same filter) [default: bilinear].",
     ),
     method_option(
         "--padding",
@@ -275,6 +317,8 @@ _METHOD_OPTIONS: list[F] = [
         is_flag=True,
         help="Scale the kernel so its mean phase sum is 1 (a flat image keeps its level).",
     ),
+    *_KERNEL_SOURCE_OPTIONS,
+    input_range_option,
     method_option(
         "--resize",
         type=click.Choice(RESIZE_CHOICES),
@@ -350,6 +394,14 @@ alpha_option = click.option(
 )
 
 
+#: ``--linear``: ``enlarge``, ``batch`` and ``report``.
+linear_option = click.option(
+    "--linear",
+    is_flag=True,
+    help="Resample in linear light: decode sRGB before, encode after (8/16-bit images).",
+)
+
+
 def frame_option(help: str) -> F:
     """``--frame N``: one frame (0-based) of an animation or page of a multi-page TIFF."""
     return click.option("--frame", type=click.IntRange(min=0), metavar="N", help=help)
@@ -359,11 +411,7 @@ def frame_option(help: str) -> F:
 #: ``batch`` both apply it.
 _IMAGE_OPTIONS: list[F] = [
     alpha_option,
-    click.option(
-        "--linear",
-        is_flag=True,
-        help="Resample in linear light: decode sRGB before, encode after (8/16-bit images).",
-    ),
+    linear_option,
     frame_option(
         "Enlarge only frame N (0-based) of an animation or multi-page TIFF [default: every "
         "frame]."
@@ -405,6 +453,7 @@ def _stack(options: list[F]) -> Callable[[F], F]:
 
 
 method_options = _stack(_METHOD_OPTIONS)
+kernel_source_options = _stack(_KERNEL_SOURCE_OPTIONS)
 unpool_options = _stack(_UNPOOL_OPTIONS)
 output_options = _stack(_OUTPUT_OPTIONS)
 image_options = _stack(_IMAGE_OPTIONS)
@@ -444,6 +493,7 @@ def settings_from_options(params: dict[str, Any], *, require_indices: bool = Tru
 
     Options that do not apply to the chosen built-in method are usage errors.
     """
+    from ..input_range import parse_input_range
     from ..methods import MethodOptions, get_method
     from ..pipeline import DEFAULT_MAX_OUTPUT_PIXELS, EnlargeSettings
 
@@ -483,6 +533,9 @@ def settings_from_options(params: dict[str, Any], *, require_indices: bool = Tru
             edge=params.get("edge"),
             normalize=bool(params.get("normalize")),
             resize=params.get("resize"),
+            groups=params.get("groups"),
+            bias=params.get("bias"),
+            layout=params.get("layout"),
         )
         stride = kernel.stride
     defaults = MethodOptions()
@@ -507,6 +560,9 @@ def settings_from_options(params: dict[str, Any], *, require_indices: bool = Tru
         quality=params.get("quality"),
         stride_given=stride_given,
         positions=found,
+        input_range=(
+            None if params.get("input_range") is None else parse_input_range(params["input_range"])
+        ),
         alpha=params.get("alpha") or "premultiplied",
         linear=bool(params.get("linear")),
         frame=params.get("frame"),
@@ -528,9 +584,12 @@ __all__ = [
     "method_option",
     "positions_missing",
     "method_options",
+    "kernel_source_options",
     "scheduler_option",
     "alpha_option",
     "frame_option",
+    "input_range_option",
+    "linear_option",
     "image_options",
     "ColourType",
     "ALPHA_CHOICES",

@@ -29,6 +29,7 @@ from .._arrays import (
     result_dtype,
 )
 from ..errors import KernelError, ParameterError
+from ..geometry import format_size
 from ..threads import run_in_bands
 from .polyphase import BAND_VALUES, extended_take
 
@@ -240,7 +241,8 @@ def conv2d(
     out_h, out_w = h + top + bottom - kh + 1, w + left + right - kw + 1
     if out_h < 1 or out_w < 1:
         raise ParameterError(
-            f"a {kh}x{kw} kernel with this padding leaves no output for a {h}x{w} input"
+            f"a {format_size((kh, kw))} kernel with this padding leaves no output for a "
+            f"{format_size((h, w))} input"
         )
     c_out = cw.out_channels(c)
     b = bias_vector(bias, c_out)

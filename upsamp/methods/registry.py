@@ -55,7 +55,18 @@ CLI_OPTIONS: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "scale": ("scale",),
         "size": ("size",),
         "align_corners": ("align_corners",),
-        "kernel": ("kernel", "padding", "output_padding", "dilation", "edge", "normalize"),
+        "kernel": (
+            "kernel",
+            "padding",
+            "output_padding",
+            "dilation",
+            "edge",
+            "normalize",
+            "groups",
+            "bias",
+            "layout",
+            "input_range",
+        ),
         "indices": ("indices", "guide"),
         "output_size": (),
         "resize": ("resize",),
@@ -238,6 +249,18 @@ class Method:
     input_channels : callable
         ``input_channels(options)``: the image channels the options' kernel needs, or None
         when any number will do (the pipeline checks it before reading the rest).
+    taps : callable, optional
+        Separable interpolating methods: ``taps((H, W), options) -> (rows, cols)``, per axis
+        the input indices and weights every output index reads, with its source coordinate
+        (:class:`upsamp.methods.resample.AxisTaps`: ``index``, ``weight``, ``source``,
+        ``edge``); the result is ``y[r, c] = Σ_t Σ_u rows.weight[r, t]·cols.weight[c, u]·
+        x[rows.index[r, t], cols.index[c, u]]``. The ``weights`` view of ``upsamp explain``
+        shows them.
+    fit_channels : callable, optional
+        ``fit_channels(channels, options) -> options``: checks the options' kernel against an
+        image of ``channels`` channels before anything runs and returns the options to use
+        (transposed convolution: a 4-D kernel that would mix the channels without ``groups``
+        is refused, :func:`upsamp.weights.check_channel_fit`); raises a one-line error.
     """
 
     name: str
@@ -267,6 +290,8 @@ class Method:
     kernel_from_transconv: Callable[[Any, MethodOptions], Any] | None = None
     overshoots: Callable[[MethodOptions], bool] = _never
     input_channels: Callable[[MethodOptions], int | None] = _any_channels
+    fit_channels: Callable[[int, MethodOptions], MethodOptions] | None = None
+    taps: Callable[[tuple[int, int], MethodOptions], tuple[Any, Any]] | None = None
 
     def __post_init__(self) -> None:
         if self.cli_options is None:
@@ -296,6 +321,9 @@ class Method:
             dilation=taken.get("dilation"),
             edge=taken.get("edge"),
             normalize_phases=bool(taken.get("normalize")),
+            groups=taken.get("groups"),
+            bias=taken.get("bias"),
+            layout=taken.get("layout"),
         )
 
     def option_flags(self) -> list[str]:

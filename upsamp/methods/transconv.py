@@ -20,6 +20,7 @@ The computation is the polyphase engine of :mod:`upsamp.methods.polyphase`.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,9 +36,15 @@ from .._arrays import (
     result_dtype,
     row_range,
 )
-from ..errors import KernelError, ParameterError
-from ..geometry import IntOrPair, check_transconv_params, transconv_output_size
+from ..errors import KernelError
+from ..geometry import (
+    IntOrPair,
+    check_output_size,
+    check_transconv_params,
+    transconv_output_size,
+)
 from ..kernels import DEFAULT_PRESET, Kernel, expects_overshoot, preset
+from ..weights import check_channel_fit
 from .interpolate import bilinear_transconv
 from .polyphase import extended_indices, full_window
 from .registry import Method, MethodOptions, Rows, register
@@ -115,18 +122,7 @@ class _Call:
         x3, was_2d = as_planes(x)
         h, w, c = x3.shape
         w4, g, depthwise = _as_weight(weight, c, groups)
-        kh, kw = w4.shape[2:]
-        out_h = transconv_output_size(
-            h, kh, stride=s[0], padding=p[0], output_padding=op[0], dilation=d[0]
-        )
-        out_w = transconv_output_size(
-            w, kw, stride=s[1], padding=p[1], output_padding=op[1], dilation=d[1]
-        )
-        if out_h < 1 or out_w < 1:
-            raise ParameterError(
-                f"output size would be {out_h}x{out_w}: padding {p} is too large for a {h}x{w} "
-                "input"
-            )
+        out_h, out_w = _output_hw((h, w), w4.shape[2:], s, p, op, d)
         c_out = c if depthwise else w4.shape[1] * g
         return cls(
             x3, was_2d, w4, g, depthwise, s, p, op, d, out_h, out_w, c_out,
@@ -340,20 +336,33 @@ def _transconv_rounded_backend(
     return bilinear_rounded(x, geometry["stride"], rows=rows) if same else None
 
 
+def _output_hw(
+    in_hw: tuple[int, int],
+    kernel_hw: tuple[int, int],
+    s: tuple[int, int],
+    p: tuple[int, int],
+    op: tuple[int, int],
+    d: tuple[int, int],
+) -> tuple[int, int]:
+    """The output size, refused (:func:`~upsamp.geometry.check_output_size`) when a side would
+    be empty: the padding is then too large for the input."""
+    out = tuple(
+        transconv_output_size(
+            in_hw[a], kernel_hw[a], stride=s[a], padding=p[a], output_padding=op[a],
+            dilation=d[a],
+        )
+        for a in range(2)
+    )  # fmt: skip
+    padding = f"{p[0]}" if p[0] == p[1] else f"{p[0]},{p[1]}"
+    return check_output_size(out, in_hw, f"padding {padding} is too large")
+
+
 def _transconv_shape(shape: tuple[int, int], options: MethodOptions) -> tuple[int, int]:
     weight, geometry = _weight_and_geometry(options)
     s, p, op, d = check_transconv_params(
         geometry["stride"], geometry["padding"], geometry["output_padding"], geometry["dilation"]
     )
-    kh, kw = weight.shape[-2:]
-    return (
-        transconv_output_size(
-            shape[0], kh, stride=s[0], padding=p[0], output_padding=op[0], dilation=d[0]
-        ),
-        transconv_output_size(
-            shape[1], kw, stride=s[1], padding=p[1], output_padding=op[1], dilation=d[1]
-        ),
-    )
+    return _output_hw((int(shape[0]), int(shape[1])), weight.shape[-2:], s, p, op, d)
 
 
 def _default_kernel(stride: tuple[int, int]) -> Kernel:
@@ -376,6 +385,21 @@ def _transconv_input_channels(options: MethodOptions) -> int | None:
     return None
 
 
+def _transconv_fit_channels(channels: int, options: MethodOptions) -> MethodOptions:
+    """A 4-D kernel must take the image's ``channels`` and, without ``groups``, give as many:
+    a ``(C, 1, k, k)`` kernel read with one group would mix every channel into one
+    (:func:`upsamp.weights.check_channel_fit`). Returns the options with the groups stated."""
+    kernel = options.kernel
+    if kernel is None or np.ndim(kernel.weight) != 4:
+        return options
+    groups = check_channel_fit(
+        kernel.weight, channels=channels, groups=kernel.groups, origin=kernel.source
+    )
+    if groups == kernel.groups:
+        return options
+    return options.replace(kernel=dataclasses.replace(kernel, groups=groups))
+
+
 register(
     Method(
         name="transconv",
@@ -394,5 +418,6 @@ register(
         kernel_from_transconv=lambda kernel, options: kernel,
         overshoots=lambda options: expects_overshoot(options.kernel),
         input_channels=_transconv_input_channels,
+        fit_channels=_transconv_fit_channels,
     )
 )
