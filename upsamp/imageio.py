@@ -20,13 +20,14 @@ Conventions
 from __future__ import annotations
 
 import errno
+import io
 import os
 import secrets
 import stat
 import struct
 import threading
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,7 +44,7 @@ from PIL import (
 
 from .errors import InputError, OutputError, ParameterError
 from .geometry import format_size
-from .png import PNG_MODES, write_png
+from .png import PNG_MODES, PngWriter, write_png
 
 __all__ = [
     "LoadedImage",
@@ -61,6 +62,7 @@ __all__ = [
     "save_array",
     "save_image",
     "save_stored",
+    "save_stored_bands",
     "split_mode",
     "storage_dtype",
     "with_alpha",
@@ -373,9 +375,24 @@ def _to_supported_mode(im: Image.Image, png: tuple[int, int] | None) -> tuple[Im
     return im.convert(target), target
 
 
+def _image_array(im: Image.Image, strip_bytes: int = 8 << 20) -> np.ndarray:
+    """``np.array(im)``, copied a strip of rows at a time: Pillow hands an image to numpy as
+    one bytes object, which for a big image would be a third copy of it in memory."""
+    width, height = im.size
+    first = np.asarray(im.crop((0, 0, width, min(height, 1))))
+    if first.nbytes * height <= 8 * strip_bytes:  # small enough: one copy is faster
+        return np.array(im)
+    out = np.empty((height,) + first.shape[1:], dtype=first.dtype)
+    step = max(1, strip_bytes // max(1, first.nbytes))
+    for top in range(0, height, step):
+        bottom = min(height, top + step)
+        out[top:bottom] = np.asarray(im.crop((0, top, width, bottom)))
+    return out
+
+
 def _split(im: Image.Image, mode: str) -> tuple[np.ndarray, np.ndarray | None]:
     """Return ``(pixels, alpha)`` as writable arrays of the storage dtype of ``mode``."""
-    arr = np.array(im)
+    arr = _image_array(im)
     dtype = _STORAGE_DTYPE[mode]
     if mode in ("LA", "RGBA"):
         pixels = np.ascontiguousarray(arr[..., :-1], dtype=dtype)
@@ -2045,6 +2062,121 @@ def save_stored(
         path, [stored], mode=mode, info=info, overwrite=overwrite, encoding=encoding,
         format=fmt,
     )  # fmt: skip
+
+
+def save_stored_bands(
+    path: PathLike,
+    bands: Iterable[np.ndarray],
+    *,
+    shape: tuple[int, int],
+    mode: str,
+    info: dict[str, Any] | None = None,
+    overwrite: bool = False,
+    compress_level: int | None = None,
+    quality: int | None = None,
+    encoding: EncoderSettings | None = None,
+    format: str | None = None,
+) -> None:
+    """Write stored values (as :func:`save_stored` takes them) that arrive band by band.
+
+    ``bands`` yields consecutive bands of rows, top to bottom, of an image of ``shape``
+    ``(height, width)``; each band may be reused by the caller once the next one is asked for.
+    PNG (every mode :mod:`upsamp.png` writes) and 8-bit L and RGB JPEG are encoded as the
+    bands come (:class:`upsamp.png.PngWriter`, :class:`upsamp.jpeg.JpegStripWriter`), so the
+    whole image is never in memory: the PNG is the same bytes :func:`save_stored` writes, the
+    JPEG decodes to the same pixels (it has a restart marker every strip). Other formats
+    gather the bands into one array first. Same checks, metadata and atomic write as
+    :func:`save_stored`; an exception from ``bands`` leaves nothing at ``path``.
+    """
+    target = Path(path)
+    fmt = output_format(target, format)
+    if fmt == "NPY":
+        raise OutputError(f"{target}: .npy outputs keep float results; use save_array")
+    meta = info or {}
+    if encoding is None:
+        encoding = encoder_settings(fmt, quality=quality, compress_level=compress_level)
+    height, width = int(shape[0]), int(shape[1])
+    has_alpha = mode in _ALPHA_MODES
+    colour_mode, full_mode = _mode_for_save(mode, has_alpha)
+    channels = _CHANNELS[full_mode]
+    png = fmt == "PNG" and full_mode in PNG_MODES
+    jpeg = fmt == "JPEG" and full_mode in ("L", "RGB")
+    if not (png or jpeg):
+        stored = np.empty((height, width, channels), dtype=_STORAGE_DTYPE[full_mode])
+        row = 0
+        for band in bands:
+            stored[row : row + len(band)] = band if band.ndim == 3 else band[:, :, None]
+            row += len(band)
+        save_stored(target, stored, mode=mode, info=meta, overwrite=overwrite,
+                    encoding=encoding, format=fmt)  # fmt: skip
+        return
+    _check_format(target, fmt, colour_mode, has_alpha, 3 if colour_mode in ("RGB", "RGB;16") else 2)
+    if str(target) != "-":
+        check_target(target, overwrite)
+    options = _pillow_options(fmt, meta, encoding)
+
+    def write(tmp: Path) -> None:
+        try:
+            with open(tmp, "wb") as fh:
+                if png:
+                    _stream_png(fh, bands, width, height, full_mode, options)
+                else:
+                    _stream_jpeg(fh, bands, width, height, channels, full_mode, options)
+            if png:
+                _append_png_chunks(tmp, _png_text_chunks(meta))
+            elif meta.get("iptc"):
+                _splice_jpeg_app13(tmp, bytes(meta["iptc"]))
+        except OutputError:
+            raise
+        except (OSError, ValueError, TypeError, KeyError) as exc:
+            raise OutputError(f"{target}: cannot write {fmt} ({_reason(exc)})") from None
+
+    _deliver(target, write, overwrite)
+
+
+def _stream_png(
+    fh: Any, bands: Iterable[np.ndarray], width: int, height: int, mode: str,
+    options: dict[str, Any],
+) -> None:  # fmt: skip
+    with PngWriter(
+        fh,
+        width,
+        height,
+        mode,
+        compress_level=options.get("compress_level", 6),
+        icc_profile=options.get("icc_profile"),
+        dpi=options.get("dpi"),
+        exif=options.get("exif"),
+        threads=_cpu_count(),
+    ) as writer:
+        for band in bands:
+            writer.write_rows(band)
+
+
+def _stream_jpeg(
+    fh: Any, bands: Iterable[np.ndarray], width: int, height: int, channels: int, mode: str,
+    options: dict[str, Any],
+) -> None:  # fmt: skip
+    from .jpeg import JpegStripWriter, UnsupportedJpeg
+
+    def encode(rows: np.ndarray) -> bytes:
+        buffer = io.BytesIO()
+        _pillow_frame(rows, mode, "JPEG").save(buffer, format="JPEG", **options)
+        return buffer.getvalue()
+
+    try:
+        writer = JpegStripWriter(fh, width, height, channels, encode, threads=_cpu_count())
+    except UnsupportedJpeg:  # settings whose files cannot be joined: encode the whole image
+        stored = np.empty((height, width, channels), dtype=np.uint8)
+        row = 0
+        for band in bands:
+            stored[row : row + len(band)] = band if band.ndim == 3 else band[:, :, None]
+            row += len(band)
+        _pillow_frame(stored, mode, "JPEG").save(fh, format="JPEG", **options)
+        return
+    with writer:
+        for band in bands:
+            writer.write_rows(band)
 
 
 #: Formats that hold several frames (PNG as APNG, TIFF as pages).

@@ -58,6 +58,7 @@ __all__ = [
     "enlarge_file",
     "enlarge_image",
     "enlarge_to_storage",
+    "iter_stored_bands",
     "model_range_map",
     "output_shape",
     "read_positions",
@@ -639,6 +640,73 @@ def result_span(
     return (min(lows), max(highs)) if lows else None
 
 
+class _Clipped:
+    """The running count of colour values clipped while storing."""
+
+    def __init__(self) -> None:
+        self.clipped = 0.0
+        self.total = 0
+
+    @property
+    def fraction(self) -> float:
+        return self.clipped / self.total if self.total else 0.0
+
+
+def iter_stored_bands(
+    image: imageio.LoadedImage,
+    settings: EnlargeSettings,
+    mode: str,
+    *,
+    rows: tuple[int, int] | None = None,
+    value_span: tuple[float, float] | None = None,
+    progress: Progress | None = None,
+    tally: _Clipped | None = None,
+) -> Iterator[np.ndarray]:
+    """Yield consecutive bands of the result of ``image`` stored in ``mode``: ``(rows, W, C)``
+    arrays of the mode's storage dtype, alpha last for LA/RGBA (what :func:`enlarge_to_storage`
+    returns, cut into bands; each band is a new array). ``tally``, when given, counts the
+    clipped colour values; ``progress`` as for :func:`iter_bands` (the first pass of
+    ``range_mode="rescale"`` is not counted)."""
+    dtype = imageio.storage_dtype(mode)
+    colour_mode, has_alpha = imageio.split_mode(mode)
+    keep = image.pixels.dtype == dtype and colour_mode == imageio.split_mode(image.mode)[0]
+    span = None
+    if settings.range_mode == "rescale":
+        span = value_span if value_span is not None else result_span(image, settings)
+    # Exact integer paths round exactly as to_storage does; with a rescale map they cannot.
+    exact = keep and span is None
+    alpha_mode = "I;16" if dtype == np.uint16 else "L"
+    bands = iter_bands(
+        image,
+        settings,
+        keep_dtype=keep,
+        rounded=exact,
+        rows=rows,
+        progress=progress,
+    )
+    for _, _, colour, alpha in bands:
+        colour3 = colour if colour.ndim == 3 else colour[:, :, None]
+        if colour3.dtype == dtype and keep:
+            values, fraction = colour3, 0.0
+        else:
+            values, fraction = imageio.to_storage(
+                colour3, colour_mode, range_mode=settings.range_mode, value_span=span
+            )
+        if tally is not None:
+            tally.clipped += fraction * colour3.size
+            tally.total += colour3.size
+        if not has_alpha:
+            yield values
+            continue
+        band = np.empty(values.shape[:2] + (values.shape[2] + 1,), dtype=dtype)
+        band[:, :, :-1] = values
+        if alpha is not None:
+            band[:, :, -1] = (
+                alpha if alpha.dtype == dtype else imageio.to_storage(alpha, alpha_mode)[0]
+            )
+        yield band
+
+
 def enlarge_to_storage(
     image: imageio.LoadedImage,
     settings: EnlargeSettings,
@@ -658,53 +726,24 @@ def enlarge_to_storage(
 
     ``rows=(first, last)`` stores only those output rows, exactly as they are in the whole
     stored result (:mod:`upsamp.distributed` computes a big image in such chunks).
-    ``progress(done, total)`` is called after each band.
+    ``progress(done, total)`` is called after each band. The bands are those of
+    :func:`iter_stored_bands`.
     """
-    dtype = imageio.storage_dtype(mode)
-    colour_mode, has_alpha = imageio.split_mode(mode)
-    keep = image.pixels.dtype == dtype and colour_mode == imageio.split_mode(image.mode)[0]
-    span = None
-    if settings.range_mode == "rescale":
-        span = value_span if value_span is not None else result_span(image, settings)
+    tally = _Clipped()
     stored: np.ndarray | None = None
-    clipped = 0
-    total = 0
-    first = 0 if rows is None else rows[0]
-    # Exact integer paths round exactly as to_storage does; with a rescale map they cannot.
-    exact = keep and span is None
-    alpha_mode = "I;16" if dtype == np.uint16 else "L"
-    bands = iter_bands(
-        image,
-        settings,
-        keep_dtype=keep,
-        rounded=exact,
-        rows=rows,
-        progress=progress,
-    )
-    for start, stop, colour, alpha in bands:
+    row = 0
+    for band in iter_stored_bands(
+        image, settings, mode, rows=rows, value_span=value_span, progress=progress, tally=tally
+    ):
         if stored is None:
-            width = colour.shape[1]
-            channels = (colour.shape[2] if colour.ndim == 3 else 1) + has_alpha
             out_h = _output_height(image, settings) if rows is None else rows[1] - rows[0]
-            stored = np.empty((out_h, width, channels), dtype=dtype)
-        colour3 = colour if colour.ndim == 3 else colour[:, :, None]
-        if colour3.dtype == dtype and keep:
-            values, fraction = colour3, 0.0
-        else:
-            values, fraction = imageio.to_storage(
-                colour3, colour_mode, range_mode=settings.range_mode, value_span=span
-            )
-        stored[start - first : stop - first, :, : colour3.shape[2]] = values
-        clipped += fraction * colour3.size
-        total += colour3.size
-        if alpha is not None and has_alpha:
-            stored[start - first : stop - first, :, -1] = (
-                alpha if alpha.dtype == dtype else imageio.to_storage(alpha, alpha_mode)[0]
-            )
+            stored = np.empty((out_h,) + band.shape[1:], dtype=band.dtype)
+        stored[row : row + len(band)] = band
+        row += len(band)
     assert stored is not None
     if stored.shape[2] == 1:
         stored = stored[:, :, 0]
-    return stored, (clipped / total if total else 0.0)
+    return stored, tally.fraction
 
 
 def _output_height(image: imageio.LoadedImage, settings: EnlargeSettings) -> int:
@@ -803,10 +842,13 @@ class Compute:
     storage: Callable[..., tuple[np.ndarray, float]] = enlarge_to_storage
     arrays: Callable[..., tuple[np.ndarray, np.ndarray | None]] = enlarge_image
     working_bytes: Callable[[tuple[int, ...], tuple[int, ...]], int] = estimate_bytes
+    #: The stored bands are computed here, so a single image goes to the encoder band by band
+    #: (:func:`iter_stored_bands`) and its whole output never exists in memory.
+    streams: bool = False
 
 
-#: Everything computed in this process, band by band.
-LOCAL_COMPUTE = Compute()
+#: Everything computed in this process, band by band, streamed to the encoder.
+LOCAL_COMPUTE = Compute(streams=True)
 
 
 def load_frames(input_path: str | Path, settings: EnlargeSettings) -> list[imageio.LoadedImage]:
@@ -882,8 +924,9 @@ def enlarge_file(
     format from ``settings.output_format`` or the input's).
 
     ``compute`` says where the enlargement is computed (:class:`Compute`); loading, checking
-    and writing always happen here. ``progress(done, total)`` counts output rows over all
-    frames (work done here only).
+    and writing always happen here. Computed here, a single image goes to the encoder band by
+    band (:func:`upsamp.imageio.save_stored_bands`). ``progress(done, total)`` counts output
+    rows over all frames (work done here only).
 
     Raises an :class:`~upsamp.errors.UpsampError` subclass for every expected problem; nothing is
     written then.
@@ -952,7 +995,23 @@ def enlarge_file(
         rows_each = out_shape[0]
         stored_frames = []
         clipped_sum = 0.0
-        for index, frame in enumerate(frames):
+        if compute.streams and len(frames) == 1:
+            tally = _Clipped()
+            imageio.save_stored_bands(
+                output_path,
+                iter_stored_bands(image, settings, mode, progress=progress, tally=tally),
+                shape=out_shape[:2],
+                mode=mode,
+                info=info,
+                overwrite=settings.overwrite,
+                encoding=encoding,
+                format=fmt,
+            )
+            clipped_sum = tally.fraction
+            frames_to_store = []
+        else:
+            frames_to_store = frames
+        for index, frame in enumerate(frames_to_store):
             if progress is not None and compute.storage is enlarge_to_storage:
                 storage = functools.partial(
                     enlarge_to_storage,
@@ -962,20 +1021,21 @@ def enlarge_file(
             stored_frames.append(stored)
             clipped_sum += clipped_one
         clipped = clipped_sum / len(frames)
-        imageio.save_frames(
-            output_path,
-            stored_frames,
-            mode=mode,
-            info=info,
-            overwrite=settings.overwrite,
-            encoding=encoding,
-            format=fmt,
-            **_animation(frames),
-        )
-        stored = stored_frames[0]
-        result_shape = stored.shape[:2] + ((channels,) if channels > 1 else ())
+        if stored_frames:
+            imageio.save_frames(
+                output_path,
+                stored_frames,
+                mode=mode,
+                info=info,
+                overwrite=settings.overwrite,
+                encoding=encoding,
+                format=fmt,
+                **_animation(frames),
+            )
+        out_hw = tuple(out_shape[:2])
+        result_shape = out_hw + ((channels,) if channels > 1 else ())
         if image.pixels.ndim == 3 and channels == 1:
-            result_shape = stored.shape[:2] + (1,)
+            result_shape = out_hw + (1,)
     return EnlargeOutcome(
         input=input_path,
         output=output_path,

@@ -1,9 +1,10 @@
 """How much of the machine a run may use: CPUs, memory, and the output budget.
 
 One rule for the CPU count (:func:`usable_cpus`), one reading of the memory available
-(:func:`available_memory`), one estimate of the working memory of an enlargement
-(:func:`estimate_bytes`) and the check that refuses an output too large for either the pixel
-limit or the memory (:func:`check_output_budget`). No Click, no Rich, no image I/O.
+(:func:`available_memory`), both bounded by the limits of the control group the process runs
+in (Docker, Kubernetes, SLURM: :mod:`upsamp.cgroup`), one estimate of the working memory of an
+enlargement (:func:`estimate_bytes`) and the check that refuses an output too large for either
+the pixel limit or the memory (:func:`check_output_budget`). No Click, no Rich, no image I/O.
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ from collections.abc import Callable
 
 import numpy as np
 
+from . import cgroup
 from .errors import OutputError
 from .geometry import format_size
 
 __all__ = [
     "DEFAULT_MAX_OUTPUT_PIXELS",
+    "CGROUP_ROOT",
     "available_memory",
     "banded_bytes",
     "check_output_budget",
@@ -30,14 +33,22 @@ __all__ = [
 #: be enlarged x2 without options; the memory check below is the guard that matters.
 DEFAULT_MAX_OUTPUT_PIXELS = 1 << 30
 
+#: The directory standing for ``/`` when the cgroup files are read (tests point it at a fake tree).
+CGROUP_ROOT = "/"
+
 
 def usable_cpus() -> int:
-    """The number of CPUs this process may run on: its CPU affinity where the system has one,
-    else ``os.cpu_count()``; at least 1."""
+    """The number of CPUs this process may use: its CPU affinity where the system has one (else
+    ``os.cpu_count()``), lowered to the cgroup's CPU quota rounded up
+    (:func:`upsamp.cgroup.cpu_limit`) when that is smaller; at least 1."""
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        cpus = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):  # no affinity outside Linux
-        return max(1, os.cpu_count() or 1)
+        cpus = os.cpu_count() or 1
+    quota = cgroup.cpu_limit(CGROUP_ROOT)
+    if quota is not None:
+        cpus = min(cpus, quota)
+    return max(1, cpus)
 
 
 def estimate_bytes(
@@ -77,7 +88,17 @@ def banded_bytes(
 
 
 def available_memory() -> int | None:
-    """Bytes of memory available to new allocations (``MemAvailable``), or None if unknown."""
+    """Bytes of memory available to new allocations: the host's (``MemAvailable``), lowered to
+    what the cgroup still allows (its limit minus its usage, :func:`upsamp.cgroup.memory_available`)
+    when that is smaller; None if neither is known."""
+    host = _host_available_memory()
+    group = cgroup.memory_available(CGROUP_ROOT)
+    known = [value for value in (host, group) if value is not None]
+    return min(known) if known else None
+
+
+def _host_available_memory() -> int | None:
+    """The host's ``MemAvailable`` (or free pages where there is no ``/proc``), or None."""
     try:
         with open("/proc/meminfo", encoding="ascii") as fh:
             for line in fh:

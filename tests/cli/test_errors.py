@@ -534,6 +534,7 @@ def test_write_failure_leaves_no_temporary_file(check, monkeypatch, small_rgb):
 
     monkeypatch.setattr(Image.Image, "save", broken_save)
     monkeypatch.setattr(upsamp_imageio, "write_png", lambda *a, **k: broken_save(None))
+    monkeypatch.setattr(upsamp_imageio, "PngWriter", lambda *a, **k: broken_save(None))
     check(["enlarge", small_rgb.name, "-o", "o.png"], 1, "o.png")
 
 
@@ -543,6 +544,7 @@ def test_interrupt_exits_130_and_leaves_no_temporary_file(check, monkeypatch, sm
 
     monkeypatch.setattr(Image.Image, "save", interrupted_save)
     monkeypatch.setattr(upsamp_imageio, "write_png", lambda *a, **k: interrupted_save(None))
+    monkeypatch.setattr(upsamp_imageio, "PngWriter", lambda *a, **k: interrupted_save(None))
     check(["enlarge", small_rgb.name, "-o", "o.png"], 130, "interrupted")
 
 

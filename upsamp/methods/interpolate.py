@@ -38,6 +38,7 @@ from .rounded import (
     linear_rounded,
     round_near_halves,
 )
+from .spread import spread
 
 __all__ = ["nearest", "bilinear", "bilinear_transconv"]
 
@@ -110,9 +111,20 @@ def nearest(
     r0, r1 = row_range(rows, out_h)
     dtype = x.dtype if keep_dtype else result_dtype(x)
     scales = (None, None) if size is not None else scale_pair(scale)  # type: ignore[arg-type]
-    src_rows = _nearest_index(x.shape[0], out_h, scales[0])[r0:r1]
+    all_rows = _nearest_index(x.shape[0], out_h, scales[0])
     src_cols = _nearest_index(x.shape[1], out_w, scales[1])
-    return gather_pixels(x, src_rows, src_cols).astype(dtype, copy=False)
+    factors = (_replication(all_rows, x.shape[0]), _replication(src_cols, x.shape[1]))
+    if factors[0] and factors[1]:  # an integer factor: every pixel copied into its cell
+        return spread(x, (factors[0], factors[1]), rows=(r0, r1), dtype=dtype)
+    return gather_pixels(x, all_rows[r0:r1], src_cols).astype(dtype, copy=False)
+
+
+def _replication(index: np.ndarray, n: int) -> int:
+    """``k`` when ``index`` is ``[0]*k + [1]*k + ... + [n-1]*k`` (an integer factor), else 0."""
+    k = len(index) // n
+    if k < 1 or len(index) != n * k:
+        return 0
+    return k if np.array_equal(index, np.arange(len(index)) // k) else 0
 
 
 def gather_pixels(x: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:

@@ -26,8 +26,8 @@ from .._arrays import (
 from ..errors import ParameterError
 from ..geometry import format_size
 from ..kernels import Kernel, preset
-from ..threads import run_in_bands
 from .registry import Method, MethodOptions, Rows, register
+from .spread import spread
 
 __all__ = ["bed_of_nails", "max_pool", "max_unpool", "unpool_output_size"]
 
@@ -62,15 +62,7 @@ def bed_of_nails(
     sh, sw = int_pair(stride, "stride", minimum=1)
     r0, r1 = row_range(rows, x.shape[0] * sh)
     dtype = x.dtype if keep_dtype else result_dtype(x)
-    first, last = r0 // sh, -(-r1 // sh)  # input rows whose cells meet the band
-    cells = np.zeros((last - first, sh, x.shape[1], sw) + x.shape[2:], dtype=dtype)
-
-    def place(a: int, b: int) -> None:
-        cells[a:b, 0, :, 0] = x[first + a : first + b]
-
-    run_in_bands(place, 0, last - first, rows_per_band=max(16, (1 << 19) // max(1, x[0].size)))
-    y = cells.reshape(((last - first) * sh, x.shape[1] * sw) + x.shape[2:])
-    return y[r0 - first * sh : r1 - first * sh]
+    return spread(x, (sh, sw), corner_only=True, rows=(r0, r1), dtype=dtype)
 
 
 def max_pool(x: np.ndarray, size: int | Iterable[int]) -> tuple[np.ndarray, np.ndarray]:

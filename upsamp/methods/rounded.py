@@ -65,6 +65,67 @@ def bilinear_rounded(
     if x.dtype not in ROUNDED_DTYPES:
         raise ParameterError(f"bilinear_rounded needs uint8 or uint16 input, got {x.dtype}")
     sh, sw = int_pair(factor, "factor", minimum=1)
+    if (sh, sw) == (2, 2) and x.dtype == np.uint8:
+        return _bilinear_x2_uint8(x, rows)
+    return _bilinear_rounded_window(x, (sh, sw), rows)
+
+
+def _bilinear_x2_uint8(x: np.ndarray, rows: tuple[int, int] | None) -> np.ndarray:
+    """:func:`bilinear_rounded` for factor 2 on uint8 images, one pass per output phase.
+
+    Output row ``2i`` is ``x[i-1] + 3 x[i]`` and row ``2i+1`` is ``3 x[i] + x[i+1]`` (edge rows
+    repeated), likewise for columns; each of the four phases is that sum (at most
+    ``255 · 16``, so uint16) divided by 16 half to even, written into its rows and columns of
+    the output one channel at a time (a strided copy of single bytes is far faster in numpy
+    than one of 3-byte pixels). Whole input rows are shifted by the channel count for the
+    column neighbours, so no pass works on a strided view.
+    """
+    x3 = x if x.ndim == 3 else x[:, :, None]
+    height, width, channels = x3.shape
+    r0, r1 = row_range(rows, 2 * height)
+    result = np.empty((r1 - r0, 2 * width, channels), dtype=np.uint8)
+    flat = x3.reshape(height, width * channels)
+    c = channels
+
+    def band(start: int, stop: int) -> None:
+        i0, i1 = start // 2, -(-stop // 2)
+        n = i1 - i0
+        aligned = start % 2 == 0 and stop - start == 2 * n
+        target = (
+            result[start - r0 : stop - r0] if aligned else np.empty((2 * n, 2 * width, c), np.uint8)
+        )
+        phases = target.reshape(n, 2, width, 2, c)
+        source = np.arange(i0, i1)
+        middle = flat[i0:i1].astype(np.uint16)
+        middle *= 3
+        for row_phase, neighbour in ((0, source - 1), (1, source + 1)):
+            column = flat[np.clip(neighbour, 0, height - 1)].astype(np.uint16)
+            column += middle  # the row pass: x[i -/+ 1] + 3 x[i], at most 1020
+            tripled = column * 3
+            for column_phase in (0, 1):
+                total = np.empty_like(tripled)
+                if column_phase == 0:  # + the pixel to the left (the first one repeated)
+                    np.add(tripled[:, c:], column[:, :-c], out=total[:, c:])
+                    np.add(tripled[:, :c], column[:, :c], out=total[:, :c])
+                else:  # + the pixel to the right (the last one repeated)
+                    np.add(tripled[:, :-c], column[:, c:], out=total[:, :-c])
+                    np.add(tripled[:, -c:], column[:, -c:], out=total[:, -c:])
+                values = _divide_half_even(total, 16).astype(np.uint8).reshape(n, width, c)
+                for channel in range(c):
+                    phases[:, row_phase, :, column_phase, channel] = values[:, :, channel]
+        if not aligned:
+            result[start - r0 : stop - r0] = target[start - 2 * i0 : stop - 2 * i0]
+
+    run_in_bands(band, r0, r1, rows_per_band=max(8, 2 * ((1 << 18) // max(1, 2 * width * c))))
+    return result if x.ndim == 3 else result[:, :, 0]
+
+
+def _bilinear_rounded_window(
+    x: np.ndarray, factor: tuple[int, int], rows: tuple[int, int] | None
+) -> np.ndarray:
+    """:func:`bilinear_rounded` by the separable transposed-convolution engine (every integer
+    factor, 8 and 16 bits)."""
+    sh, sw = factor
     taps = [integer_bilinear_taps(sh), integer_bilinear_taps(sw)]
     denominator = (2 * sh) * (2 * sw)
     peak = int(np.iinfo(x.dtype).max) * denominator + denominator  # room for rounding
@@ -77,29 +138,36 @@ def bilinear_rounded(
         and peak < 2**16
         and denominator & (denominator - 1) == 0
     )
-    if packed:
-        # Several 8-bit channels share one uint64, 16 bits each ("SIMD within a register"): the
-        # passes then move whole pixels as single numbers, and no 16-bit lane can overflow.
-        lanes = np.zeros(x3.shape[:2] + (1,), dtype=np.uint64)
-        _lane_bytes(lanes, x3.shape[2])[...] = x3  # channel c -> low byte of lane c
-        x3, work = lanes, np.dtype(np.uint64)
     weight = np.outer(taps[0], taps[1]).astype(np.float64)[None, None]
     factors = (taps[0].astype(np.float64), taps[1].astype(np.float64))
     r0, r1 = row_range(rows, out_h)
     result = np.empty((r1 - r0, out_w) + x.shape[2:], dtype=x.dtype)
 
     def band(start: int, stop: int) -> None:
+        # Only the input rows this band reads (output row o reads rows o/s - 2 .. o/s + 1), with
+        # the image's own edge rows repeated past its borders, as edge="replicate" does; the
+        # margin keeps the slice's own edges out of reach.
+        first, last = start // sh - 2, -(-stop // sh) + 2
+        source = x3[np.clip(np.arange(first, last), 0, x3.shape[0] - 1)]
+        work_dtype = work
+        if packed:
+            # Several 8-bit channels share one uint64, 16 bits each ("SIMD within a register"):
+            # the passes then move whole pixels as single numbers, and no 16-bit lane can
+            # overflow.
+            lanes = np.zeros(source.shape[:2] + (1,), dtype=np.uint64)
+            _lane_bytes(lanes, source.shape[2])[...] = source  # channel c -> low byte of lane c
+            source, work_dtype = lanes, np.dtype(np.uint64)
         total = full_window(
-            x3,
+            source,
             weight,
             groups=1,
             depthwise=True,
             stride=(sh, sw),
             dilation=(1, 1),
             origin=(sh // 2, sw // 2),
-            out_shape=(out_h, out_w),
-            rows=(start, stop),
-            dtype=work,
+            out_shape=((last - first) * sh, out_w),
+            rows=(start - first * sh, stop - first * sh),
+            dtype=work_dtype,
             edge="replicate",
             threads=1,
             factors=factors,
