@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import ExitCode, ParameterError, UpsampError
+from .process import sigterm_as_keyboard_interrupt
 from .threads import THREADS_VARIABLE
 
 if TYPE_CHECKING:  # heavy imports (numpy, Pillow) happen inside the functions that need them
@@ -749,9 +750,15 @@ def threads_per_worker(jobs: int) -> int:
     return max(1, default_jobs() // max(1, jobs))
 
 
-def _init_worker(threads: int) -> None:
-    """Worker start-up: ignore SIGINT (the parent decides when workers stop) and cap the
-    threads one image may use at ``threads``."""
+def _init_worker(threads: int, parent_pid: int | None = None) -> None:
+    """Worker start-up: end with the parent (even when it is killed with SIGKILL), ignore
+    SIGINT (the parent decides when workers stop) and cap the threads one image may use at
+    ``threads``."""
+    from .process import die_with_parent, install_one_line_warnings
+
+    if parent_pid is not None:
+        die_with_parent(parent_pid)
+    install_one_line_warnings()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     for name in THREAD_LIMIT_VARIABLES:
         os.environ.setdefault(name, str(threads))
@@ -841,24 +848,6 @@ class _Collector:
 
 
 @contextmanager
-def sigterm_as_keyboard_interrupt() -> Iterator[None]:
-    """Within the block, SIGTERM raises KeyboardInterrupt in the main thread (as Ctrl-C does),
-    so both go through the same clean shutdown. Does nothing outside the main thread."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-@contextmanager
 def _signals_held() -> Iterator[None]:
     """Ignore SIGINT and SIGTERM while cleaning up after an interruption (a second Ctrl-C must
     not leave temporary files behind)."""
@@ -941,7 +930,7 @@ def _run_in_pool(tasks: list[BatchTask], jobs: int, fail_fast: bool, collector: 
                 max_workers=jobs,
                 mp_context=context,
                 initializer=_init_worker,
-                initargs=(threads,),
+                initargs=(threads, os.getpid()),
             )
             in_flight: dict[Future[FileResult], BatchTask] = {}
             broken = False

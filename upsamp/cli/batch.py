@@ -199,7 +199,9 @@ def batch(
         )
     if quiet:
         for result in report.failures:
-            click.echo(f"upsamp: failed: {result.input}: {result.reason}", err=True)
+            click.echo(
+                render.printable(f"upsamp: failed: {result.input}: {result.reason}"), err=True
+            )
     else:
         _show_summary(plan, report)
     ctx.exit(int(report.exit_code))
@@ -320,11 +322,15 @@ def _show_plan(plan: Any, jobs: int, as_json: bool) -> None:
             render.print_json(task.to_json())
         elif task.action == "run":
             click.echo(
-                f"{task.input} → {task.output}  {_dimensions(task.output_shape)}  "
-                f"~{_size(task.estimated_bytes)}"
+                render.printable(
+                    f"{task.input} → {task.output}  {_dimensions(task.output_shape)}  "
+                    f"~{_size(task.estimated_bytes)}"
+                )
             )
         else:
-            click.echo(f"{task.input} → {task.output}  {task.action}: {task.reason}")
+            click.echo(
+                render.printable(f"{task.input} → {task.output}  {task.action}: {task.reason}")
+            )
     render.info(
         f"dry run: {plan.count('run')} to enlarge, {plan.count('skip')} to skip, "
         f"{plan.count('fail')} would fail; {jobs} job{'s' if jobs > 1 else ''}, about "
@@ -348,7 +354,7 @@ def _show_summary(plan: Any, report: Any) -> None:
 
     console = render.stderr_console()
     counts = Table(
-        title=f"upsamp batch: {plan.input_dir} → {plan.output_dir}",
+        title=render.printable(f"upsamp batch: {plan.input_dir} → {plan.output_dir}"),
         box=None,
         show_header=False,
         title_justify="left",
@@ -366,7 +372,10 @@ def _show_summary(plan: Any, report: Any) -> None:
         failures.add_column("file", overflow="fold")
         failures.add_column("reason", overflow="fold")
         for result in report.failures:  # names relative to INPUT_DIR, shown in the title
-            failures.add_row(_relative(result.input, plan.input_dir), result.reason or "")
+            failures.add_row(
+                render.printable(_relative(result.input, plan.input_dir)),
+                render.printable(result.reason or ""),
+            )
         console.print(failures)
     processed = report.count("ok")
     rate = processed / report.seconds if report.seconds > 0 else 0.0
@@ -378,7 +387,7 @@ def _show_summary(plan: Any, report: Any) -> None:
         ending = f"stopped at the first failure (--fail-fast) after {timing}"
     else:
         ending = f"done in {timing}"
-    console.print(ending, markup=False, highlight=False)
+    console.print(ending)
 
 
 __all__ = ["batch"]

@@ -42,6 +42,7 @@ def show(
     name: str, stride: tuple[int, int] | None, save: Path | None, overwrite: bool, as_json: bool
 ) -> None:
     """Print a preset's or kernel file's weights and geometry."""
+
     from .. import imageio
     from ..kernels import save_kernel
     from ..pipeline import build_kernel
@@ -73,13 +74,18 @@ def show(
 
 def _print_weights(console: Any, kernel: Any) -> None:
     """The kernel's geometry line and its weight tables."""
+    from rich.text import Text
+
     from . import render
 
     weight = kernel.weight
     console.print(
-        f"[bold]{kernel.name}[/bold]  shape {tuple(weight.shape)}  stride {kernel.stride}  "
-        f"padding {kernel.padding}  output_padding {kernel.output_padding}  "
-        f"dilation {kernel.dilation}  edge {kernel.edge}"
+        Text.assemble(
+            (render.printable(kernel.name), "bold"),
+            f"  shape {tuple(weight.shape)}  stride {kernel.stride}  "
+            f"padding {kernel.padding}  output_padding {kernel.output_padding}  "
+            f"dilation {kernel.dilation}  edge {kernel.edge}",
+        )
     )
     if weight.ndim == 2:
         for table in render.array_tables(weight, "weight"):
@@ -146,6 +152,8 @@ def fix(name: str, stride: tuple[int, int] | None, how: str, output: Path, overw
       upsamp kernels fix checkerboard --stride 2 --how hold -o fixed.json
       upsamp kernels fix k.npy --stride 3 --how normalize-phases -o k_fixed.npy
     """
+    from rich.text import Text
+
     from ..pipeline import build_kernel
     from ..report import fix_kernel, kernel_analysis
     from . import render
@@ -161,15 +169,21 @@ def fix(name: str, stride: tuple[int, int] | None, how: str, output: Path, overw
 
     console = render.wide_console()
     console.print(
-        f"[bold]{kernel.name}[/bold]  shape {tuple(kernel.weight.shape)}  stride {kernel.stride}  "
-        f"padding {kernel.padding}  output_padding {kernel.output_padding}  "
-        f"dilation {kernel.dilation}"
+        Text.assemble(
+            (render.printable(kernel.name), "bold"),
+            f"  shape {tuple(kernel.weight.shape)}  stride {kernel.stride}  "
+            f"padding {kernel.padding}  output_padding {kernel.output_padding}  "
+            f"dilation {kernel.dilation}",
+        )
     )
     render_kernel_analysis(before, console, heading="before")
     console.print(
-        f"[bold]after --how {how}[/bold]  shape {tuple(fixed.weight.shape)}  "
-        f"stride {fixed.stride}  padding {fixed.padding}  "
-        f"output_padding {fixed.output_padding}  dilation {fixed.dilation}"
+        Text.assemble(
+            (f"after --how {how}", "bold"),
+            f"  shape {tuple(fixed.weight.shape)}  stride {fixed.stride}  "
+            f"padding {fixed.padding}  output_padding {fixed.output_padding}  "
+            f"dilation {fixed.dilation}",
+        )
     )
     render_kernel_analysis(after, console, heading="after")
     render.info(f"kernel written to {output}")
