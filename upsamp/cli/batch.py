@@ -116,6 +116,7 @@ def batch(
     jobs: int | None,
     fail_fast: bool,
     scheduler: str | None,
+    scheduler_timeout: float,
     dry_run: bool,
     as_json: bool,
     quiet: bool,
@@ -193,6 +194,7 @@ def batch(
             plan,
             scheduler,
             jobs if remote else n_jobs,
+            timeout=scheduler_timeout,
             fail_fast=fail_fast,
             as_json=as_json,
             quiet=quiet,
@@ -213,7 +215,14 @@ def _progress_wanted(console: Any, *, quiet: bool, as_json: bool) -> bool:
 
 
 def _run_on_cluster(
-    plan: Any, scheduler: str, jobs: int | None, *, fail_fast: bool, as_json: bool, quiet: bool
+    plan: Any,
+    scheduler: str,
+    jobs: int | None,
+    *,
+    timeout: float,
+    fail_fast: bool,
+    as_json: bool,
+    quiet: bool,
 ) -> Any:
     """``_run`` with the files as tasks on a Dask cluster (``jobs``: the workers of a local
     cluster, or the cap on files in progress on a remote one)."""
@@ -223,9 +232,11 @@ def _run_on_cluster(
 
     with (
         lib.sigterm_as_keyboard_interrupt(),  # a SIGTERM while connecting also shuts down
-        Cluster(scheduler, n_workers=jobs) as cluster,
+        Cluster(scheduler, n_workers=jobs, timeout=timeout) as cluster,
     ):
-        runner = ClusterRunner(cluster, max_in_flight=None if cluster.is_local else jobs)
+        runner = ClusterRunner(
+            cluster, max_in_flight=None if cluster.is_local else jobs, no_workers_timeout=timeout
+        )
         if cluster.threads() == 0:
             render.warn(f"the {cluster.describe()} has no workers yet; waiting for some")
         return _run(

@@ -54,6 +54,7 @@ def enlarge(
     show: bool,
     with_report: bool,
     scheduler: str | None,
+    scheduler_timeout: float,
     **params: Any,
 ) -> None:
     """Enlarge INPUT (an image or a .npy array) with one upsampling method.
@@ -76,7 +77,12 @@ def enlarge(
         outcome = enlarge_file(input_path, output, settings, keep_arrays=show or with_report)
     else:
         outcome = _enlarge_on_cluster(
-            scheduler, input_path, output, settings, keep_arrays=show or with_report
+            scheduler,
+            input_path,
+            output,
+            settings,
+            keep_arrays=show or with_report,
+            timeout=scheduler_timeout,
         )
     if outcome.clipped_fraction > CLIP_WARNING_FRACTION:
         render.warn(
@@ -109,12 +115,18 @@ def enlarge(
 
 
 def _enlarge_on_cluster(
-    scheduler: str, input_path: Path, output: Path | None, settings: Any, *, keep_arrays: bool
+    scheduler: str,
+    input_path: Path,
+    output: Path | None,
+    settings: Any,
+    *,
+    keep_arrays: bool,
+    timeout: float,
 ) -> Any:
     """``enlarge_file`` with the work done by the workers of ``scheduler``."""
     from ..distributed import Cluster, enlarge_on_cluster
 
-    with Cluster(scheduler) as cluster:
+    with Cluster(scheduler, timeout=timeout) as cluster:
         return enlarge_on_cluster(
             input_path, output, settings, cluster.client, keep_arrays=keep_arrays
         )
