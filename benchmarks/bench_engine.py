@@ -9,7 +9,8 @@ faster); absolute times vary from run to run, the ratios much less.
 Cases (1920×1080 RGB photo content, ×2, unless ``--image`` is given):
 
 1. ``upsamp.transconv`` float32 (depthwise 4×4 and 3×3 stride 2, 3→3 channel-mixing 4×4) vs
-   ``torch.nn.functional.conv_transpose2d`` with 2 threads; the plain engine for reference.
+   ``torch.nn.functional.conv_transpose2d`` with 2 threads; the plain scatter of the tests
+   (``tests/reference_impl.py``, float64, one strided slice per tap) for reference.
 2. ``upsamp.bilinear(x_u8, 2, keep_dtype=True)`` (exact integer path, uint8 out) vs Pillow
    BILINEAR (and OpenCV INTER_LINEAR); also the float result followed by ``to_storage``.
 3. nearest, bed of nails, max-unpool (uint8 → uint8 with ``keep_dtype``) vs Pillow NEAREST.
@@ -346,8 +347,9 @@ def close(a: np.ndarray, b: np.ndarray, rtol: float = 1e-4) -> tuple[bool, float
 
 
 def bench_transconv(up: Any, x: np.ndarray, repeat: int, log: Callable[[str], None]) -> list[Row]:
+    from reference_impl import scatter_transconv
+
     from upsamp.kernels import preset
-    from upsamp.methods.transconv import transconv_plain
 
     torch = optional("torch")
     bil = preset("bilinear", 2)
@@ -363,12 +365,14 @@ def bench_transconv(up: Any, x: np.ndarray, repeat: int, log: Callable[[str], No
     for label, w, pad, opad in cases:
         depthwise = w.ndim == 2
         kwargs = dict(stride=2, padding=pad, output_padding=opad)
+        w_plain = np.broadcast_to(w, (c, 1) + w.shape) if depthwise else w
+        plain_kwargs = dict(kwargs, groups=c if depthwise else 1)
         contenders: dict[str, Callable[[], Any]] = {
             "upsamp": lambda w=w, kw=kwargs: up.transconv(x, w, **kw),
-            "plain": lambda w=w, kw=kwargs: transconv_plain(x, w, **kw),
+            "plain": lambda w=w_plain, kw=plain_kwargs: scatter_transconv(x, w, **kw),
         }
         y = up.transconv(x, w, **kwargs)
-        y_plain = transconv_plain(x, w, **kwargs)
+        y_plain = scatter_transconv(x, w_plain, **plain_kwargs)
         notes = []
         if torch is not None:
             xt = torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1))[None])
@@ -942,8 +946,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     def log(message: str) -> None:
         err.print(f"[dim]{time.strftime('%H:%M:%S')}[/] {message}", highlight=False)
 
-    if str(REPO_ROOT) not in sys.path:
-        sys.path.insert(0, str(REPO_ROOT))
+    # the tree's own package, and the tests' reference implementations (the plain scatter)
+    for folder in (REPO_ROOT, REPO_ROOT / "tests"):
+        if str(folder) not in sys.path:
+            sys.path.insert(0, str(folder))
     import upsamp as up
 
     torch = optional("torch")
@@ -977,6 +983,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         log(f"in-process cases, {repeat} interleaved runs each")
         rows += section("transconv", lambda: bench_transconv(up, x_f32, repeat, log), [])
         rows += section("bilinear", lambda: bench_bilinear(up, x_u8, repeat, log), [])
+        rows += section("new methods", lambda: bench_new_methods(up, x_f32, x_u8, repeat, log), [])
         rows += section(
             "nearest/bed-of-nails/max-unpool",
             lambda: bench_copies(up, x_u8, args.image, repeat, log),
@@ -1017,6 +1024,105 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)
     return 0
+
+
+# --------------------------------------------------------------------------------------------
+# 8. sub-pixel convolution, resize-convolution, bicubic and Lanczos at any scale
+
+
+def bench_new_methods(
+    up: Any, x: np.ndarray, x_u8: np.ndarray, repeat: int, log: Callable[[str], None]
+) -> list[Row]:
+    """upsamp's pixel shuffle, resize-conv, bicubic and Lanczos (float32) vs PyTorch's
+    ``pixel_shuffle(conv2d)``, ``conv2d(interpolate)``, ``interpolate(bicubic)`` and Pillow's
+    LANCZOS (uint8 RGB, its usual use)."""
+    from upsamp.kernel_convert import transconv_to_pixel_shuffle
+    from upsamp.kernels import preset
+    from upsamp.methods.cubic import bicubic
+    from upsamp.methods.lanczos import lanczos
+    from upsamp.methods.pixel_shuffle import pixel_shuffle
+    from upsamp.methods.resize_conv import resize_conv
+
+    torch = optional("torch")
+    c = x.shape[2]
+    h, w = x.shape[:2]
+    sub = transconv_to_pixel_shuffle(preset("bilinear", 2))
+    sub_w = sub.weight.astype(np.float32)
+    mixing = np.random.default_rng(6).standard_normal((c, c, 3, 3)).astype(np.float32) / 9
+    cases: list[tuple[str, Callable[[], Any], Callable[[], Any] | None, str]] = []
+    if torch is not None:
+        F = torch.nn.functional
+        xt = torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1))[None])
+        wt = torch.from_numpy(
+            np.ascontiguousarray(np.tile(sub_w[None], (c, 1, 1, 1))).reshape(c * 4, 1, 3, 3)
+        )
+        mt = torch.from_numpy(mixing)
+
+        def no_grad(fn: Callable[[], Any]) -> Callable[[], Any]:
+            def run() -> Any:
+                with torch.no_grad():
+                    return fn()[0].permute(1, 2, 0).numpy()
+
+            return run
+
+        cases += [
+            (
+                "pixel shuffle f32, bilinear preset as 3×3 sub-pixel kernels",
+                lambda: pixel_shuffle(x, sub_w, 2, padding=sub.padding),
+                no_grad(lambda: F.pixel_shuffle(F.conv2d(xt, wt, padding=1, groups=c), 2)),
+                "torch pixel_shuffle(conv2d)",
+            ),
+            (
+                "resize-conv f32, nearest ×2 then 3→3 3×3",
+                lambda: resize_conv(x, mixing, 2),
+                no_grad(lambda: F.conv2d(F.interpolate(xt, scale_factor=2), mt, padding="same")),
+                "torch conv2d(interpolate)",
+            ),
+            (
+                "bicubic f32 ×2",
+                lambda: bicubic(x, 2),
+                no_grad(lambda: F.interpolate(xt, scale_factor=2, mode="bicubic")),
+                "torch interpolate bicubic",
+            ),
+            (
+                "bicubic f32 ×1.5",
+                lambda: bicubic(x, 1.5),
+                no_grad(lambda: F.interpolate(xt, scale_factor=1.5, mode="bicubic")),
+                "torch interpolate bicubic",
+            ),
+        ]
+    im = Image.fromarray(x_u8)
+    cases.append(
+        (
+            "Lanczos-3 f32 ×2",
+            lambda: lanczos(x, 2),
+            lambda: im.resize((2 * w, 2 * h), Image.Resampling.LANCZOS),
+            "Pillow LANCZOS (uint8)",
+        )
+    )
+    rows = []
+    for label, ours, ref, ref_name in cases:
+        assert ref is not None
+        y = ours()
+        expected = np.asarray(ref(), dtype=np.float32)
+        ok, err = close(y, expected, rtol=1e-4 if "uint8" not in ref_name else 1e-2)
+        log(f"{label}: rel. error vs {ref_name} {err:.2e}")
+        samples = interleaved({"upsamp": ours, "ref": ref}, repeat)
+        rows.append(
+            Row(
+                "new methods",
+                label,
+                median(samples["upsamp"]),
+                ref_name,
+                median(samples["ref"]),
+                valid=ok,
+                bytes_moved=x.nbytes + y.nbytes,
+                note=f"max err {err:.1e}" + ("" if ok else " MISMATCH"),
+                ours_samples=samples["upsamp"],
+                ref_samples=samples["ref"],
+            )
+        )
+    return rows
 
 
 if __name__ == "__main__":

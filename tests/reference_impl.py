@@ -1,7 +1,8 @@
 """Slow, obviously-correct reference implementations, written from the definitions (tests only).
 
-Everything here is a plain Python loop over output or input samples, so it shares no code and no
-vectorisation trick with the package. Arrays are channel-last ``(H, W, C)`` unless stated.
+Everything here is a plain loop over output samples, input samples or kernel taps, so it shares
+no code and no vectorisation trick with the package. Arrays are channel-last ``(H, W, C)`` unless
+stated. References are entries of docs/references.md.
 
 >>> x = np.array([[[1.0], [2.0]], [[3.0], [4.0]]])
 >>> scatter_transconv(x, np.full((1, 1, 2, 2), 5.0))[..., 0]
@@ -49,13 +50,19 @@ def scatter_transconv(
     dilation=1,
     groups: int = 1,
     bias=None,
+    edge: str = "zero",
 ) -> np.ndarray:
-    """Transposed convolution by the scatter definition (PyTorch ``conv_transpose2d``).
+    """Transposed convolution by the scatter definition (PyTorch ``conv_transpose2d``), the
+    textbook route: one strided slice accumulation per tap and channel pair.
 
-    ``x``: (H, W, C_in); ``w4``: (C_in, C_out/groups, kH, kW). For every input pixel, input
-    channel, output channel of its group and tap, add ``x * w`` at
-    ``o = i*s - p + k*d`` (per axis) when ``0 <= o < out``. ``out`` per axis is
-    ``(i-1)*s - 2p + d*(k-1) + op + 1``. The output starts at the bias (or 0). Returns float64.
+    ``x``: (H, W, C_in); ``w4``: (C_in, C_out/groups, kH, kW). Every input sample ``x[i, ci]``
+    adds ``x * w[ci, co, k]`` at ``o = i*s - p + k*d`` (per axis) for every tap ``k`` (zero taps
+    too: ``inf * 0`` is NaN, as IEEE arithmetic gives), and only ``0 <= o < out`` is kept, with
+    ``out = (i-1)*s - 2p + d*(k-1) + op + 1`` per axis. The output starts at the bias (or 0).
+
+    ``edge="replicate"``/``"reflect"``: the input is first extended beyond its borders
+    (:func:`extend_image`) by a margin ``m`` that covers every input reaching ``[0, out)``, the
+    scatter runs with no padding, and ``[m*s + p, m*s + p + out)`` is kept. Returns float64.
     """
     x = np.asarray(x, dtype=np.float64)
     w4 = np.asarray(w4, dtype=np.float64)
@@ -70,33 +77,30 @@ def scatter_transconv(
     c_out = c_out_g * groups
     out_h = (h - 1) * sh - 2 * ph + dh * (kh - 1) + oph + 1
     out_w = (w - 1) * sw - 2 * pw + dw * (kw - 1) + opw + 1
-    y = [[[0.0] * c_out for _ in range(out_w)] for _ in range(out_h)]
+    if edge == "zero":
+        mh = mw = 0
+    else:
+        # inputs reaching [0, out) lie within (d(k-1) + op)/s samples of the image
+        mh = -(-(dh * (kh - 1) + oph) // sh) + 1
+        mw = -(-(dw * (kw - 1) + opw) // sw) + 1
+        x = extend_image(x, mh, mw, edge)
+    start_h, start_w = mh * sh + ph, mw * sw + pw
+    # canvas: the full scatter, long enough to hold the cropped window (output_padding may reach
+    # past the scatter's end, where only the bias lands)
+    full_h = max((x.shape[0] - 1) * sh + dh * (kh - 1) + 1, start_h + out_h)
+    full_w = max((x.shape[1] - 1) * sw + dw * (kw - 1) + 1, start_w + out_w)
+    y = np.zeros((full_h, full_w, c_out))
     if bias is not None:
-        b = np.broadcast_to(np.asarray(bias, dtype=np.float64), (c_out,))
-        for oh in range(out_h):
-            for ow in range(out_w):
-                for co in range(c_out):
-                    y[oh][ow][co] = float(b[co])
-    xl = x.tolist()
-    wl = w4.tolist()
-    for ih in range(h):
-        for iw in range(w):
+        y += np.broadcast_to(np.asarray(bias, dtype=np.float64), (c_out,))
+    for a in range(kh):
+        rows = slice(a * dh, a * dh + (x.shape[0] - 1) * sh + 1, sh)
+        for b in range(kw):
+            cols = slice(b * dw, b * dw + (x.shape[1] - 1) * sw + 1, sw)
             for ci in range(c_in):
-                v = xl[ih][iw][ci]
                 g = ci // c_in_g
                 for col in range(c_out_g):
-                    co = g * c_out_g + col
-                    taps = wl[ci][col]
-                    for a in range(kh):
-                        oh = ih * sh - ph + a * dh
-                        if not 0 <= oh < out_h:
-                            continue
-                        row = y[oh]
-                        for b_ in range(kw):
-                            ow = iw * sw - pw + b_ * dw
-                            if 0 <= ow < out_w:
-                                row[ow][co] += v * taps[a][b_]
-    return np.array(y, dtype=np.float64).reshape(out_h, out_w, c_out)
+                    y[rows, cols, g * c_out_g + col] += x[:, :, ci] * w4[ci, col, a, b]
+    return y[start_h : start_h + out_h, start_w : start_w + out_w]
 
 
 def _source_linear(o: int, n: int, n_out: int, r: float | None) -> tuple[int, int, float]:
@@ -222,7 +226,8 @@ def loop_cubic_interp(x, s: int, a: float = -0.5) -> np.ndarray:
 def conv_matrix(kernel, in_shape: tuple[int, int], stride: int = 1) -> np.ndarray:
     """The matrix ``C`` of the valid, unflipped convolution (cross-correlation) of an image of
     ``in_shape`` with ``kernel`` at ``stride``: row ``r`` (output pixel in row-major order) holds
-    the kernel placed at ``(oh*stride, ow*stride)`` in the flattened input (seed 002).
+    the kernel placed at ``(oh*stride, ow*stride)`` in the flattened input
+    (docs/references.md [seed-002]).
     """
     k = np.asarray(kernel, dtype=np.float64)
     kh, kw = k.shape

@@ -1,6 +1,7 @@
 """Tests of upsamp.diagnostics: checkerboard metrics of kernels and images, PSNR and SSIM.
 
-Reference values come from ``checkerboard-metrics.md`` (§1, §4, §5, §7) and are hard-coded here as
+Reference values are worked examples of the definitions in docs/references.md [Odena2016] and
+[Sugawara2019] (phase sums, flat probes) and [Wang2004] (PSNR, SSIM), hard-coded here as
 an independent check; kernel phase sums are also measured by brute force with
 :func:`upsamp.transconv` on flat images, which does not use the phase formula.
 """
@@ -85,7 +86,7 @@ def box_full(y, s):
 
 
 def reference_pair():
-    """Images A, B of §5 of the note."""
+    """Images A (a smooth sinusoid) and B (A plus a ±4 checkerboard): the PSNR/SSIM example."""
     i, j = np.mgrid[0:64, 0:64]
     a = np.round(127.5 + 100 * np.sin(2 * np.pi * i / 32) * np.cos(2 * np.pi * j / 16))
     a = a.astype(np.uint8)

@@ -26,16 +26,16 @@ from upsamp.cli import cli
 from upsamp.errors import ExitCode, ParameterError
 from upsamp.imageio import LoadedImage
 from upsamp.indices import indices_payload
+from upsamp.kernels import build_kernel
 from upsamp.methods import MethodOptions
 from upsamp.pipeline import (
     EnlargeSettings,
-    build_kernel,
     enlarge_file,
     enlarge_image,
     enlarge_to_storage,
-    pool_image,
     prepare,
 )
+from upsamp.pool_job import pool_image
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -329,7 +329,7 @@ def test_runner_hook_reuses_results_order_and_clean_up(tmp_path: Path) -> None:
                 (task.output.parent / f".{task.output.name}.0123456789ab.tmp").write_bytes(b"x")
                 report(lib.FileResult(task.index, task.input, task.output, "failed", "died"))
             else:
-                report(lib._run_task(task))
+                report(lib.run_task(task))
         return False
 
     streamed: list[str] = []
@@ -351,7 +351,7 @@ def test_runner_interrupted_is_a_clean_interruption(tmp_path: Path) -> None:
     finished: list[str] = []
 
     def runner(tasks, fail_fast, report) -> bool:
-        report(lib._run_task(tasks[0]))
+        report(lib.run_task(tasks[0]))
         finished.append(tasks[0].output.name)
         tasks[1].output.parent.mkdir(parents=True, exist_ok=True)
         (tasks[1].output.parent / f".{tasks[1].output.name}.0123456789ab.tmp").write_bytes(b"")

@@ -10,8 +10,9 @@ import pytest
 from PIL import Image
 
 from upsamp import figures
+from upsamp.diagnostics import detail_region
 from upsamp.errors import OutputError
-from upsamp.report import detail_region, method_entries, report_arrays
+from upsamp.report import method_entries, report_arrays
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_images"
 

@@ -359,31 +359,37 @@ def test_dpi_carried_on_load(tmp_path: Path) -> None:
 # ------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("colour_type", "channels"), [(2, 3), (6, 4)])
-def test_16bit_rgb_png_refused(tmp_path: Path, colour_type: int, channels: int) -> None:
-    path = tmp_path / "rgb16.png"
-    path.write_bytes(_png_by_hand(np.full((2, 3, channels), 40000, np.uint16), colour_type))
-    with pytest.raises(InputError) as exc:
-        load_image(path)
-    message = _one_line_naming(exc, path)
-    assert "16-bit RGB PNG is not supported" in message and "8 bits" in message
+@pytest.mark.parametrize(("colour_type", "channels"), [(2, 3), (6, 4), (4, 2)])
+def test_16bit_colour_png_exact_or_refused(
+    tmp_path: Path, colour_type: int, channels: int
+) -> None:
+    values = (np.arange(2 * 3 * channels, dtype=np.uint64).reshape(2, 3, channels) * 2741 + 7)
+    values = (values % 65536).astype(np.uint16)
+    path = tmp_path / "deep.png"
+    path.write_bytes(_png_by_hand(values, colour_type))
+    try:
+        import upsamp.png_read  # noqa: F401  (the 16-bit PNG decoder, when built in)
+    except ImportError:
+        with pytest.raises(InputError) as exc:
+            load_image(path)
+        message = _one_line_naming(exc, path)
+        assert "16-bit colour PNG cannot be read" in message and "8 bits" in message
+        return
+    img = load_image(path)
+    assert img.pixels.dtype == np.uint16 and img.alpha is not None and img.alpha.dtype == np.uint16
+    colour = values[:, :, :-1] if channels in (2, 4) else values
+    np.testing.assert_array_equal(img.pixels, colour[:, :, 0] if channels == 2 else colour)
 
 
-def test_16bit_gray_alpha_png_refused(tmp_path: Path) -> None:
-    path = tmp_path / "la16.png"
-    path.write_bytes(_png_by_hand(np.full((2, 3, 2), 40000, np.uint16), 4))
-    with pytest.raises(InputError, match="16-bit grayscale\\+alpha PNG"):
-        load_image(path)
-
-
-def test_16bit_rgb_tiff_refused(tmp_path: Path) -> None:
+def test_16bit_rgb_tiff_read_exactly(tmp_path: Path) -> None:
+    values = ((np.arange(2 * 3 * 3).reshape(2, 3, 3) * 3001 + 11) % 65536).astype(np.uint16)
     path = tmp_path / "rgb16.tif"
-    path.write_bytes(_tiff_rgb16_by_hand(np.full((2, 3, 3), 40000, np.uint16)))
+    path.write_bytes(_tiff_rgb16_by_hand(values))
     with Image.open(path) as im:  # the fixture really is one Pillow reads, as 8-bit RGB
         assert im.mode == "RGB"
-    with pytest.raises(InputError) as exc:
-        load_image(path)
-    assert "16-bit RGB TIFF is not supported" in _one_line_naming(exc, path)
+    img = load_image(path)
+    assert img.mode == "RGB;16" and img.pixels.dtype == np.uint16 and img.alpha is None
+    np.testing.assert_array_equal(img.pixels, values)
 
 
 def test_max_pixels_refuses_before_decoding(tmp_path: Path) -> None:
@@ -404,15 +410,17 @@ def test_max_pixels_checked_from_header_only(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="--max-pixels"):
         load_image(path, max_pixels=1_000_000)
     with pytest.raises(InputError, match="--max-pixels"):
-        load_image(path)  # Pillow's default limit (about 89 million) applies
+        load_image(path)  # the default limit (2**28) applies
 
 
-def test_default_limit_follows_pillow_and_is_restored(
+def test_default_limit_is_ours_and_pillows_is_restored(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = tmp_path / "small.png"
     Image.fromarray(_u8(10, 10)).save(path)
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 50)
+    assert load_image(path).shape == (10, 10)  # Pillow's own limit plays no part
+    monkeypatch.setattr(imageio, "DEFAULT_MAX_PIXELS", 50)
     with pytest.raises(InputError, match="--max-pixels"):
         load_image(path)
     with warnings.catch_warnings():
@@ -656,10 +664,9 @@ def test_save_image_shape_mismatch_is_a_parameter_error(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("suffix", "mode", "alpha", "match"),
     [
-        (".jpg", "RGBA", True, "JPEG cannot store an alpha channel; use .png/.webp/.tiff"),
+        (".jpg", "RGBA", True, "JPEG cannot store an alpha channel; use .png/.webp/.tiff/.gif"),
         (".jpeg", "LA", True, "JPEG cannot store an alpha channel"),
         (".bmp", "RGBA", True, "BMP cannot store an alpha channel"),
-        (".gif", "RGBA", True, "GIF cannot store an alpha channel"),
         (".jpg", "I;16", False, "JPEG cannot store 16-bit"),
         (".webp", "I;16", False, "WEBP cannot store 16-bit"),
         (".png", "I", False, "PNG cannot store 32-bit integer"),
@@ -1102,12 +1109,12 @@ def test_load_input_npy(tmp_path: Path, array: np.ndarray, mode: str) -> None:
     np.testing.assert_array_equal(img.pixels, array)
 
 
-def test_load_input_npy_default_limit_is_pillows(
+def test_load_input_npy_default_limit(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = tmp_path / "in.npy"
     np.save(path, np.zeros((10, 10)))
-    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 50)
+    monkeypatch.setattr(imageio, "DEFAULT_MAX_PIXELS", 50)
     with pytest.raises(InputError, match="--max-pixels"):
         load_input(path)
     assert load_input(path, max_pixels=100).shape == (10, 10)

@@ -59,11 +59,49 @@ def test_nearest_preset_is_nearest(s, shape, dtype):
 @pytest.mark.parametrize("s", STRIDES)
 @pytest.mark.parametrize("shape", [(4, 5), (1, 3), (2, 1), (5, 4, 3), (7, 6)])
 def test_bilinear_preset_is_bilinear_everywhere(s, shape):
-    """The preset's replicate edge reproduces the clamped bilinear method on every pixel."""
+    """The preset's replicate edge reproduces half-pixel bilinear with clamped edges on every
+    pixel: against the plain loop of the definition."""
     k = kernels.preset("bilinear", s)
     assert k.edge == "replicate"
     x = _image(shape, seed=s + 10)
-    np.testing.assert_allclose(_run(x, k), upsamp.bilinear(x, s), rtol=0, atol=1e-12)
+    expected = ref.loop_bilinear(x, shape[0] * s, shape[1] * s)
+    np.testing.assert_allclose(_run(x, k), expected, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("s", STRIDES)
+@pytest.mark.parametrize("shape", [(4, 5), (1, 3), (2, 1), (5, 4, 3), (7, 6)])
+def test_bilinear_preset_is_torch_bilinear(s, shape):
+    """... and against PyTorch ``F.interpolate(mode="bilinear", align_corners=False)``."""
+    torch = pytest.importorskip("torch")
+    k = kernels.preset("bilinear", s)
+    x = _image(shape, seed=s + 20)
+    x3 = x if x.ndim == 3 else x[:, :, None]
+    tx = torch.from_numpy(np.ascontiguousarray(x3.transpose(2, 0, 1)))[None]
+    expected = torch.nn.functional.interpolate(
+        tx, size=(shape[0] * s, shape[1] * s), mode="bilinear", align_corners=False
+    )[0].numpy().transpose(1, 2, 0)
+    y = _run(x, k)
+    y = y if y.ndim == 3 else y[:, :, None]
+    np.testing.assert_allclose(y, expected, rtol=0, atol=1e-12)
+
+
+def test_default_preset_is_the_transconv_default():
+    """``transconv`` with no kernel uses the default preset."""
+    from upsamp.methods import MethodOptions, get_method
+
+    method = get_method("transconv")
+    x = _image((5, 4, 2), seed=4)
+    for stride in [(2, 2), (3, 2)]:
+        k = kernels.preset(kernels.DEFAULT_PRESET, stride)
+        np.testing.assert_array_equal(
+            method.upsample(x, MethodOptions(stride=stride)), _run(x, k)
+        )
+        x8 = (x * 60 + 60).astype(np.uint8)
+        rounded = method.upsample_rounded(x8, MethodOptions(stride=stride))
+        assert rounded is not None
+        np.testing.assert_array_equal(
+            rounded, method.upsample_rounded(x8, MethodOptions(stride=stride, kernel=k))
+        )
 
 
 @pytest.mark.parametrize("s", STRIDES)
@@ -87,8 +125,9 @@ def test_bilinear_preset_zero_edge_interior(s):
 @pytest.mark.parametrize(
     ("s", "factor"), [(2, 0.75), (3, 2 / 3), (4, 0.625), (5, 0.6), (8, 0.5625)]
 )
-def test_bilinear_preset_edge_factors_from_note(s, factor):
-    """Operator-semantics note 4: zero-extension edge factors 0.75, 0.667, 0.625, 0.6, 0.5625."""
+def test_bilinear_preset_zero_edge_factors(s, factor):
+    """docs/references.md [Long2015-FCN] kernel with zero edges: edge factors 0.75, 0.667, 0.625,
+    0.6, 0.5625."""
     row = _run(np.ones((4, 4)), kernels.preset("bilinear", s), edge="zero")[2 * s]
     assert row[0] == pytest.approx(factor)
     assert row[-1] == pytest.approx(factor)

@@ -9,14 +9,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from upsamp import pipeline
+from upsamp import resources
 from upsamp.errors import KernelError, OutputError, ParameterError
-from upsamp.kernels import preset, preset_names
+from upsamp.kernels import build_kernel, preset, preset_names
 from upsamp.methods import MethodOptions
 from upsamp.methods.transconv import transconv_output_size
 from upsamp.pipeline import (
     EnlargeSettings,
-    build_kernel,
     default_output_path,
     enlarge_file,
     output_shape,
@@ -138,6 +137,32 @@ def test_output_shape_max_unpool_from_indices_file(tmp_path):
     np.savez(idx, indices=np.zeros((2, 2, 1), dtype=np.int64), input_shape=np.array([6, 6]),
              stride=np.array([3, 3]))
     assert output_shape((2, 2), s) == (6, 6)
+
+
+def test_enlarge_file_reads_the_indices_file_once(tmp_path, monkeypatch):
+    import upsamp.pipeline as pipeline
+    from upsamp.indices import load_indices
+
+    idx = tmp_path / "i.npz"
+    # positions of a 4x4 image pooled by 2: the top-left of each window
+    np.savez(idx, indices=np.array([[[0], [2]], [[8], [10]]], dtype=np.int64),
+             input_shape=np.array([4, 4]), stride=np.array([2, 2]))
+    Image.fromarray(np.array([[10, 20], [30, 40]], dtype=np.uint8), "L").save(tmp_path / "s.png")
+    reads = []
+
+    def counting(path):
+        reads.append(path)
+        return load_indices(path)
+
+    monkeypatch.setattr(pipeline, "load_indices", counting)
+    s = EnlargeSettings(method="max-unpool", indices_file=idx, stride_given=False)
+    out = enlarge_file(tmp_path / "s.png", None, s)
+    assert len(reads) == 1
+    assert out.output.name == "s_max-unpoolx2.png"
+    got = np.asarray(Image.open(out.output))
+    want = np.zeros((4, 4), dtype=np.uint8)
+    want[0, 0], want[0, 2], want[2, 0], want[2, 2] = 10, 20, 30, 40
+    np.testing.assert_array_equal(got, want)
 
 
 def test_output_shape_max_unpool_without_indices_is_stride_times():
@@ -331,14 +356,14 @@ def test_enlarge_file_default_output(tmp_path, small_l):
 
 
 def test_not_enough_memory_is_refused_before_allocating(tmp_path, small_rgb, monkeypatch):
-    monkeypatch.setattr(pipeline, "available_memory", lambda: 1000)
+    monkeypatch.setattr(resources, "available_memory", lambda: 1000)
     with pytest.raises(OutputError, match="memory"):
         enlarge_file(small_rgb, tmp_path / "o.png", settings("nearest"))
     assert not (tmp_path / "o.png").exists()
 
 
 def test_not_enough_memory_through_the_cli(run_cli, tmp_path, small_rgb, monkeypatch, listing):
-    monkeypatch.setattr(pipeline, "available_memory", lambda: 1000)
+    monkeypatch.setattr(resources, "available_memory", lambda: 1000)
     before = listing(tmp_path)
     result = run_cli("enlarge", small_rgb, "-o", "o.png")
     assert result.exit_code == 1
@@ -348,6 +373,6 @@ def test_not_enough_memory_through_the_cli(run_cli, tmp_path, small_rgb, monkeyp
 
 
 def test_estimate_bytes_grows_with_the_output():
-    small = pipeline.estimate_bytes((10, 10), (20, 20))
-    big = pipeline.estimate_bytes((10, 10), (200, 200))
+    small = resources.estimate_bytes((10, 10), (20, 20))
+    big = resources.estimate_bytes((10, 10), (200, 200))
     assert big > small > 20 * 20 * 4

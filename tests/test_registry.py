@@ -234,3 +234,133 @@ def test_broken_plugin_does_not_break_the_cli(fake_entry_points, run_cli, tmp_pa
     assert (tmp_path / "o.png").is_file()
     assert any(issubclass(w.category, RuntimeWarning) and "broken" in str(w.message)
                for w in caught)
+
+
+# ------------------------------------------------------------------------------------------
+# a method added at run time goes everywhere through its declaration alone
+# ------------------------------------------------------------------------------------------
+
+
+def _box_upsample(x: np.ndarray, options: MethodOptions) -> np.ndarray:
+    """Zero-order hold written as a box filter: output pixel (i, j) is the mean of the input
+    pixels whose s×s cell covers it, i.e. the one at (i // s_h, j // s_w)."""
+    sh, sw = options.stride
+    x = np.asarray(x, dtype=np.float64)
+    out = np.empty((x.shape[0] * sh, x.shape[1] * sw) + x.shape[2:])
+    for i in range(out.shape[0]):
+        for j in range(out.shape[1]):
+            out[i, j] = x[i // sh, j // sw]
+    return out
+
+
+BOX = Method(name="box", summary="box filter (zero-order hold)", upsample=_box_upsample,
+             output_shape=_double_shape)
+
+
+@pytest.fixture
+def box_method():
+    with registry.registered(BOX) as method:
+        yield method
+    assert "box" not in upsamp.available_methods()
+
+
+def test_registered_context_manager_removes_the_method():
+    with registry.registered(make_method("for-a-while")):
+        assert "for-a-while" in upsamp.available_methods()
+    assert "for-a-while" not in upsamp.available_methods()
+    with pytest.raises(MethodError, match="for-a-while"):
+        registry.unregister("for-a-while")
+
+
+def test_default_declarations_of_a_plugin():
+    method = make_method()
+    assert method.cli_options == frozenset({"stride"})
+    assert method.option_flags() == ["--stride"]
+    assert method.output_channels(3, MethodOptions()) == 3
+    assert not method.needs_positions and not method.takes_kernel
+    assert method.output_tag(MethodOptions(stride=(2, 3))) == "x2x3"
+
+
+def test_runtime_method_through_enlarge(box_method, run_cli, tmp_path):
+    arr = (np.arange(20, dtype=np.uint8) * 12).reshape(4, 5)
+    Image.fromarray(arr).save(tmp_path / "in.png")
+    result = run_cli("enlarge", "in.png", "-m", "box", "--stride", "3", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert Path(json.loads(result.stdout)["output"]).name == "in_boxx3.png"
+    with Image.open(tmp_path / "in_boxx3.png") as im:
+        np.testing.assert_array_equal(np.array(im), np.kron(arr, np.ones((3, 3), np.uint8)))
+
+
+def test_runtime_method_through_batch_dry_run(box_method, run_cli, tmp_path):
+    (tmp_path / "src").mkdir()
+    Image.fromarray(np.zeros((4, 6), np.uint8)).save(tmp_path / "src" / "a.png")
+    result = run_cli("batch", "src", "-o", "out", "-m", "box", "--dry-run", "--json")
+    assert result.exit_code == 0, result.stderr
+    task = json.loads(result.stdout.splitlines()[0])
+    assert Path(task["output"]).name == "a_boxx2.png"
+    assert task["output_shape"][:2] == [8, 12]
+    assert not (tmp_path / "out").exists()
+
+
+def test_runtime_method_through_report(box_method, run_cli, tmp_path, sample_dir):
+    image = sample_dir / "camera.png"
+    result = run_cli("report", image, "--methods", "box,nearest", "--json")
+    assert result.exit_code == 0, result.stderr
+    rows = {m["name"]: m for m in json.loads(result.stdout)["methods"]}
+    # box is the zero-order hold, so it scores exactly as nearest does
+    for key in ("psnr", "ssim", "cb_dc", "cb_rel", "verdict"):
+        assert rows["box"][key] == rows["nearest"][key]
+    default = run_cli("report", image, "--json")
+    assert "box" in [m["name"] for m in json.loads(default.stdout)["methods"]]
+
+
+def test_runtime_method_listed_in_help(box_method, run_cli):
+    assert "box" in run_cli("enlarge", "--help").stdout
+    assert "box" in run_cli("batch", "--help").stdout
+    assert "box" in " ".join(run_cli("report", "--help").stdout.split())
+
+
+@pytest.mark.parametrize("option", [["--kernel", "bicubic"], ["--align-corners"],
+                                    ["--scale", "1.5"], ["--edge", "zero"]])
+def test_runtime_method_refuses_options_it_does_not_take(box_method, run_cli, tmp_path, option):
+    Image.fromarray(np.zeros((4, 4), np.uint8)).save(tmp_path / "in.png")
+    result = run_cli("enlarge", "in.png", "-m", "box", *option)
+    assert result.exit_code == 2
+    error = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert error == [f"Error: {option[0]} does not apply to box; box takes --stride"]
+    assert not list(tmp_path.glob("in_box*"))
+    (tmp_path / "src").mkdir()
+    batch = run_cli("batch", "src", "-o", "out", "-m", "box", *option)
+    assert batch.exit_code == 2 and "does not apply to box" in batch.stderr
+
+
+def test_plugin_taking_scale_is_named_in_the_help(run_cli):
+    with registry.registered(
+        Method(name="box2", summary="toy", upsample=_double_upsample,
+               output_shape=_double_shape, uses=frozenset({"stride", "scale"}))
+    ):
+        help_text = " ".join(run_cli("enlarge", "--help").stdout.split())
+    assert "Non-integer factor (nearest, bilinear, box2)." in help_text
+
+
+@pytest.mark.parametrize("name", ["nearest", "bilinear", "bed-of-nails", "transconv"])
+@pytest.mark.parametrize("stride", [(2, 2), (3, 2)])
+def test_as_transconv_is_the_same_result(name, stride):
+    from upsamp.methods.transconv import transconv
+
+    method = upsamp.get_method(name)
+    kernel = method.as_transconv(stride)
+    x = np.random.default_rng(5).random((7, 6))
+    expected = method.upsample(x, MethodOptions(stride=stride))
+    got = transconv(x, kernel.weight, **kernel.transconv_kwargs())
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
+
+
+def test_explain_views_and_channels_of_the_builtins():
+    views = {name: upsamp.get_method(name).explain_views
+             for name in ("nearest", "bilinear", "bed-of-nails", "max-unpool", "transconv")}
+    assert views["max-unpool"] == ("pool",)
+    assert "weights" in views["bilinear"] and "weights" in views["nearest"]
+    assert {"scatter", "gather", "matrix", "phases", "size"} <= set(views["bed-of-nails"])
+    assert upsamp.get_method("max-unpool").as_transconv is None
+    assert upsamp.get_method("max-unpool").needs_positions

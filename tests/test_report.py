@@ -1,7 +1,8 @@
 """Tests of upsamp.report: method entries, the round trip, the per-method numbers and verdicts,
 kernel repair, spectra, and writing the outputs.
 
-Reference values come from ``checkerboard-metrics.md`` (§2, §4, §7): an all-ones 3×3 kernel at
+Reference values (see docs/references.md [Odena2016], [Sugawara2019]): an all-ones 3×3
+kernel at
 stride 2 leaves a flat input with phase means 4:2:2:1, cb_dc = 0.48432; nearest and bilinear
 leave it flat; bed of nails leaves one phase of four, cb_dc = sqrt(3). Round-trip numbers are
 recomputed here with plain numpy (np.repeat, np.rint, the PSNR formula), not with the module.
@@ -17,27 +18,25 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from upsamp.diagnostics import analyze_kernel
+from upsamp.diagnostics import analyze_kernel, detail_region, spectrum
 from upsamp.errors import InputError, KernelError, MethodError, OutputError, ParameterError
+from upsamp.kernel_analysis import fix_kernel, kernel_analysis
 from upsamp.kernels import PRESETS, Kernel, preset
 from upsamp.methods import MethodOptions
 from upsamp.report import (
-    BUILTIN_METHODS,
     MethodEntry,
     crop_to_stride,
     data_range,
-    detail_region,
     downsample_mean,
-    fix_kernel,
-    kernel_analysis,
     method_entries,
-    output_files,
     reference_crop,
     report_arrays,
     report_enlarged,
-    save_outputs,
-    spectrum,
 )
+from upsamp.report_files import output_files, save_outputs
+
+#: The built-in methods in registration order: the default entries of a report.
+BUILTIN_METHODS = ("nearest", "bilinear", "bed-of-nails", "max-unpool", "transconv")
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_images"
 CB_ONES_3X3 = 0.48432

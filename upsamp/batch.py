@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import ExitCode, ParameterError, UpsampError
 from .process import sigterm_as_keyboard_interrupt
+from .resources import available_memory, estimate_bytes, usable_cpus
 from .threads import THREADS_VARIABLE
 
 if TYPE_CHECKING:  # heavy imports (numpy, Pillow) happen inside the functions that need them
@@ -58,6 +59,8 @@ if TYPE_CHECKING:  # heavy imports (numpy, Pillow) happen inside the functions t
 
 __all__ = [
     "BatchOptions",
+    "run_task",
+    "signals_held",
     "BatchPlan",
     "BatchReport",
     "BatchTask",
@@ -520,7 +523,6 @@ def output_path_for(
 
 def _estimate(header: imageio.ImageHeader, out_shape: tuple[int, ...]) -> int:
     """Peak working memory of one file, with the alpha plane counted as one more channel."""
-    from .pipeline import estimate_bytes
 
     def with_alpha(shape: tuple[int, ...]) -> tuple[int, ...]:
         channels = shape[2] if len(shape) == 3 else 1
@@ -627,9 +629,12 @@ def _settings_for(base: EnlargeSettings, relative: Path, options: BatchOptions) 
             base,
             indices_file=options.indices_dir / relative.parent / (relative.stem + ".npz"),
             guide_file=None,
+            positions=None,
         )
     if options.guide_dir is not None:
-        return replace(base, guide_file=options.guide_dir / relative, indices_file=None)
+        return replace(
+            base, guide_file=options.guide_dir / relative, indices_file=None, positions=None
+        )
     return base
 
 
@@ -665,18 +670,8 @@ def _one_line(message: str, task: BatchTask) -> str:
 
 
 def default_jobs() -> int:
-    """The number of CPUs this process may run on (``os.cpu_count()`` without affinity)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
-
-
-def available_memory() -> int | None:
-    """Bytes of memory available now (``MemAvailable`` of ``/proc/meminfo``), or None."""
-    from . import pipeline
-
-    return pipeline.available_memory()
+    """Workers to start when ``--jobs`` is not given: :func:`upsamp.resources.usable_cpus`."""
+    return usable_cpus()
 
 
 def effective_jobs(
@@ -765,7 +760,7 @@ def _init_worker(threads: int, parent_pid: int | None = None) -> None:
     os.environ[THREADS_VARIABLE] = str(threads)  # threads of one image: engine and PNG encoder
 
 
-def _run_task(task: BatchTask) -> FileResult:
+def run_task(task: BatchTask) -> FileResult:
     """Enlarge one file (in a worker, or in the main process for one job); never raises for a
     problem with the file, only for an interruption."""
     from .pipeline import enlarge_file
@@ -848,7 +843,7 @@ class _Collector:
 
 
 @contextmanager
-def _signals_held() -> Iterator[None]:
+def signals_held() -> Iterator[None]:
     """Ignore SIGINT and SIGTERM while cleaning up after an interruption (a second Ctrl-C must
     not leave temporary files behind)."""
     if threading.current_thread() is not threading.main_thread():
@@ -939,7 +934,7 @@ def _run_in_pool(tasks: list[BatchTask], jobs: int, fail_fast: bool, collector: 
                     while queue and not stopped and not broken and len(in_flight) < jobs:
                         task = queue.popleft()
                         try:
-                            in_flight[executor.submit(_run_task, task)] = task
+                            in_flight[executor.submit(run_task, task)] = task
                         except BrokenProcessPool:
                             queue.appendleft(task)
                             broken = True
@@ -966,7 +961,7 @@ def _run_in_pool(tasks: list[BatchTask], jobs: int, fail_fast: bool, collector: 
                         if fail_fast and result.status == FAILED:
                             stopped = True
             except KeyboardInterrupt:
-                with _signals_held():
+                with signals_held():
                     _stop_workers(executor)
                     executor.shutdown(wait=True, cancel_futures=True)
                 raise
@@ -978,7 +973,7 @@ def _run_here(tasks: list[BatchTask], fail_fast: bool, collector: _Collector) ->
     """Run ``tasks`` one after another in this process; return True when ``fail_fast`` stopped
     it."""
     for task in tasks:
-        result = _run_task(task)
+        result = run_task(task)
         collector.add(result)
         if fail_fast and result.status == FAILED:
             return True
@@ -1104,7 +1099,7 @@ def run_batch(
         except KeyboardInterrupt:
             interrupted = True
         finally:
-            with _signals_held():  # every writer is gone now (workers stopped or joined)
+            with signals_held():  # every writer is gone now (workers stopped or joined)
                 sweep_temporary_files(t.output for t in to_run)
                 _remove_empty(folders)
     collector.finish()

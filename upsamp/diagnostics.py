@@ -15,7 +15,7 @@ and column of the output array. A transposed convolution (PyTorch semantics, see
 A flat input then comes out as an ``s``-periodic grid whose value on phase ``(p, q)`` is the
 *phase sum* ``G[p, q]`` (the total weight landing on that phase) plus the bias. The output is free
 of checkerboard artifacts for flat regions exactly when every phase sum is equal (the multirate
-condition of Harada/Kiya and Sugawara et al.; see ``checkerboard-metrics.md``).
+condition of docs/references.md [Sugawara2019]; the uneven overlap of [Odena2016]).
 
 Dtype rule: every metric is computed in float64 whatever the input dtype (inputs are never
 rescaled: a uint8 image is used with its 0..255 values). Arrays returned as results are float64.
@@ -24,7 +24,7 @@ rescaled: a uint8 image is used with its 0..255 values). Arrays returned as resu
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +41,11 @@ __all__ = [
     "ProbeResult",
     "analyze_kernel",
     "checkerboard_energy_ratio",
+    "Spectrum",
+    "detail_region",
+    "luminance",
+    "spectrum",
+    "worst_plane",
     "checkerboard_stats",
     "constant_probe",
     "fix_kernel_hold",
@@ -1049,3 +1054,139 @@ def ssim(truth: Any, output: Any, *, data_range: float, quantize_to: Any = None)
         )
         scores.append(float(s_map[radius:-radius, radius:-radius].mean()))
     return float(np.mean(scores))
+
+
+# --------------------------------------------------------------------------------------------
+# Phase planes, detail regions and spectra (for the report and its figures)
+# --------------------------------------------------------------------------------------------
+
+
+def worst_plane(means: np.ndarray, *, relative: bool) -> np.ndarray:
+    """The ``(s_h, s_w)`` plane of the channel whose phase means vary most.
+
+    ``relative`` divides by the plane's mean (a flat probe reads 1.0 on every phase when clean).
+    """
+    planes = means[:, :, None] if means.ndim == 2 else means
+    best = None
+    best_score = -1.0
+    for c in range(planes.shape[2]):
+        plane = planes[:, :, c]
+        if relative:
+            mean = float(plane.mean())
+            plane = plane / mean if mean != 0 else np.zeros_like(plane)
+        score = float(np.sqrt(np.mean((plane - plane.mean()) ** 2)))
+        if score > best_score:
+            best, best_score = plane, score
+    assert best is not None
+    return np.asarray(best, dtype=np.float64)
+
+
+def luminance(image: np.ndarray) -> np.ndarray:
+    """The mean over channels of ``image`` in float64 (the image itself when it has one)."""
+    arr = np.asarray(image, dtype=np.float64)
+    return arr.mean(axis=2) if arr.ndim == 3 else arr
+
+
+def detail_region(image: np.ndarray, size: int, *, align: int = 1) -> tuple[int, int, int]:
+    """``(top, left, side)`` of the ``side×side`` window with the highest variance.
+
+    Candidates start at multiples of ``align`` on a grid of step about ``side / 4``; the side is
+    ``size`` clipped to the image (and down to a multiple of ``align``). Ties go to the first
+    candidate in row-major order.
+
+    >>> img = np.zeros((32, 32)); img[20:28, 4:12] = np.eye(8)
+    >>> detail_region(img, 8, align=2)
+    (20, 4, 8)
+    """
+    g = luminance(image)
+    h, w = g.shape
+    side = max(align, min(int(size), h, w) // align * align)
+    step = max(align, (side // 4) // align * align)
+    best = (0, 0)
+    best_var = -1.0
+    for top in range(0, h - side + 1, step):
+        for left in range(0, w - side + 1, step):
+            var = float(g[top : top + side, left : left + side].var())
+            if var > best_var:
+                best, best_var = (top, left), var
+    return best[0], best[1], side
+
+
+@dataclass(frozen=True, eq=False)
+class Spectrum:
+    """Log-magnitude spectrum of a square crop, DC at the centre (``fftshift``).
+
+    Attributes
+    ----------
+    log_magnitude : ndarray, float64, (N, N)
+        ``log(1 + |fft2(p)|)`` with ``p`` the periodic component (docs/references.md
+        [Moisan2011]) of the crop's luminance minus its mean, so the border does not draw a
+        cross on the axes.
+    grid_bins : list of (row, col)
+        Positions in ``log_magnitude`` of the checkerboard frequencies
+        ``(k1/s_h, k2/s_w)`` cycles per pixel, ``(k1, k2) != (0, 0)``.
+    dc : (row, col)
+        Position of frequency 0.
+    energy_share : float
+        :func:`upsamp.diagnostics.checkerboard_energy_ratio` of the crop: the share of the AC
+        energy on those frequencies (``var(phase means) / var``).
+    """
+
+    log_magnitude: np.ndarray
+    grid_bins: list[Pair]
+    dc: Pair
+    energy_share: float
+
+
+def _periodic_component(u: np.ndarray) -> np.ndarray:
+    """The periodic component of docs/references.md [Moisan2011]: ``u`` minus the smooth image
+    that carries its border jumps."""
+    m, n = u.shape
+    v = np.zeros_like(u)
+    v[0, :] += u[-1, :] - u[0, :]
+    v[-1, :] += u[0, :] - u[-1, :]
+    v[:, 0] += u[:, -1] - u[:, 0]
+    v[:, -1] += u[:, 0] - u[:, -1]
+    q = np.arange(m)[:, None]
+    r = np.arange(n)[None, :]
+    denominator = 2 * np.cos(2 * np.pi * q / m) + 2 * np.cos(2 * np.pi * r / n) - 4
+    denominator[0, 0] = 1.0
+    smooth_hat = np.fft.fft2(v) / denominator
+    smooth_hat[0, 0] = 0.0
+    return u - np.real(np.fft.ifft2(smooth_hat))
+
+
+def spectrum(image: np.ndarray, stride: int | Sequence[int], *, size: int = 256) -> Spectrum:
+    """The spectrum of the centred ``N×N`` crop, ``N`` the largest multiple of ``lcm(s)`` not
+    above ``size`` and the image's sides; the crop starts on a multiple of the stride so the
+    checkerboard frequencies fall on exact bins ``k*N/s``.
+
+    >>> i, j = np.mgrid[0:16, 0:16]
+    >>> sp = spectrum((-1.0) ** (i + j), 2, size=16)
+    >>> sp.log_magnitude.shape, sp.dc, sorted(sp.grid_bins), round(sp.energy_share, 6)
+    ((16, 16), (8, 8), [(0, 0), (0, 8), (8, 0)], 1.0)
+    """
+    s = int_pair(stride, "stride", minimum=1)
+    g = luminance(image)
+    step = math.lcm(s[0], s[1])
+    n = min(int(size), g.shape[0], g.shape[1]) // step * step
+    if n < step:
+        raise ParameterError(f"image {g.shape[1]}×{g.shape[0]} is smaller than the stride")
+    top = (g.shape[0] - n) // 2 // s[0] * s[0]
+    left = (g.shape[1] - n) // 2 // s[1] * s[1]
+    crop = g[top : top + n, left : left + n]
+    share = checkerboard_energy_ratio(crop, stride=s)
+    spec = np.fft.fftshift(np.fft.fft2(_periodic_component(crop - crop.mean())))
+    centre = n // 2
+    bins = []
+    for k1 in range(s[0]):
+        for k2 in range(s[1]):
+            if k1 == 0 and k2 == 0:
+                continue
+            bins.append(((k1 * n // s[0] + centre) % n, (k2 * n // s[1] + centre) % n))
+    return Spectrum(
+        log_magnitude=np.log1p(np.abs(spec)),
+        grid_bins=bins,
+        dc=(centre, centre),
+        energy_share=float(share),
+    )

@@ -348,7 +348,7 @@ def run_file_on_worker(task: BatchTask, client_token: str = "") -> FileResult:
     """Enlarge one file on a Dask worker with the per-file function of the local worker
     processes, after checking that this worker can read the input; never raises for a problem
     with the file."""
-    from .batch import FAILED, FileResult, _run_task
+    from .batch import FAILED, FileResult, run_task
 
     _limit_image_threads(client_token)
     try:
@@ -360,7 +360,7 @@ def run_file_on_worker(task: BatchTask, client_token: str = "") -> FileResult:
             f"({exc.strerror or exc}); the workers must see the same paths (a shared file system)"
         )
         return FileResult(task.index, task.input, task.output, FAILED, reason, task.input_shape)
-    return _run_task(task)
+    return run_task(task)
 
 
 def _lost(task: BatchTask, reason: str) -> FileResult:
@@ -411,7 +411,7 @@ class ClusterRunner:
         report: Callable[[FileResult], None],
     ) -> bool:
         distributed = _import_distributed()
-        from .batch import FAILED, _signals_held
+        from .batch import FAILED, signals_held
 
         client = self.cluster.client
         queue = deque(tasks)
@@ -449,7 +449,7 @@ class ClusterRunner:
                     if fail_fast and result.status == FAILED:
                         stopped = True
         except KeyboardInterrupt:
-            with _signals_held():
+            with signals_held():
                 try:
                     client.cancel(list(in_flight), force=True)
                 except Exception:  # the connection may be gone already
@@ -765,7 +765,9 @@ def distributed_storage(
         if spans:
             span = (min(s[0] for s in spans), max(s[1] for s in spans))
     height = bounds[-1][1]
-    has_alpha = mode in ("LA", "RGBA")
+    from .imageio import split_mode
+
+    has_alpha = split_mode(mode)[1]
     parts: dict[str, Any] = {"stored": None, "clipped": 0.0, "total": 0}
 
     width = _output_width(image, settings)

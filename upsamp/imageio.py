@@ -23,7 +23,9 @@ import errno
 import os
 import secrets
 import stat
+import struct
 import threading
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -31,13 +33,20 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError, features
+from PIL import (
+    Image,
+    ImageOps,
+    PngImagePlugin,
+    UnidentifiedImageError,
+    features,
+)
 
 from .errors import InputError, OutputError, ParameterError
 from .png import PNG_MODES, write_png
 
 __all__ = [
     "LoadedImage",
+    "array_mode",
     "atomic_write",
     "ImageHeader",
     "is_image_file",
@@ -47,10 +56,13 @@ __all__ = [
     "load_input",
     "output_format",
     "same_file",
+    "check_target",
     "save_array",
     "save_image",
     "save_stored",
+    "split_mode",
     "storage_dtype",
+    "with_alpha",
     "to_storage",
     "value_range",
 ]
@@ -64,9 +76,22 @@ _STORAGE_DTYPE: dict[str, np.dtype] = {
     "RGB": np.dtype(np.uint8),
     "RGBA": np.dtype(np.uint8),
     "I;16": np.dtype(np.uint16),
+    "RGB;16": np.dtype(np.uint16),
+    "LA;16": np.dtype(np.uint16),
+    "RGBA;16": np.dtype(np.uint16),
     "I": np.dtype(np.int32),
     "F": np.dtype(np.float32),
 }
+
+#: Modes with an alpha plane (stored last) -> their colour mode.
+_ALPHA_MODES: dict[str, str] = {"LA": "L", "RGBA": "RGB", "LA;16": "I;16", "RGBA;16": "RGB;16"}
+#: Colour mode -> the mode it has with an alpha plane.
+_WITH_ALPHA: dict[str, str] = {colour: full for full, colour in _ALPHA_MODES.items()}
+#: Channels of every full mode (alpha included).
+_CHANNELS: dict[str, int] = {
+    "L": 1, "I;16": 1, "I": 1, "F": 1, "LA": 2, "LA;16": 2, "RGB": 3, "RGB;16": 3,
+    "RGBA": 4, "RGBA;16": 4,
+}  # fmt: skip
 
 #: Pillow's names of 16-bit grayscale modes; all are loaded and saved as "I;16".
 _SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N"})
@@ -87,12 +112,8 @@ _EXTENSIONS: dict[str, str] = {
     ".npy": "NPY",
 }
 
-#: Which metadata each output format can carry.
-_CARRIES_ICC = frozenset({"PNG", "JPEG", "WEBP", "TIFF"})
-_CARRIES_DPI = frozenset({"PNG", "JPEG", "TIFF", "BMP"})
-_CARRIES_EXIF = frozenset({"PNG", "JPEG", "WEBP", "TIFF"})
-#: Formats that can store an 8-bit alpha channel.
-_CARRIES_ALPHA = frozenset({"PNG", "WEBP", "TIFF"})
+#: Formats that can store an alpha channel (GIF: 1-bit transparency).
+_CARRIES_ALPHA = frozenset({"PNG", "WEBP", "TIFF", "GIF"})
 
 _EXIF_ORIENTATION = 0x0112
 _DEFAULT_QUALITY = 95
@@ -125,6 +146,15 @@ class LoadedImage:
         ``"dpi"`` (tuple of two floats), ``"exif"`` (bytes, orientation reset to 1).
     path : pathlib.Path or None
         The file the image was read from.
+    frame_count, frame_index : int
+        How many frames (or TIFF pages) the file has, and which one this is.
+    animation : dict
+        For a frame of an animation: ``"duration"`` (ms), and ``"loop"``, ``"disposal"`` when
+        the file has them.
+    encoding : dict
+        How the input was encoded, for outputs that keep it (:func:`encoder_settings`).
+    notes : list of str
+        One-line notes about the conversion (e.g. a colour space converted without a profile).
     """
 
     pixels: np.ndarray
@@ -134,6 +164,11 @@ class LoadedImage:
     format: str | None
     info: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
+    frame_count: int = 1
+    frame_index: int = 0
+    animation: dict[str, Any] = field(default_factory=dict)
+    encoding: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -281,38 +316,6 @@ def _png_header(head: bytes) -> tuple[int, int] | None:
     return head[24], head[25]
 
 
-def _refuse_reduced_png(path: Path, png: tuple[int, int] | None) -> None:
-    """Refuse 16-bit colour PNGs, which Pillow silently reduces to 8 bits."""
-    if png is None or png[0] != 16:
-        return
-    if png[1] in (2, 6):
-        raise InputError(
-            f"{path}: 16-bit RGB PNG is not supported (it would be reduced to 8 bits); "
-            "convert it to 16-bit grayscale or 8-bit RGB"
-        )
-    if png[1] == 4:
-        raise InputError(
-            f"{path}: 16-bit grayscale+alpha PNG is not supported (it would be reduced to "
-            "8 bits); convert it to 16-bit grayscale or 8-bit grayscale+alpha"
-        )
-
-
-def _refuse_reduced_tiff(path: Path, im: Image.Image) -> None:
-    """Refuse TIFFs of more than 8 bits per sample that Pillow would open in an 8-bit mode."""
-    if im.format != "TIFF" or im.mode in _SIXTEEN_BIT_MODES or im.mode in ("I", "F"):
-        return
-    tags = getattr(im, "tag_v2", None)
-    bits = tags.get(258) if tags is not None else None  # BitsPerSample
-    if bits is None:
-        return
-    values = bits if isinstance(bits, tuple) else (bits,)
-    if any(int(b) > 8 for b in values):
-        raise InputError(
-            f"{path}: {max(int(b) for b in values)}-bit {im.mode} TIFF is not supported (it "
-            "would be reduced to 8 bits); convert it to 16-bit grayscale or 8-bit RGB"
-        )
-
-
 def _orientation(im: Image.Image) -> int:
     try:
         value = im.getexif().get(_EXIF_ORIENTATION, 1)
@@ -382,8 +385,10 @@ def _split(im: Image.Image, mode: str) -> tuple[np.ndarray, np.ndarray | None]:
     return np.ascontiguousarray(arr, dtype=dtype), None
 
 
-def load_image(path: PathLike, *, max_pixels: int | None = None) -> LoadedImage:
-    """Read an image file with Pillow.
+def load_image(
+    path: PathLike, *, max_pixels: int | None = None, frame: int | None = None
+) -> LoadedImage:
+    """Read an image file with Pillow (16-bit colour TIFFs with tifffile).
 
     Parameters
     ----------
@@ -391,8 +396,10 @@ def load_image(path: PathLike, *, max_pixels: int | None = None) -> LoadedImage:
         The file. Its format is found from its content, not its extension.
     max_pixels : int or None
         Refuse images with more than this many pixels (width times height), checked from the
-        header before any decoding. None means Pillow's limit in force
-        (``PIL.Image.MAX_IMAGE_PIXELS``; no limit when that is None).
+        header before any decoding. None means :data:`DEFAULT_MAX_PIXELS`.
+    frame : int or None
+        Which frame (0-based) of an animation or page of a multi-page TIFF; None reads frame 0
+        and records the number of frames in :attr:`LoadedImage.frame_count`.
 
     Returns
     -------
@@ -404,7 +411,8 @@ def load_image(path: PathLike, *, max_pixels: int | None = None) -> LoadedImage:
     ------
     InputError
         Missing file, directory, unreadable, not an image, truncated or corrupt, larger than
-        ``max_pixels``, or a 16-bit colour image Pillow would reduce to 8 bits.
+        ``max_pixels``, a frame index out of range, or a 16-bit colour PNG without a 16-bit
+        PNG decoder.
     ParameterError
         ``max_pixels`` is not a positive integer or None.
 
@@ -412,11 +420,34 @@ def load_image(path: PathLike, *, max_pixels: int | None = None) -> LoadedImage:
     -----
     Modes: L, LA, RGB, RGBA are kept; "1" becomes L (0/255); P becomes RGB, or RGBA when it
     has transparency; PA, La, RGBa become RGBA; L/RGB with a tRNS colour key become LA/RGBA;
-    CMYK, YCbCr, LAB, HSV become RGB (and their ICC profile is dropped, as it describes the old
-    colour space); 16-bit grayscale (I;16, I;16B, ...) is kept as uint16 with mode "I;16";
-    I stays int32, F stays float32. Only the first frame of a multi-frame file is read.
+    CMYK, YCbCr, LAB, HSV become RGB: through their embedded ICC profile to sRGB when they
+    have one (the output then carries an sRGB profile), else with Pillow's plain formula and
+    a note; 16-bit grayscale is kept as uint16 with mode "I;16", 16-bit RGB/RGBA as "RGB;16"
+    with a uint16 alpha; I stays int32, F stays float32. Frames of animations are whole
+    pictures, composited as a viewer shows them.
     """
+    return _load(path, max_pixels=max_pixels, frames=[0 if frame is None else frame])[0]
+
+
+def load_frames(path: PathLike, *, max_pixels: int | None = None) -> list[LoadedImage]:
+    """Read every frame of an animation (GIF, APNG, WebP) or every page of a TIFF.
+
+    Each frame is a :class:`LoadedImage` as :func:`load_image` returns it, with
+    ``frame_index`` set and the timing in ``animation`` (``duration`` in milliseconds,
+    ``loop``, ``disposal``). The frames of an animation all get the same mode (the widest:
+    alpha if any frame has it). ``max_pixels`` applies to each frame.
+    """
+    return _load(path, max_pixels=max_pixels, frames=None)
+
+
+def _load(
+    path: PathLike, *, max_pixels: int | None, frames: list[int] | None
+) -> list[LoadedImage]:
     _check_max_pixels(max_pixels)
+    if frames is not None and any(
+        isinstance(f, bool) or not isinstance(f, int) or f < 0 for f in frames
+    ):
+        raise ParameterError(f"frame must be a non-negative integer, got {frames[0]!r}")
     p = Path(path)
     _check_is_file(p)
     with _open_for_reading(p) as fh:
@@ -426,9 +457,8 @@ def load_image(path: PathLike, *, max_pixels: int | None = None) -> LoadedImage:
         except OSError as exc:
             raise InputError(f"{p}: cannot read ({_reason(exc)})") from None
         png = _png_header(head)
-        _refuse_reduced_png(p, png)
-        with _pillow_size_checks_off() as pillow_limit:
-            limit = pillow_limit if max_pixels is None else max_pixels
+        with _pillow_size_checks_off():
+            limit = DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels
             try:
                 im = _open_raster(fh)
             except UnidentifiedImageError:
@@ -436,43 +466,296 @@ def load_image(path: PathLike, *, max_pixels: int | None = None) -> LoadedImage:
             except Exception as exc:
                 raise InputError(f"{p}: truncated or corrupt image data ({_reason(exc)})") from None
             with im:
-                return _decode(p, im, png, limit)
+                count = max(1, int(getattr(im, "n_frames", 1) or 1))
+                wanted = list(range(count)) if frames is None else frames
+                for index in wanted:
+                    if index >= count:
+                        raise InputError(
+                            f"{p}: frame {index} does not exist; it has {count} frame"
+                            f"{'s' if count != 1 else ''} (--frame takes 0..{count - 1})"
+                        )
+                loaded = []
+                encoding = _source_encoding(im, fh)
+                for index in wanted:
+                    try:
+                        if index or count > 1:
+                            im.seek(index)
+                    except Exception as exc:
+                        raise InputError(
+                            f"{p}: frame {index} is truncated or corrupt ({_reason(exc)})"
+                        ) from None
+                    image = _decode(p, im, png, limit, fh, index)
+                    image.frame_count = count
+                    image.frame_index = index
+                    image.encoding = encoding
+                    loaded.append(image)
+    if frames is None and len(loaded) > 1:
+        _same_mode(p, loaded)
+    return loaded
+
+
+def _same_mode(path: Path, frames: list[LoadedImage]) -> None:
+    """Give every frame the widest mode among them (in place)."""
+    sixteen = {f.pixels.dtype == np.uint16 for f in frames}
+    if len(sixteen) > 1 or any(f.mode in ("I", "F") for f in frames) and len(
+        {f.mode for f in frames}
+    ) > 1:
+        raise InputError(f"{path}: its frames have different bit depths; pick one with --frame N")
+    colour = any(f.pixels.ndim == 3 for f in frames)
+    alpha = any(f.has_alpha for f in frames)
+    top = np.iinfo(frames[0].pixels.dtype).max if frames[0].pixels.dtype.kind == "u" else None
+    for f in frames:
+        if colour and f.pixels.ndim == 2:
+            f.pixels = np.repeat(f.pixels[:, :, None], 3, axis=2)
+            f.mode = {"L": "RGB", "LA": "RGB", "I;16": "RGB;16"}.get(f.mode, f.mode)
+        if alpha and f.alpha is None and top is not None:
+            f.alpha = np.full(f.pixels.shape[:2], top, dtype=f.pixels.dtype)
+
+
+#: The most pixels an input may have unless --max-pixels says otherwise: 2**28 (268 million),
+#: three times Pillow's default. A 150-megapixel camera file (and a 240-megapixel
+#: pixel-shift composite) passes; a small file that claims a gigapixel picture is still
+#: refused before anything is decoded, and the pipeline checks the memory it needs first.
+DEFAULT_MAX_PIXELS = 1 << 28
+
+
+def _source_encoding(im: Image.Image, fh: Any) -> dict[str, Any]:
+    """How the input was encoded, for outputs that keep it (see :func:`encoder_settings`)."""
+    out: dict[str, Any] = {}
+    if im.format == "JPEG":
+        try:
+            from PIL import JpegImagePlugin
+
+            sampling = JpegImagePlugin.get_sampling(im)
+        except Exception:
+            sampling = -1
+        names = {0: "4:4:4", 1: "4:2:2", 2: "4:2:0"}
+        if sampling in names:
+            out["jpeg_subsampling"] = names[sampling]
+        tables = getattr(im, "quantization", None)
+        if tables:
+            out["jpeg_qtables"] = {k: list(v) for k, v in tables.items()}
+    elif im.format == "WEBP":
+        out["webp_lossless"] = _webp_is_lossless(fh)
+    elif im.format == "TIFF":
+        names = {"tiff_lzw": "lzw", "tiff_adobe_deflate": "deflate", "tiff_deflate": "deflate"}
+        out["tiff_compression"] = names.get(str(im.info.get("compression")), "none")
+    return out
+
+
+def _webp_is_lossless(fh: Any) -> bool:
+    """True when the first image chunk of a WebP file is VP8L (lossless)."""
+    try:
+        fh.seek(12)
+        data = fh.read(1 << 16)
+    except OSError:
+        return False
+    pos = 0
+    while pos + 8 <= len(data):
+        kind = data[pos : pos + 4]
+        size = struct.unpack("<I", data[pos + 4 : pos + 8])[0]
+        if kind in (b"VP8L", b"VP8 "):
+            return kind == b"VP8L"
+        if kind == b"ANMF":  # an animation frame: its image chunk follows 16 bytes of header
+            pos += 8 + 16
+            continue
+        pos += 8 + size + (size % 2)
+    return False
+
+
+def _orient(arr: np.ndarray, orientation: int) -> np.ndarray:
+    """Apply an EXIF orientation (1..8) to an ``(H, W[, C])`` array, as Pillow's
+    ``exif_transpose`` does to an image."""
+    ops = {
+        2: lambda a: a[:, ::-1],
+        3: lambda a: a[::-1, ::-1],
+        4: lambda a: a[::-1],
+        5: lambda a: a.swapaxes(0, 1),
+        6: lambda a: np.rot90(a, -1),
+        7: lambda a: a[::-1, ::-1].swapaxes(0, 1),
+        8: lambda a: np.rot90(a, 1),
+    }
+    op = ops.get(orientation)
+    return arr if op is None else np.ascontiguousarray(op(arr))
+
+
+def _tiff_bits(im: Image.Image) -> int:
+    tags = getattr(im, "tag_v2", None)
+    bits = tags.get(258) if tags is not None else None  # BitsPerSample
+    if bits is None:
+        return 8
+    values = bits if isinstance(bits, tuple) else (bits,)
+    return max(int(b) for b in values)
+
+
+def _read_tiff16(path: Path, fh: Any, index: int) -> np.ndarray:
+    """Page ``index`` of a TIFF of more than 8 bits per sample, read with tifffile (Pillow
+    reduces such colour images to 8 bits)."""
+    # tifffile is imported here, not at module level, for start-up time
+    import tifffile
+
+    try:
+        fh.seek(0)
+        with tifffile.TiffFile(fh) as tif:
+            page = tif.pages[index]
+            arr = page.asarray()
+            if arr.ndim == 3 and page.planarconfig == 2 and arr.shape[0] in (2, 3, 4):
+                arr = np.moveaxis(arr, 0, 2)
+            associated = 1 in tuple(getattr(page, "extrasamples", ()) or ())
+    except ImportError:
+        raise InputError(f"{path}: reading a 16-bit colour TIFF needs tifffile") from None
+    except Exception as exc:
+        message = _reason(exc)
+        if "imagecodecs" in message:
+            raise InputError(
+                f"{path}: this TIFF's compression needs the imagecodecs package "
+                "(pip install 'upsamp[tiff-lzw]')"
+            ) from None
+        raise InputError(f"{path}: truncated or corrupt TIFF data ({message})") from None
+    if arr.dtype != np.uint16 or arr.ndim != 3 or arr.shape[2] not in (2, 3, 4):
+        raise InputError(
+            f"{path}: a {arr.dtype} TIFF of shape {arr.shape} is not supported; "
+            "16-bit gray+alpha, RGB and RGBA are"
+        )
+    if associated and arr.shape[2] in (2, 4):  # premultiplied alpha: store it straight
+        from .colour import unpremultiply
+
+        straight = unpremultiply(arr[:, :, :-1], arr[:, :, -1], alpha_max=65535)
+        arr = arr.copy()
+        arr[:, :, :-1] = np.clip(np.rint(straight), 0, 65535).astype(np.uint16)
+    return arr
+
+
+def read_png16(path: Path, fh: Any) -> tuple[np.ndarray, dict[str, Any]]:
+    """Decode a 16-bit gray+alpha, RGB or RGBA PNG: ``(array, chunks)``.
+
+    ``array`` is ``(H, W, C)`` uint16; ``chunks`` maps chunk types to their data for the
+    metadata. The decoding is :mod:`upsamp.png_read`'s, when this build has it.
+    """
+    try:
+        from . import png_read  # type: ignore[attr-defined]
+    except ImportError:
+        raise InputError(
+            f"{path}: 16-bit colour PNG cannot be read by this build (it would be reduced to "
+            "8 bits); save it as a 16-bit TIFF"
+        ) from None
+    fh.seek(0)
+    return png_read.read_png(fh)
+
+
+def _sixteen_bit_colour(
+    path: Path, im: Image.Image, png: tuple[int, int] | None, fh: Any, index: int
+) -> np.ndarray | None:
+    """The uint16 ``(H, W, C)`` values of a 16-bit colour (or gray+alpha) image Pillow would
+    reduce to 8 bits, or None for any other image."""
+    if png is not None and png[0] == 16 and png[1] in (2, 4, 6):
+        arr, _ = read_png16(path, fh)
+        return arr
+    if im.format == "TIFF" and im.mode not in _SIXTEEN_BIT_MODES and im.mode not in ("I", "F"):
+        if _tiff_bits(im) > 8:
+            return _read_tiff16(path, fh, index)
+    return None
+
+
+def _srgb_profile() -> bytes:
+    from PIL import ImageCms
+
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+def _colour_managed(path: Path, im: Image.Image, notes: list[str]) -> tuple[Image.Image, bool]:
+    """Convert a non-RGB image with an embedded ICC profile to sRGB through that profile.
+
+    Returns the image (unchanged when there is nothing to do) and whether it was converted.
+    """
+    if im.mode not in _CONVERTED_TO_RGB:
+        return im, False
+    icc = im.info.get("icc_profile")
+    if not icc:
+        notes.append(
+            f"{path}: {im.mode} without an ICC profile; converted to RGB with the plain formula"
+        )
+        return im, False
+    try:
+        from io import BytesIO
+
+        from PIL import ImageCms
+
+        source = ImageCms.ImageCmsProfile(BytesIO(bytes(icc)))
+        target = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+        converted = ImageCms.profileToProfile(
+            im, source, target, renderingIntent=ImageCms.Intent.PERCEPTUAL, outputMode="RGB"
+        )
+    except Exception as exc:
+        notes.append(
+            f"{path}: its ICC profile cannot be used ({_reason(exc)}); {im.mode} converted to "
+            "RGB with the plain formula"
+        )
+        return im, False
+    assert converted is not None
+    return converted, True
 
 
 def _decode(
-    path: Path, im: Image.Image, png: tuple[int, int] | None, limit: int | None
+    path: Path,
+    im: Image.Image,
+    png: tuple[int, int] | None,
+    limit: int | None,
+    fh: Any = None,
+    index: int = 0,
 ) -> LoadedImage:
     width, height = im.size
     _refuse_too_big(path, height, width, limit)
-    _refuse_reduced_tiff(path, im)
     source_mode = im.mode
     source_format = im.format
-    try:
-        im.load()
-    except MemoryError:
-        raise InputError(f"{path}: not enough memory to decode a {width}x{height} image") from None
-    except Exception as exc:
-        raise InputError(f"{path}: truncated or corrupt image data ({_reason(exc)})") from None
+    notes: list[str] = []
+    deep = _sixteen_bit_colour(path, im, png, fh, index)
+    if deep is None:
+        try:
+            im.load()
+        except MemoryError:
+            raise InputError(
+                f"{path}: not enough memory to decode a {width}x{height} image"
+            ) from None
+        except Exception as exc:
+            raise InputError(
+                f"{path}: truncated or corrupt image data ({_reason(exc)})"
+            ) from None
 
     orientation = _orientation(im)
     raw_exif = im.info.get("exif")
+    if raw_exif is None and im.format == "TIFF":
+        raw_exif = _tiff_exif(im)
     had_orientation = orientation != 1
-    if had_orientation:
+    managed = False
+    if deep is not None:
+        mode = {2: "I;16", 3: "RGB;16", 4: "RGB;16"}[deep.shape[2]]
+        deep = _orient(deep, orientation)
+        if deep.shape[2] in (2, 4):
+            pixels, alpha = deep[:, :, :-1], np.ascontiguousarray(deep[:, :, -1])
+        else:
+            pixels, alpha = deep, None
+        pixels = np.ascontiguousarray(pixels[:, :, 0] if pixels.shape[2] == 1 else pixels)
+    else:
+        if had_orientation:
+            try:
+                im = ImageOps.exif_transpose(im)
+            except Exception:  # a broken EXIF block must not make a readable image unreadable
+                had_orientation = False
         try:
-            im = ImageOps.exif_transpose(im)
-        except Exception:  # a broken EXIF block must not make a readable image unreadable
-            had_orientation = False
-    try:
-        converted, mode = _to_supported_mode(im, png)
-        pixels, alpha = _split(converted, mode)
-    except (ValueError, OSError) as exc:
-        raise InputError(
-            f"{path}: image mode {source_mode} cannot be converted ({_reason(exc)})"
-        ) from None
+            managed_im, managed = _colour_managed(path, im, notes)
+            converted, mode = _to_supported_mode(managed_im, png)
+            pixels, alpha = _split(converted, mode)
+        except (ValueError, OSError) as exc:
+            raise InputError(
+                f"{path}: image mode {source_mode} cannot be converted ({_reason(exc)})"
+            ) from None
 
     info: dict[str, Any] = {}
     icc = im.info.get("icc_profile")
-    if isinstance(icc, bytes | bytearray) and icc and source_mode not in _CONVERTED_TO_RGB:
+    if managed:
+        info["icc_profile"] = _srgb_profile()
+    elif isinstance(icc, bytes | bytearray) and icc and source_mode not in _CONVERTED_TO_RGB:
         info["icc_profile"] = bytes(icc)
     dpi = im.info.get("dpi")
     if isinstance(dpi, tuple | list) and len(dpi) == 2:
@@ -486,6 +769,17 @@ def _decode(
     exif = _carried_exif(raw_exif, had_orientation)
     if exif is not None:
         info["exif"] = exif
+    info.update(_other_metadata(im))
+    animation: dict[str, Any] = {}
+    if getattr(im, "n_frames", 1) > 1 and source_format != "TIFF":
+        animation["duration"] = int(im.info.get("duration") or 0)
+        if "loop" in im.info:
+            animation["loop"] = int(im.info["loop"])
+        disposal = getattr(im, "disposal_method", None)
+        if disposal is None:
+            disposal = im.info.get("disposal")
+        if disposal is not None:
+            animation["disposal"] = int(disposal)
     return LoadedImage(
         pixels=pixels,
         alpha=alpha,
@@ -494,7 +788,68 @@ def _decode(
         format=source_format,
         info=info,
         path=path,
+        notes=notes,
+        animation=animation,
     )
+
+
+#: TIFF tags that are EXIF metadata rather than the file's structure: descriptions, camera,
+#: dates, orientation and the Exif and GPS sub-directories.
+_TIFF_EXIF_TAGS = (0x010E, 0x010F, 0x0110, 0x0112, 0x0131, 0x0132, 0x013B, 0x8298, 0x8769, 0x8825)
+
+
+def _tiff_exif(im: Image.Image) -> bytes | None:
+    """The EXIF of a TIFF (whose EXIF tags live among the image's own tags), or None."""
+    try:
+        source = im.getexif()
+        exif = Image.Exif()
+        for tag in _TIFF_EXIF_TAGS:
+            if tag in source:
+                exif[tag] = source.get_ifd(tag) if tag in (0x8769, 0x8825) else source[tag]
+        return exif.tobytes() if len(exif) else None
+    except Exception:  # unreadable EXIF is dropped rather than failing the whole image
+        return None
+
+
+def _other_metadata(im: Image.Image) -> dict[str, Any]:
+    """XMP, IPTC, PNG text and comments of ``im``, each only when present."""
+    out: dict[str, Any] = {}
+    tags = getattr(im, "tag_v2", None) if im.format == "TIFF" else None
+    xmp = im.info.get("xmp")
+    if xmp is None and tags is not None:
+        xmp = tags.get(700)
+    if isinstance(xmp, str):
+        xmp = xmp.encode("utf-8")
+    if isinstance(xmp, bytes | bytearray) and xmp:
+        out["xmp"] = bytes(xmp)
+    iptc = None
+    if im.format in ("JPEG", "MPO"):
+        for marker, data in getattr(im, "applist", []):
+            if marker == "APP13":
+                iptc = _iptc_from_irb(data)
+                if iptc:
+                    break
+    elif tags is not None:
+        raw = tags.get(33723)
+        if isinstance(raw, tuple):  # Pillow may give LONG values for this tag
+            raw = b"".join(struct.pack(">I", int(v)) for v in raw)
+        iptc = raw if isinstance(raw, bytes | bytearray) else None
+    if iptc:
+        out["iptc"] = bytes(iptc)
+    if im.format == "PNG":
+        text = {
+            str(k): str(v)
+            for k, v in (getattr(im, "text", None) or {}).items()
+            if k != "XML:com.adobe.xmp"
+        }
+        if text:
+            out["text"] = text
+    comment = im.info.get("comment")
+    if isinstance(comment, str):
+        comment = comment.encode("utf-8")
+    if isinstance(comment, bytes | bytearray) and comment:
+        out["comment"] = bytes(comment)
+    return out
 
 
 def _read_npy_header(path: Path, fh: Any) -> tuple[tuple[int, ...], np.dtype]:
@@ -562,27 +917,37 @@ def load_array(path: PathLike, *, max_pixels: int | None = None) -> np.ndarray:
     return array
 
 
-def _array_mode(array: np.ndarray) -> str:
-    """The mode an array input is saved in: its dtype and channel count decide."""
+def array_mode(array: np.ndarray) -> str:
+    """The mode an array is loaded and saved in: its dtype and channel count decide (uint8 with
+    1 or 3 channels -> "L" or "RGB", uint16 with 1 channel -> "I;16", anything else -> "F").
+
+    >>> array_mode(np.zeros((2, 2, 3), np.uint8)), array_mode(np.zeros((2, 2), np.int32))
+    ('RGB', 'F')
+    """
     channels = 1 if array.ndim == 2 else array.shape[2]
     if array.dtype == np.uint8 and channels in (1, 3):
         return "L" if channels == 1 else "RGB"
-    if array.dtype == np.uint16 and channels == 1:
-        return "I;16"
+    if array.dtype == np.uint16 and channels in (1, 3):
+        return "I;16" if channels == 1 else "RGB;16"
     return "F"
 
 
-def load_input(path: PathLike, *, max_pixels: int | None = None) -> LoadedImage:
-    """Read an input: a ``.npy`` array or any image Pillow can read.
+def load_input(
+    path: PathLike, *, max_pixels: int | None = None, frame: int | None = None
+) -> LoadedImage:
+    """Read an input: a ``.npy`` array or any image Pillow can read; ``-`` is standard input.
 
     Parameters
     ----------
     path : str or os.PathLike
         Files whose name ends in ``.npy`` (any case) are read with :func:`load_array`, all
-        others with :func:`load_image`.
+        others with :func:`load_image`. ``-`` reads standard input to its end (a NumPy array
+        is recognised by its header).
     max_pixels : int or None
         As in :func:`load_image`; for arrays it is checked against ``H * W`` too, with the same
-        default (Pillow's limit in force).
+        default (:data:`DEFAULT_MAX_PIXELS`).
+    frame : int or None
+        As in :func:`load_image` (arrays have one frame: only 0 or None).
 
     Returns
     -------
@@ -590,8 +955,8 @@ def load_input(path: PathLike, *, max_pixels: int | None = None) -> LoadedImage:
         For an array: ``pixels`` is the array as stored (any numeric dtype, ``(H, W)`` or
         ``(H, W, C)``), ``alpha`` is None, ``source_mode`` is the dtype name, ``format`` is
         "NPY" and ``info`` is empty. ``mode`` follows the dtype: uint8 with 1 or 3 channels ->
-        "L" or "RGB", uint16 with 1 channel -> "I;16", anything else -> "F" (a single-channel
-        "F" result can be saved as a float TIFF; others only as .npy).
+        "L" or "RGB", uint16 with 1 or 3 -> "I;16" or "RGB;16", anything else -> "F" (a
+        single-channel "F" result can be saved as a float TIFF; others only as .npy).
 
     Raises
     ------
@@ -599,22 +964,65 @@ def load_input(path: PathLike, *, max_pixels: int | None = None) -> LoadedImage:
         As :func:`load_array` or :func:`load_image`.
     """
     _check_max_pixels(max_pixels)
+    if str(path) == "-":
+        return _load_stdin(max_pixels=max_pixels, frame=frame)
     p = Path(path)
     if p.suffix.lower() != ".npy":
-        return load_image(p, max_pixels=max_pixels)
-    if max_pixels is None:
-        with _pillow_size_checks_off() as pillow_limit:
-            max_pixels = pillow_limit
-    array = load_array(p, max_pixels=max_pixels)
+        return load_image(p, max_pixels=max_pixels, frame=frame)
+    if frame not in (None, 0):
+        raise InputError(f"{p}: frame {frame} does not exist; an array has 1 frame")
+    array = load_array(p, max_pixels=DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels)
     return LoadedImage(
         pixels=array,
         alpha=None,
-        mode=_array_mode(array),
+        mode=array_mode(array),
         source_mode=array.dtype.name,
         format="NPY",
         info={},
         path=p,
     )
+
+
+#: How standard input is named in messages.
+STDIN_NAME = "<stdin>"
+
+
+@contextmanager
+def spooled_stdin() -> Iterator[Path]:
+    """Standard input copied to a temporary file (named ``*.npy`` when it holds a NumPy
+    array), removed afterwards. Decoders need to seek, which a pipe cannot."""
+    import sys
+    import tempfile
+
+    source = sys.stdin.buffer
+    head = source.read(len(_NPY_MAGIC))
+    suffix = ".npy" if head == _NPY_MAGIC else ".img"
+    fd, name = tempfile.mkstemp(suffix=suffix, prefix="upsamp-stdin-")
+    tmp = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(head)
+            while block := source.read(1 << 20):
+                out.write(block)
+        if tmp.stat().st_size == 0:
+            raise InputError(f"{STDIN_NAME}: standard input is empty")
+        yield tmp
+    finally:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+
+
+def _load_stdin(*, max_pixels: int | None, frame: int | None) -> LoadedImage:
+    with spooled_stdin() as tmp:
+        try:
+            image = load_input(tmp, max_pixels=max_pixels, frame=frame)
+        except InputError as exc:
+            raise InputError(str(exc).replace(str(tmp), STDIN_NAME)) from None
+    image.path = Path("-")
+    image.notes = [n.replace(str(tmp), STDIN_NAME) for n in image.notes]
+    return image
 
 
 _NPY_MAGIC = b"\x93NUMPY"
@@ -737,6 +1145,16 @@ def _base_mode(mode: str) -> str:
     return mode
 
 
+def split_mode(mode: str) -> tuple[str, bool]:
+    """``(colour_mode, has_alpha)`` of a full mode: "RGBA;16" -> ("RGB;16", True)."""
+    return (_ALPHA_MODES[mode], True) if mode in _ALPHA_MODES else (mode, False)
+
+
+def with_alpha(mode: str) -> str:
+    """The full mode of a colour mode with an alpha plane: "I;16" -> "LA;16"."""
+    return _WITH_ALPHA.get(mode, mode)
+
+
 def storage_dtype(mode: str) -> np.dtype:
     """The numpy dtype pixels of ``mode`` are stored in (uint8 for L/LA/RGB/RGBA, uint16 for
     I;16, int32 for I, float32 for F)."""
@@ -807,7 +1225,8 @@ def to_storage(
     bounds = value_range(base)
     assert bounds is not None
     lo, hi = bounds
-    work = np.float32 if arr.dtype == np.float32 and base in ("L", "RGB", "I;16") else np.float64
+    small = ("L", "RGB", "I;16", "RGB;16")
+    work = np.float32 if arr.dtype == np.float32 and base in small else np.float64
     if range_mode == "clip" and arr.dtype.kind == "f" and arr.size:
         # Fast path: round once, then a min/max pass decides whether any clipping is needed
         # (NaN propagates through min/max, sending such arrays down the careful path).
@@ -851,16 +1270,28 @@ def to_storage(
 # --------------------------------------------------------------------------------------------
 
 
-def output_format(path: PathLike) -> str:
+def output_format(path: PathLike, format: str | None = None) -> str:
     """Return the Pillow format name for an output path from its extension (any case).
 
     .png -> PNG, .jpg/.jpeg -> JPEG, .webp -> WEBP, .tif/.tiff -> TIFF, .bmp -> BMP,
-    .gif -> GIF, .npy -> NPY. Raises OutputError for other extensions (listing the supported
-    ones) and for WebP when this Pillow has no WebP support.
+    .gif -> GIF, .npy -> NPY. ``format`` (an extension without the dot, any case, or a format
+    name) overrides the extension; it is needed for ``-`` (standard output). Raises
+    OutputError for other extensions (listing the supported ones) and for WebP when this
+    Pillow has no WebP support.
     """
     p = Path(path)
-    suffix = p.suffix.lower()
-    fmt = _EXTENSIONS.get(suffix)
+    if format is not None:
+        name = str(format).lower().lstrip(".")
+        fmt = _EXTENSIONS.get("." + name) or (
+            name.upper() if name.upper() in _EXTENSIONS.values() else None
+        )
+        if fmt is None:
+            known = ", ".join(sorted({e.lstrip(".") for e in _EXTENSIONS}))
+            raise OutputError(f"unknown output format {format!r}; use one of {known}")
+    elif str(p) == "-":
+        raise OutputError("standard output: name the format with --format")
+    else:
+        fmt = _EXTENSIONS.get(p.suffix.lower())
     if fmt is None:
         supported = ", ".join(_EXTENSIONS)
         what = f"extension {p.suffix!r}" if p.suffix else "no extension"
@@ -885,17 +1316,30 @@ def same_file(a: PathLike, b: PathLike) -> bool:
         return False
 
 
-def _check_target(path: Path, overwrite: bool) -> None:
-    """Raise OutputError when ``path`` cannot be (or must not be) written."""
+def check_target(
+    path: PathLike,
+    overwrite: bool,
+    *,
+    source: PathLike | None = None,
+    folder_made_later: bool = False,
+) -> None:
+    """The one "may this output be written" check: raise OutputError when ``path`` is the
+    input file ``source``, when its folder is missing (unless ``folder_made_later``) or not a
+    folder, when it is a folder, or when it exists and ``overwrite`` is false."""
+    path = Path(path)
+    if source is not None and path.exists() and same_file(source, path):
+        raise OutputError(f"{path}: refusing to overwrite the input file")
     folder = path.parent
     if not folder.exists():
+        if folder_made_later:
+            return
         raise OutputError(f"{path}: folder {folder} does not exist")
     if not folder.is_dir():
         raise OutputError(f"{path}: {folder} is not a folder")
     if path.is_dir():
         raise OutputError(f"{path}: is a directory")
     if not overwrite and (path.exists() or path.is_symlink()):
-        raise OutputError(f"{path}: exists; use --overwrite")
+        raise OutputError(f"{path}: exists; use --overwrite to replace it")
 
 
 def _create_temp(path: Path) -> Path:
@@ -953,12 +1397,12 @@ def _move_into_place(tmp: Path, path: Path, overwrite: bool) -> None:
     try:
         os.link(tmp, path)
     except FileExistsError:
-        raise OutputError(f"{path}: exists; use --overwrite") from None
+        raise OutputError(f"{path}: exists; use --overwrite to replace it") from None
     except OSError as exc:
         if exc.errno not in (errno.EPERM, errno.EXDEV, errno.ENOTSUP, errno.EMLINK, errno.ENOSYS):
             raise
         if path.exists() or path.is_symlink():  # file system without hard links
-            raise OutputError(f"{path}: exists; use --overwrite") from None
+            raise OutputError(f"{path}: exists; use --overwrite to replace it") from None
         os.replace(tmp, path)
         return
     os.unlink(tmp)
@@ -992,7 +1436,7 @@ def atomic_write(path: PathLike, write: Callable[[Path], None], *, overwrite: bo
     and the exception re-raised unchanged.
     """
     target = Path(path)
-    _check_target(target, overwrite)
+    check_target(target, overwrite)
     tmp = _create_temp(target)
     try:
         write(tmp)
@@ -1013,20 +1457,19 @@ def atomic_write(path: PathLike, write: Callable[[Path], None], *, overwrite: bo
 def _mode_for_save(mode: str, has_alpha: bool) -> tuple[str, str]:
     """Return ``(colour_mode, full_mode)`` for a save; e.g. ("RGB", "RGBA") with alpha."""
     base = "I;16" if mode in _SIXTEEN_BIT_MODES else mode
-    if base in ("LA", "RGBA"):
+    if base in _ALPHA_MODES:
         if not has_alpha:
             raise ParameterError(f"mode {mode} needs an alpha array")
-        return base[:-1], base
+        return _ALPHA_MODES[base], base
     _base_mode(base)  # raises for unknown modes
     if has_alpha:
-        if base in ("L", "RGB"):
-            return base, base + "A"
-        return base, base  # refused with a clear OutputError by _check_format
+        return base, _WITH_ALPHA.get(base, base)  # I/F + alpha: refused by _check_format
     return base, base
 
 
 _DEPTH_NAMES = {
     "I;16": ("16-bit images", ".png or .tiff"),
+    "RGB;16": ("16-bit images", ".png or .tiff"),
     "I": ("32-bit integer images", ".tiff"),
     "F": ("floating-point images", ".tiff"),
 }
@@ -1036,7 +1479,7 @@ def _check_format(path: Path, fmt: str, colour_mode: str, has_alpha: bool, ndim:
     """Raise OutputError when ``fmt`` cannot store an image of this kind."""
     if colour_mode in _DEPTH_NAMES:
         what, where = _DEPTH_NAMES[colour_mode]
-        if has_alpha:
+        if has_alpha and colour_mode not in _WITH_ALPHA:
             raise OutputError(
                 f"{path}: {what} with an alpha channel cannot be saved as an image; use .npy"
             )
@@ -1044,17 +1487,22 @@ def _check_format(path: Path, fmt: str, colour_mode: str, has_alpha: bool, ndim:
             raise OutputError(
                 f"{path}: a floating-point array with channels can only be saved as .npy"
             )
-        allowed = ("PNG", "TIFF") if colour_mode == "I;16" else ("TIFF",)
+        allowed = ("PNG", "TIFF") if colour_mode in ("I;16", "RGB;16") else ("TIFF",)
         if fmt not in allowed:
             raise OutputError(f"{path}: {fmt} cannot store {what}; use {where} (or .npy)")
     if has_alpha and fmt not in _CARRIES_ALPHA:
-        raise OutputError(f"{path}: {fmt} cannot store an alpha channel; use .png/.webp/.tiff")
+        raise OutputError(
+            f"{path}: {fmt} cannot store an alpha channel; use .png/.webp/.tiff/.gif, or "
+            "flatten it with --background COLOR"
+        )
 
 
 def _check_shapes(pixels: np.ndarray, alpha: np.ndarray | None, colour_mode: str) -> np.ndarray:
-    if colour_mode == "RGB":
+    if colour_mode in ("RGB", "RGB;16"):
         if pixels.ndim != 3 or pixels.shape[2] != 3:
-            raise ParameterError(f"mode RGB needs (H, W, 3) pixels, got shape {pixels.shape}")
+            raise ParameterError(
+                f"mode {colour_mode} needs (H, W, 3) pixels, got shape {pixels.shape}"
+            )
     else:
         if pixels.ndim == 3 and pixels.shape[2] == 1:
             pixels = pixels[:, :, 0]
@@ -1071,30 +1519,364 @@ def _check_shapes(pixels: np.ndarray, alpha: np.ndarray | None, colour_mode: str
     return pixels
 
 
-def _save_options(
-    fmt: str, info: dict[str, Any], compress_level: int | None, quality: int | None
-) -> dict[str, Any]:
-    options: dict[str, Any] = {}
-    icc = info.get("icc_profile")
-    if fmt in _CARRIES_ICC and isinstance(icc, bytes | bytearray) and icc:
-        options["icc_profile"] = bytes(icc)
-    dpi = info.get("dpi")
-    if fmt in _CARRIES_DPI and isinstance(dpi, tuple | list) and len(dpi) == 2:
-        options["dpi"] = (float(dpi[0]), float(dpi[1]))
-    exif = info.get("exif")
-    if fmt in _CARRIES_EXIF and isinstance(exif, bytes | bytearray) and exif:
-        if not (fmt == "JPEG" and len(exif) > 65_000):  # JPEG's APP1 segment limit
-            options["exif"] = bytes(exif)
-    if compress_level is not None:
-        if isinstance(compress_level, bool) or not 0 <= compress_level <= 9:
-            raise ParameterError(f"compress_level must be 0..9, got {compress_level!r}")
-        if fmt == "PNG":
-            options["compress_level"] = int(compress_level)
+#: What each kind of metadata is called in notes, and the output formats that can hold it.
+_METADATA: dict[str, tuple[str, frozenset[str]]] = {
+    "icc_profile": ("ICC profile", frozenset({"PNG", "JPEG", "WEBP", "TIFF"})),
+    "dpi": ("DPI", frozenset({"PNG", "JPEG", "TIFF", "BMP"})),
+    "exif": ("EXIF", frozenset({"PNG", "JPEG", "WEBP", "TIFF"})),
+    "xmp": ("XMP", frozenset({"PNG", "JPEG", "WEBP", "TIFF"})),
+    "iptc": ("IPTC", frozenset({"JPEG", "TIFF"})),
+    "text": ("PNG text", frozenset({"PNG"})),
+    "comment": ("comment", frozenset({"JPEG", "GIF"})),
+}
+
+#: ``--subsampling`` values -> Pillow's JPEG subsampling names.
+SUBSAMPLINGS: dict[str, str | None] = {
+    "keep": None,
+    "444": "4:4:4",
+    "422": "4:2:2",
+    "420": "4:2:0",
+}
+#: ``--tiff-compression`` values -> Pillow's and tifffile's names.
+TIFF_COMPRESSIONS: dict[str, tuple[str, str | None]] = {
+    "none": ("raw", None),
+    "lzw": ("tiff_lzw", "lzw"),
+    "deflate": ("tiff_adobe_deflate", "adobe_deflate"),
+}
+
+
+def strip_metadata(info: dict[str, Any]) -> dict[str, Any]:
+    """The metadata ``--strip`` keeps: the ICC profile (the pixels mean nothing without it)
+    and the DPI (the print size; it says nothing about who, where or when). EXIF (with GPS),
+    XMP, IPTC, comments and PNG text go."""
+    return {k: v for k, v in info.items() if k in ("icc_profile", "dpi")}
+
+
+def metadata_notes(fmt: str, info: dict[str, Any], mode: str | None = None) -> list[str]:
+    """One line naming the metadata of ``info`` that ``fmt`` cannot hold (empty list: all of
+    it is carried). ``mode`` is the full output mode: 16-bit colour TIFFs are written by
+    tifffile, which carries no EXIF."""
+    lost = [
+        name for key, (name, formats) in _METADATA.items() if info.get(key) and fmt not in formats
+    ]
+    if fmt == "TIFF" and mode in ("RGB;16", "RGBA;16", "LA;16") and info.get("exif"):
+        lost.append("EXIF")
+    if not lost:
+        return []
+    what = "NumPy arrays" if fmt == "NPY" else fmt
+    return [f"{what} cannot hold the input's {', '.join(lost)}; not carried to the output"]
+
+
+@dataclass(frozen=True)
+class EncoderSettings:
+    """How an output file is encoded (:func:`encoder_settings` decides).
+
+    ``quality`` (JPEG/WebP lossy; None with ``keep_tables``), ``subsampling`` (JPEG:
+    "4:4:4", "4:2:2" or "4:2:0"), ``keep_tables`` (JPEG: the input's quantization tables),
+    ``lossless`` (WebP), ``compression`` (TIFF: none/lzw/deflate), ``compress_level`` (PNG zlib
+    level).
+    """
+
+    format: str
+    quality: int | None = None
+    subsampling: str | None = None
+    keep_tables: bool = False
+    lossless: bool = False
+    compression: str | None = None
+    compress_level: int | None = None
+    qtables: Any = field(default=None, repr=False, compare=False)
+
+    def to_json(self) -> dict[str, Any]:
+        """The settings as JSON values (only those that apply to the format)."""
+        out: dict[str, Any] = {"format": self.format}
+        if self.format == "JPEG":
+            out["quality"] = "input's tables" if self.keep_tables else self.quality
+            out["subsampling"] = self.subsampling
+        elif self.format == "WEBP":
+            out["lossless"] = self.lossless
+            if not self.lossless:
+                out["quality"] = self.quality
+        elif self.format == "TIFF":
+            out["compression"] = self.compression
+        elif self.format == "PNG":
+            out["compress_level"] = 6 if self.compress_level is None else self.compress_level
+        return out
+
+
+def encoder_settings(
+    fmt: str,
+    *,
+    source: dict[str, Any] | None = None,
+    quality: int | None = None,
+    subsampling: str | None = None,
+    tiff_compression: str | None = None,
+    compress_level: int | None = None,
+) -> EncoderSettings:
+    """Decide the encoder settings of an output in format ``fmt``.
+
+    ``source`` is the input's :attr:`LoadedImage.encoding`. JPEG: ``quality`` (default 95),
+    ``subsampling`` one of :data:`SUBSAMPLINGS` (default: the input's when it is a JPEG, else
+    4:2:0; "keep" of a JPEG input also keeps its quantization tables when ``quality`` is None).
+    WebP: lossless when the input is a lossless WebP and ``quality`` is None, else lossy at
+    ``quality`` (default 95). TIFF: ``tiff_compression`` one of :data:`TIFF_COMPRESSIONS`
+    (default: the input's when it is a TIFF, else none). PNG: zlib ``compress_level``.
+    """
+    src = source or {}
     if quality is not None and (isinstance(quality, bool) or not 1 <= quality <= 100):
         raise ParameterError(f"quality must be 1..100, got {quality!r}")
-    if fmt in ("JPEG", "WEBP"):
-        options["quality"] = _DEFAULT_QUALITY if quality is None else int(quality)
+    if compress_level is not None and (
+        isinstance(compress_level, bool) or not 0 <= compress_level <= 9
+    ):
+        raise ParameterError(f"compress_level must be 0..9, got {compress_level!r}")
+    if subsampling is not None and subsampling not in SUBSAMPLINGS:
+        raise ParameterError(
+            f"subsampling must be one of {', '.join(SUBSAMPLINGS)}, got {subsampling!r}"
+        )
+    if tiff_compression is not None and tiff_compression not in TIFF_COMPRESSIONS:
+        raise ParameterError(
+            f"tiff_compression must be one of {', '.join(TIFF_COMPRESSIONS)}, "
+            f"got {tiff_compression!r}"
+        )
+    if fmt == "JPEG":
+        chosen = SUBSAMPLINGS.get(subsampling) if subsampling else None
+        if chosen is None:
+            chosen = src.get("jpeg_subsampling") or "4:2:0"
+        keep = subsampling == "keep" and quality is None and src.get("jpeg_qtables") is not None
+        return EncoderSettings(
+            fmt,
+            quality=None if keep else (_DEFAULT_QUALITY if quality is None else quality),
+            subsampling=chosen,
+            keep_tables=keep,
+            qtables=src.get("jpeg_qtables") if keep else None,
+        )
+    if fmt == "WEBP":
+        lossless = quality is None and bool(src.get("webp_lossless"))
+        return EncoderSettings(
+            fmt,
+            quality=None if lossless else (_DEFAULT_QUALITY if quality is None else quality),
+            lossless=lossless,
+        )
+    if fmt == "TIFF":
+        return EncoderSettings(
+            fmt, compression=tiff_compression or src.get("tiff_compression") or "none"
+        )
+    if fmt == "PNG":
+        return EncoderSettings(fmt, compress_level=compress_level)
+    return EncoderSettings(fmt)
+
+
+def _pillow_options(fmt: str, info: dict[str, Any], encoding: EncoderSettings) -> dict[str, Any]:
+    """Keyword arguments of ``Image.save`` for the metadata and encoder settings."""
+    options: dict[str, Any] = {}
+    icc = info.get("icc_profile")
+    holds = {key: fmt in formats for key, (_, formats) in _METADATA.items()}
+    if holds["icc_profile"] and isinstance(icc, bytes | bytearray) and icc:
+        options["icc_profile"] = bytes(icc)
+    dpi = info.get("dpi")
+    if holds["dpi"] and isinstance(dpi, tuple | list) and len(dpi) == 2:
+        options["dpi"] = (float(dpi[0]), float(dpi[1]))
+    exif = info.get("exif")
+    if holds["exif"] and isinstance(exif, bytes | bytearray) and exif:
+        if not (fmt == "JPEG" and len(exif) > 65_000):  # JPEG's APP1 segment limit
+            options["exif"] = bytes(exif)
+    xmp = info.get("xmp")
+    if xmp and fmt in ("JPEG", "WEBP"):
+        options["xmp"] = bytes(xmp)
+    comment = info.get("comment")
+    if comment and fmt in ("JPEG", "GIF"):
+        options["comment"] = bytes(comment)
+    if fmt == "TIFF" and (xmp or info.get("iptc")):
+        # Pillow writes either "tiffinfo" or "exif" into a TIFF's tags: all go in one Exif
+        tags = Image.Exif()
+        if "exif" in options:
+            tags.load(options["exif"])
+        if xmp:
+            tags[700] = bytes(xmp)
+        if info.get("iptc"):
+            tags[33723] = bytes(info["iptc"])
+        options["exif"] = tags
+    if fmt == "TIFF":
+        options["compression"] = TIFF_COMPRESSIONS[encoding.compression or "none"][0]
+    if fmt == "PNG":
+        level = encoding.compress_level
+        options["compress_level"] = 6 if level is None else level
+        text = _png_text_info(info)
+        if text is not None:
+            options["pnginfo"] = text
+    if fmt == "JPEG":
+        if encoding.keep_tables:
+            options["qtables"] = encoding.qtables
+        else:
+            options["quality"] = encoding.quality
+        options["subsampling"] = encoding.subsampling
+    if fmt == "WEBP":
+        if encoding.lossless:
+            options["lossless"] = True
+        else:
+            options["quality"] = encoding.quality
     return options
+
+
+def _png_text_info(info: dict[str, Any]) -> Any:
+    """A ``PngInfo`` with the PNG text and XMP of ``info``, or None."""
+    text = info.get("text") or {}
+    xmp = info.get("xmp")
+    if not text and not xmp:
+        return None
+    pnginfo = PngImagePlugin.PngInfo()
+    for key, value in text.items():
+        pnginfo.add_itxt(str(key), str(value))
+    if xmp:
+        pnginfo.add_itxt("XML:com.adobe.xmp", bytes(xmp).decode("utf-8", "replace"))
+    return pnginfo
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def _png_text_chunks(info: dict[str, Any]) -> bytes:
+    """iTXt chunks (ISO/IEC 15948 11.3.4.5, uncompressed, UTF-8) for PNG text and XMP."""
+    items = [(str(k), str(v)) for k, v in (info.get("text") or {}).items()]
+    if info.get("xmp"):
+        items.append(("XML:com.adobe.xmp", bytes(info["xmp"]).decode("utf-8", "replace")))
+    out = b""
+    for key, value in items:
+        keyword = key.encode("latin-1", "replace")[:79] or b"Comment"
+        out += _png_chunk(b"iTXt", keyword + b"\0\0\0\0\0" + value.encode("utf-8"))
+    return out
+
+
+def _append_png_chunks(path: Path, chunks: bytes) -> None:
+    """Insert ``chunks`` before the final IEND chunk of the PNG file at ``path``."""
+    if not chunks:
+        return
+    with open(path, "r+b") as fh:
+        fh.seek(-12, os.SEEK_END)
+        iend = fh.read(12)
+        if iend[4:8] != b"IEND":
+            raise OSError("the PNG written does not end in IEND")
+        fh.seek(-12, os.SEEK_END)
+        fh.write(chunks + iend)
+
+
+def _irb_from_iptc(iim: bytes) -> bytes:
+    """A Photoshop image resource block (JPEG APP13) holding IPTC-IIM data (resource 0x0404)."""
+    data = bytes(iim) + (b"\0" if len(iim) % 2 else b"")
+    return (
+        b"Photoshop 3.0\0"
+        + b"8BIM"
+        + struct.pack(">H", 0x0404)
+        + b"\0\0"
+        + struct.pack(">I", len(iim))
+        + data
+    )
+
+
+def _iptc_from_irb(irb: bytes) -> bytes | None:
+    """The IPTC-IIM data (resource 0x0404) of a Photoshop resource block, or None."""
+    if irb.startswith(b"Photoshop 3.0\0"):
+        irb = irb[14:]
+    pos = 0
+    while pos + 12 <= len(irb) and irb[pos : pos + 4] == b"8BIM":
+        rid = struct.unpack(">H", irb[pos + 4 : pos + 6])[0]
+        name_len = irb[pos + 6]
+        pos += 6 + 1 + name_len + ((1 + name_len) % 2)  # Pascal name padded to even length
+        size = struct.unpack(">I", irb[pos : pos + 4])[0]
+        pos += 4
+        if rid == 0x0404:
+            return irb[pos : pos + size]
+        pos += size + (size % 2)
+    return None
+
+
+def _splice_jpeg_app13(path: Path, iptc: bytes) -> None:
+    """Insert an APP13 (IPTC) segment into the JPEG at ``path`` after its APPn segments."""
+    payload = _irb_from_iptc(iptc)
+    if len(payload) + 2 > 0xFFFF:
+        raise OSError("the IPTC block is larger than a JPEG segment")
+    data = path.read_bytes()
+    pos = 2  # after SOI
+    while pos + 4 <= len(data) and data[pos] == 0xFF and 0xE0 <= data[pos + 1] <= 0xEF:
+        pos += 2 + struct.unpack(">H", data[pos + 2 : pos + 4])[0]
+    segment = b"\xff\xed" + struct.pack(">H", len(payload) + 2) + payload
+    path.write_bytes(data[:pos] + segment + data[pos:])
+
+
+def _gif_frame(arr: np.ndarray, full_mode: str) -> Image.Image:
+    """A palette image for GIF: at most 255 colours, and index 255 transparent where alpha is
+    below half (GIF transparency is 1 bit)."""
+    has_alpha = full_mode in _ALPHA_MODES
+    colour = arr[:, :, :-1] if has_alpha else arr
+    if colour.ndim == 3 and colour.shape[2] == 1:
+        colour = colour[:, :, 0]
+    base = Image.fromarray(np.ascontiguousarray(colour)).convert("RGB")
+    if not has_alpha:
+        return base.quantize(256)
+    quantized = base.quantize(255)
+    indices = np.array(quantized)
+    indices[arr[:, :, -1] < 128] = 255
+    palette = quantized.getpalette() or []
+    palette = palette[: 255 * 3] + [0] * (255 * 3 - len(palette[: 255 * 3])) + [0, 0, 0]
+    out = Image.fromarray(indices, mode="P")
+    out.putpalette(palette)
+    out.info["transparency"] = 255
+    return out
+
+
+def _pillow_frame(arr: np.ndarray, full_mode: str, fmt: str) -> Image.Image:
+    if fmt == "GIF":
+        return _gif_frame(arr, full_mode)
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[:, :, 0]
+    image = Image.fromarray(np.ascontiguousarray(arr))
+    if image.mode != full_mode:  # cannot happen with the checks before; guards Pillow changes
+        raise ParameterError(f"internal error: built a {image.mode} image for {full_mode}")
+    return image
+
+
+def _write_tiff16(
+    path: Path,
+    frames: list[np.ndarray],
+    full_mode: str,
+    info: dict[str, Any],
+    encoding: EncoderSettings,
+) -> None:
+    """16-bit colour or gray+alpha TIFF pages with tifffile (Pillow cannot write them)."""
+    # tifffile is imported here, not at module level, for start-up time
+    import tifffile
+
+    compression = TIFF_COMPRESSIONS[encoding.compression or "none"][1]
+    extratags = []
+    if info.get("xmp"):
+        extratags.append((700, 1, len(info["xmp"]), bytes(info["xmp"]), True))
+    if info.get("iptc"):
+        extratags.append((33723, 7, len(info["iptc"]), bytes(info["iptc"]), True))
+    dpi = info.get("dpi")
+    with tifffile.TiffWriter(path) as tif:
+        for arr in frames:
+            tif.write(
+                arr,
+                photometric="rgb" if full_mode in ("RGB;16", "RGBA;16") else "minisblack",
+                extrasamples=["unassalpha"] if full_mode in _ALPHA_MODES else None,
+                compression=compression,
+                iccprofile=info.get("icc_profile") or None,
+                resolution=(float(dpi[0]), float(dpi[1])) if dpi else None,
+                resolutionunit="INCH" if dpi else None,
+                extratags=extratags,
+                metadata=None,
+            )
+
+
+def _check_tiff16_codec(target: Path, encoding: EncoderSettings) -> None:
+    if encoding.compression == "lzw":
+        try:
+            import imagecodecs  # noqa: F401  (tifffile's LZW encoder)
+        except ImportError:
+            raise OutputError(
+                f"{target}: LZW for 16-bit colour TIFF needs the imagecodecs package "
+                "(pip install 'upsamp[tiff-lzw]'); use --tiff-compression deflate or none"
+            ) from None
 
 
 def save_image(
@@ -1108,32 +1890,37 @@ def save_image(
     compress_level: int | None = None,
     quality: int | None = None,
     range_mode: str = "clip",
+    encoding: EncoderSettings | None = None,
+    format: str | None = None,
 ) -> float:
     """Convert float results to ``mode`` and write them atomically in the format of the suffix.
 
     Parameters
     ----------
     path : str or os.PathLike
-        Output file; the extension picks the format (:func:`output_format`).
+        Output file; the extension picks the format (:func:`output_format`). ``"-"`` writes
+        to standard output (then ``format`` names the format).
     pixels : numpy.ndarray
         Float results, ``(H, W)`` or ``(H, W, 3)`` on the scale of ``mode`` (0..255 for 8-bit).
     alpha : numpy.ndarray or None
-        Float ``(H, W)`` alpha on the 0..255 scale, or None.
+        Float ``(H, W)`` alpha on the scale of ``mode``, or None.
     mode : str
-        The source's :attr:`LoadedImage.mode`; "L"/"RGB" with an ``alpha`` become "LA"/"RGBA".
+        The source's :attr:`LoadedImage.mode`; "L"/"RGB"/"I;16"/"RGB;16" with an ``alpha``
+        become "LA"/"RGBA"/"LA;16"/"RGBA;16".
     info : dict or None
         Metadata from :attr:`LoadedImage.info`; each item is written where the format can hold
-        it (ICC: PNG, JPEG, WebP, TIFF; DPI: PNG, JPEG, TIFF, BMP; EXIF: PNG, JPEG, WebP,
-        TIFF) and silently left out elsewhere.
+        it (see :func:`metadata_notes` for what is left out).
     overwrite : bool
         Replace an existing file.
-    compress_level : int or None
-        PNG zlib level 0..9 (ignored by other formats); None is Pillow's default.
-    quality : int or None
-        JPEG/WebP quality 1..100; None means 95.
+    compress_level, quality : int or None
+        PNG zlib level 0..9, JPEG/WebP quality 1..100 (used when ``encoding`` is None).
     range_mode : {"clip", "rescale"}
         How colour values outside the mode's range are handled (:func:`to_storage`); alpha is
         always clipped, since rescaling it would make opaque pixels translucent.
+    encoding : EncoderSettings or None
+        From :func:`encoder_settings`; None means its defaults.
+    format : str or None
+        A format name ("PNG", "JPEG", ...) overriding the extension.
 
     Returns
     -------
@@ -1143,7 +1930,7 @@ def save_image(
     Raises
     ------
     OutputError
-        Unknown extension, a format that cannot hold this image (alpha in JPEG/BMP/GIF; 16-bit
+        Unknown extension, a format that cannot hold this image (alpha in JPEG/BMP; 16-bit
         outside PNG/TIFF; 32-bit integer or float outside TIFF), an existing file without
         ``overwrite``, a missing folder, or a write failure. Nothing is left at ``path``.
     ParameterError
@@ -1153,10 +1940,10 @@ def save_image(
     -----
     For ``.npy`` the float results are saved exactly by :func:`save_array`, with alpha (if
     any) appended as the last channel. WebP has no grayscale: L/LA are stored as RGB/RGBA.
-    GIF stores a palette of at most 256 colours.
+    GIF stores a palette of at most 256 colours and 1-bit transparency (alpha below half).
     """
     target = Path(path)
-    fmt = output_format(target)
+    fmt = output_format(target, format)
     pix = np.asarray(pixels)
     alp = None if alpha is None else np.asarray(alpha)
     if fmt == "NPY":
@@ -1168,21 +1955,19 @@ def save_image(
     colour_mode, full_mode = _mode_for_save(mode, alp is not None)
     pix = _check_shapes(pix, alp, colour_mode)
     _check_format(target, fmt, colour_mode, alp is not None, pix.ndim)
-    _check_target(target, overwrite)  # fail before the conversion work
+    check_target(target, overwrite)  # fail before the conversion work
     stored, fraction = to_storage(pix, colour_mode, range_mode=range_mode)
     if alp is not None:
-        stored_alpha, _ = to_storage(alp, "L", range_mode="clip")
+        alpha_mode = "I;16" if stored.dtype == np.uint16 else "L"
+        stored_alpha, _ = to_storage(alp, alpha_mode, range_mode="clip")
         planes = stored if stored.ndim == 3 else stored[:, :, None]
         stored = np.concatenate([planes, stored_alpha[:, :, None]], axis=2)
-    save_stored(
-        target,
-        stored,
-        mode=full_mode,
-        info=info,
-        overwrite=overwrite,
-        compress_level=compress_level,
-        quality=quality,
-    )
+    if encoding is None:
+        encoding = encoder_settings(fmt, quality=quality, compress_level=compress_level)
+    save_frames(
+        target, [stored], mode=full_mode, info=info, overwrite=overwrite, encoding=encoding,
+        format=fmt,
+    )  # fmt: skip
     return fraction
 
 
@@ -1195,51 +1980,170 @@ def save_stored(
     overwrite: bool = False,
     compress_level: int | None = None,
     quality: int | None = None,
+    encoding: EncoderSettings | None = None,
+    format: str | None = None,
 ) -> None:
     """Write values that are already in the storage dtype of ``mode`` (see :func:`to_storage`).
 
     ``stored`` holds the channels of ``mode`` in order: ``(H, W)`` for L, I;16, I and F,
-    ``(H, W, 3)`` for RGB, and the alpha plane last for LA ``(H, W, 2)`` and RGBA
-    ``(H, W, 4)``. The banded pipeline fills one such array band by band, so no float copy of
-    the whole output ever exists. Same checks, metadata and atomic write as :func:`save_image`.
+    ``(H, W, 3)`` for RGB and RGB;16, and the alpha plane last for LA/LA;16 ``(H, W, 2)`` and
+    RGBA/RGBA;16 ``(H, W, 4)``. The banded pipeline fills one such array band by band, so no
+    float copy of the whole output ever exists. Same checks, metadata and atomic write as
+    :func:`save_image`.
+    """
+    fmt = output_format(Path(path), format)
+    if encoding is None:
+        encoding = encoder_settings(fmt, quality=quality, compress_level=compress_level)
+    save_frames(
+        path, [stored], mode=mode, info=info, overwrite=overwrite, encoding=encoding,
+        format=fmt,
+    )  # fmt: skip
+
+
+#: Formats that hold several frames (PNG as APNG, TIFF as pages).
+MULTI_FRAME_FORMATS = frozenset({"GIF", "PNG", "WEBP", "TIFF"})
+
+
+def save_frames(
+    path: PathLike,
+    frames: list[np.ndarray],
+    *,
+    mode: str,
+    info: dict[str, Any] | None = None,
+    overwrite: bool = False,
+    encoding: EncoderSettings | None = None,
+    durations: list[int] | None = None,
+    loop: int | None = None,
+    disposal: list[int] | None = None,
+    format: str | None = None,
+) -> None:
+    """Write one or more stored frames (see :func:`save_stored`) as one file, atomically.
+
+    Several frames need a format that holds them: GIF, PNG (written as APNG), WebP
+    (animated) or TIFF (pages); ``durations`` (milliseconds per frame), ``loop`` (0 = for
+    ever; None = play once) and ``disposal`` (GIF/APNG codes per frame) are written where the
+    format has them. The frames are whole pictures: APNG frames replace the canvas (blend
+    "source"), and transparent GIF frames are disposed to the background, so no frame is drawn
+    over the one before.
     """
     target = Path(path)
-    fmt = output_format(target)
+    fmt = output_format(target, format)
+    if not frames:
+        raise ParameterError("save_frames needs at least one frame")
     if fmt == "NPY":
         raise OutputError(f"{target}: .npy outputs keep float results; use save_array")
-    arr = np.asarray(stored)
-    has_alpha = mode in ("LA", "RGBA")
+    meta = info or {}
+    enc = encoding if encoding is not None else encoder_settings(fmt)
+    has_alpha = mode in _ALPHA_MODES
     colour_mode, full_mode = _mode_for_save(mode, has_alpha)
-    if has_alpha and (arr.ndim != 3 or arr.shape[2] != len(mode)):
-        raise ParameterError(f"mode {mode} needs (H, W, {len(mode)}) values, got {arr.shape}")
-    colour = arr[:, :, :-1] if has_alpha else arr
-    _check_shapes(colour, arr[:, :, -1] if has_alpha else None, colour_mode)
-    _check_format(target, fmt, colour_mode, has_alpha, 3 if colour_mode == "RGB" else 2)
-    options = _save_options(fmt, info or {}, compress_level, quality)
-    _check_target(target, overwrite)
-    if arr.ndim == 3 and arr.shape[2] == 1:
-        arr = arr[:, :, 0]
-    if fmt == "PNG" and full_mode in PNG_MODES:
-        # The project's own encoder deflates on every core (see upsamp.png).
-        def write_fast(tmp: Path) -> None:
-            try:
-                _write_png_file(tmp, arr, full_mode, options)
-            except (OSError, ValueError) as exc:
-                raise OutputError(f"{target}: cannot write PNG ({_reason(exc)})") from None
-
-        atomic_write(target, write_fast, overwrite=overwrite)
-        return
-    image = Image.fromarray(arr)
-    if image.mode != full_mode:  # cannot happen with the checks above; guards Pillow changes
-        raise OutputError(f"{target}: internal error: built a {image.mode} image for {full_mode}")
+    channels = _CHANNELS[full_mode]
+    arrays = []
+    for stored in frames:
+        arr = np.asarray(stored)
+        if has_alpha and (arr.ndim != 3 or arr.shape[2] != channels):
+            raise ParameterError(f"mode {mode} needs (H, W, {channels}) values, got {arr.shape}")
+        colour = arr[:, :, :-1] if has_alpha else arr
+        _check_shapes(colour, arr[:, :, -1] if has_alpha else None, colour_mode)
+        if arr.ndim == 3 and arr.shape[2] == 1:
+            arr = arr[:, :, 0]
+        arrays.append(arr)
+    _check_format(target, fmt, colour_mode, has_alpha, 3 if colour_mode in ("RGB", "RGB;16") else 2)
+    several = len(arrays) > 1
+    if several and fmt not in MULTI_FRAME_FORMATS:
+        raise OutputError(
+            f"{target}: {fmt} cannot hold {len(arrays)} frames; use .gif, .png (APNG), .webp "
+            "or .tiff, or pick one frame with --frame N (0-based)"
+        )
+    sixteen = _STORAGE_DTYPE[full_mode] == np.uint16 and full_mode != "I;16"
+    if fmt == "TIFF" and sixteen:
+        _check_tiff16_codec(target, enc)
+    if several and fmt == "PNG" and sixteen:
+        raise OutputError(
+            f"{target}: an animated PNG of 16-bit colour cannot be written; use .tiff"
+        )
+    check_target(target, overwrite)
 
     def write(tmp: Path) -> None:
         try:
-            image.save(tmp, format=fmt, **options)
+            if fmt == "TIFF" and sixteen:
+                _write_tiff16(tmp, arrays, full_mode, meta, enc)
+            elif fmt == "PNG" and not several and full_mode in PNG_MODES:
+                # The project's own encoder deflates on every core (see upsamp.png).
+                _write_png_file(tmp, arrays[0], full_mode, _pillow_options(fmt, meta, enc))
+                _append_png_chunks(tmp, _png_text_chunks(meta))
+            else:
+                images = [_pillow_frame(a, full_mode, fmt) for a in arrays]
+                options = _pillow_options(fmt, meta, enc)
+                if several:
+                    options.update(_animation_options(fmt, images, durations, loop, disposal))
+                elif fmt == "GIF" and "transparency" in images[0].info:
+                    options["transparency"] = images[0].info["transparency"]
+                images[0].save(tmp, format=fmt, **options)
+                if fmt == "JPEG" and meta.get("iptc"):
+                    _splice_jpeg_app13(tmp, bytes(meta["iptc"]))
+        except OutputError:
+            raise
         except (OSError, ValueError, TypeError, KeyError) as exc:
             raise OutputError(f"{target}: cannot write {fmt} ({_reason(exc)})") from None
 
-    atomic_write(target, write, overwrite=overwrite)
+    _deliver(target, write, overwrite)
+
+
+def _animation_options(
+    fmt: str,
+    images: list[Image.Image],
+    durations: list[int] | None,
+    loop: int | None,
+    disposal: list[int] | None,
+) -> dict[str, Any]:
+    options: dict[str, Any] = {"save_all": True, "append_images": images[1:]}
+    if fmt == "TIFF":
+        return options
+    if durations is not None:
+        options["duration"] = [int(d) for d in durations]
+    if loop is not None:
+        options["loop"] = int(loop)
+    elif fmt == "WEBP":
+        options["loop"] = 0  # WebP always has a loop count; 0 is WebP's "play for ever" too
+    if fmt == "GIF":
+        if "transparency" in images[0].info:
+            options["transparency"] = images[0].info["transparency"]
+            options["disposal"] = 2  # whole frames: clear each before the next one
+        elif disposal is not None:
+            options["disposal"] = list(disposal)
+    if fmt == "PNG":
+        options["default_image"] = False
+        options["blend"] = 0  # APNG_BLEND_OP_SOURCE: each frame replaces the canvas
+        if disposal is not None:
+            options["disposal"] = list(disposal)
+    return options
+
+
+def _deliver(target: Path, write: Callable[[Path], None], overwrite: bool) -> None:
+    """:func:`atomic_write` to ``target``, or, for ``-``, to standard output in one piece."""
+    if str(target) != "-":
+        atomic_write(target, write, overwrite=overwrite)
+        return
+    import sys
+    import tempfile
+
+    fd, name = tempfile.mkstemp(suffix=".tmp", prefix="upsamp-")
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        write(tmp)
+        with tmp.open("rb") as fh:
+            out = sys.stdout.buffer
+            while block := fh.read(1 << 20):
+                out.write(block)
+            out.flush()
+    except BrokenPipeError:
+        raise OutputError("standard output: the reading program closed the pipe") from None
+    finally:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
 
 
 def save_array(path: PathLike, array: np.ndarray, *, overwrite: bool = False) -> None:

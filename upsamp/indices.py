@@ -24,7 +24,16 @@ import numpy as np
 from .errors import InputError
 from .methods.pooling import max_pool
 
-__all__ = ["PoolIndices", "load_indices", "indices_payload", "indices_from_guide", "fit_indices"]
+__all__ = [
+    "PoolIndices",
+    "load_indices",
+    "indices_payload",
+    "indices_from_guide",
+    "fit_indices",
+    "check_pooled_size",
+    "guide_positions",
+    "split_positions",
+]
 
 
 @dataclass(frozen=True)
@@ -112,3 +121,69 @@ def fit_indices(found: PoolIndices, pooled_shape: tuple[int, ...], origin: str) 
     raise InputError(
         f"{origin}: positions have {idx.shape[2]} channels but the input has {channels}"
     )
+
+
+def check_pooled_size(found: PoolIndices, input_shape: tuple[int, ...], origin: str) -> None:
+    """Raise :class:`InputError` when ``found`` is not for a pooled image of ``input_shape``."""
+    if found.indices.shape[:2] != tuple(input_shape[:2]):
+        raise InputError(
+            f"{origin}: positions are for a {found.indices.shape[1]}x"
+            f"{found.indices.shape[0]} pooled image, but the input is "
+            f"{input_shape[1]}x{input_shape[0]}"
+        )
+
+
+def guide_positions(
+    pixels: np.ndarray,
+    alpha: np.ndarray | None,
+    input_hw: tuple[int, int],
+    stride: tuple[int, int] | None,
+    origin: str,
+) -> PoolIndices:
+    """Positions found by max-pooling a guide image (``pixels``, and ``alpha`` when the image
+    to unpool has an alpha plane too). ``stride`` None takes it from the size ratio of the
+    guide to the pooled input ``input_hw``."""
+    planes = [pixels if pixels.ndim == 3 else pixels[:, :, None]]
+    if alpha is not None:
+        planes.append(alpha[:, :, None])
+    if stride is None:
+        stride = (pixels.shape[0] // input_hw[0], pixels.shape[1] // input_hw[1])
+        if min(stride) < 1:
+            raise InputError(
+                f"{origin}: the guide ({pixels.shape[1]}x{pixels.shape[0]}) is "
+                f"smaller than the input ({input_hw[1]}x{input_hw[0]})"
+            )
+    return indices_from_guide(np.concatenate(planes, axis=2).astype(np.float64), stride)
+
+
+def split_positions(
+    found: PoolIndices, pixels_shape: tuple[int, ...], has_alpha: bool, origin: str
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The positions for the colour channels of a pooled image of shape ``pixels_shape``
+    (shaped like it) and for its alpha plane (None without alpha).
+
+    ``found`` holds one plane shared by every channel, one per colour channel (alpha then
+    shares the first), or one per colour channel plus one for alpha.
+    """
+    colour_channels = pixels_shape[2] if len(pixels_shape) == 3 else 1
+    wanted = colour_channels + (1 if has_alpha else 0)
+    if found.indices.shape[2] not in (1, colour_channels, wanted):
+        raise InputError(
+            f"{origin}: positions have {found.indices.shape[2]} channels but the image has "
+            f"{colour_channels}{' + alpha' if has_alpha else ''}"
+        )
+    colour_idx = fit_indices(
+        PoolIndices(found.indices[:, :, :colour_channels], found.input_shape, found.stride)
+        if found.indices.shape[2] == wanted and wanted != colour_channels
+        else found,
+        pixels_shape,
+        origin,
+    )
+    alpha_idx = None
+    if has_alpha:
+        alpha_idx = (
+            found.indices[:, :, -1] if found.indices.shape[2] == wanted else colour_idx[:, :, 0]
+        )
+    if len(pixels_shape) == 2:
+        colour_idx = colour_idx[:, :, 0]
+    return colour_idx, alpha_idx

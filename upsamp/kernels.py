@@ -28,6 +28,13 @@ import numpy as np
 
 from ._arrays import EDGE_MODES, int_pair
 from .errors import KernelError, ParameterError
+from .geometry import (
+    bilinear_taps,
+    check_transconv_params,
+    half_pixel_padding,
+    half_pixel_taps,
+    same_size_geometry,
+)
 
 __all__ = [
     "DEFAULT_PRESET",
@@ -39,7 +46,7 @@ __all__ = [
     "save_kernel",
     "resolve_kernel",
     "normalize",
-    "same_size_geometry",
+    "build_kernel",
 ]
 
 Pair = tuple[int, int]
@@ -108,51 +115,9 @@ class Kernel:
         }
 
 
-def same_size_geometry(effective_size: int, stride: int, dilation: int = 1) -> tuple[int, int]:
-    """Return ``(padding, output_padding)`` giving ``H_out = H * stride`` for a kernel of
-    effective size ``k_e = d*(k-1)+1``: we need ``2p - op = k_e - s`` with ``0 <= op < s``.
-
-    >>> same_size_geometry(4, 2)
-    (1, 0)
-    >>> same_size_geometry(3, 2)
-    (1, 1)
-    """
-    excess = effective_size - stride
-    if excess < 0:
-        raise ParameterError(
-            f"a kernel of effective size {effective_size} cannot enlarge by exactly {stride} "
-            "(it must be at least as large as the stride)"
-        )
-    padding = (excess + 1) // 2
-    output_padding = 2 * padding - excess
-    if output_padding and not (output_padding < stride or output_padding < dilation):
-        raise ParameterError(
-            f"a kernel of effective size {effective_size} cannot enlarge by exactly {stride}"
-        )
-    return padding, output_padding
-
-
-def _interpolating_taps(
-    profile: Callable[[np.ndarray], np.ndarray], radius: int, s: int
-) -> np.ndarray:
-    """Sample ``profile(t)`` (support ``|t| < radius`` input pixels) for factor ``s``.
-
-    ``K = 2*radius*s - s%2`` taps, centred at ``c = (K-1)/2``: ``w[t] = profile((t - c) / s)``.
-    With padding ``floor(s/2) + (radius-1)*s`` the transposed convolution evaluates
-    ``y[o] = sum_i x[i] * profile(u - i)`` at ``u = (o + 0.5)/s - 0.5``, the half-pixel
-    interpolation formula.
-    """
-    size = 2 * radius * s - s % 2
-    t = np.arange(size, dtype=np.float64)
-    return profile((t - (size - 1) / 2) / s)
-
-
-def _triangle(t: np.ndarray) -> np.ndarray:
-    return np.maximum(0.0, 1.0 - np.abs(t))
-
-
 def _cubic(t: np.ndarray, a: float = -0.5) -> np.ndarray:
-    """Keys' cubic convolution kernel with parameter ``a`` (Pillow uses ``a = -0.5``)."""
+    """Keys' cubic convolution kernel with parameter ``a`` (docs/references.md [Keys1981]; Pillow
+    uses ``a = -0.5``, [Pillow-resize])."""
     t = np.abs(t)
     near = ((a + 2) * t - (a + 3)) * t * t + 1
     far = ((a * t - 5 * a) * t + 8 * a) * t - 4 * a
@@ -180,17 +145,18 @@ def _nearest_preset(s: int) -> tuple[np.ndarray, int, int, str]:
 
 
 def _bilinear_preset(s: int) -> tuple[np.ndarray, int, int, str]:
-    return _interpolating_taps(_triangle, 1, s), s // 2, 0, "replicate"
+    # The same kernel and geometry as upsamp.methods.interpolate.bilinear_transconv.
+    return bilinear_taps(s), half_pixel_padding(1, s), 0, "replicate"
 
 
 def _bicubic_preset(s: int) -> tuple[np.ndarray, int, int, str]:
-    return _interpolating_taps(_cubic, 2, s), s // 2 + s, 0, "replicate"
+    return half_pixel_taps(_cubic, 2, s), half_pixel_padding(2, s), 0, "replicate"
 
 
 def _gaussian_preset(s: int) -> tuple[np.ndarray, int, int, str]:
     sigma = 0.5  # in input pixels: s/2 output pixels
-    taps = _interpolating_taps(lambda t: np.exp(-0.5 * (t / sigma) ** 2), 2, s)
-    return _phase_normalized(taps, s), s // 2 + s, 0, "replicate"
+    taps = half_pixel_taps(lambda t: np.exp(-0.5 * (t / sigma) ** 2), 2, s)
+    return _phase_normalized(taps, s), half_pixel_padding(2, s), 0, "replicate"
 
 
 def _bed_of_nails_preset(s: int) -> tuple[np.ndarray, int, int, str]:
@@ -224,7 +190,7 @@ PRESETS: dict[str, _Preset] = {
         _bed_of_nails_preset,
     ),
     "checkerboard": _Preset(
-        "(s+1)×(s+1) constant: uneven overlap, makes the seeds' checkerboard artifact",
+        "(s+1)×(s+1) constant: uneven overlap, makes the checkerboard artifact of [Odena2016]",
         _checkerboard_preset,
     ),
 }
@@ -339,8 +305,6 @@ def load_kernel(path: str | Path) -> Kernel:
             raise ParameterError(f"groups must be a positive integer, got {groups!r}")
         geometry = {k: _json_pair(doc[k], k) for k in _JSON_KEYS[1:5] if doc.get(k) is not None}
         kernel = kernel.with_overrides(**geometry, groups=groups, bias=bias, edge=doc.get("edge"))
-        from .methods.transconv import check_transconv_params  # methods import this module
-
         check_transconv_params(
             kernel.stride, kernel.padding, kernel.output_padding, kernel.dilation
         )
@@ -431,3 +395,45 @@ def normalize(kernel: Kernel) -> Kernel:
             f"{kernel.name}: cannot normalize an output channel whose weights sum to 0"
         )
     return replace(kernel, weight=(grouped * (phases / totals)).reshape(w.shape))
+
+
+def build_kernel(
+    spec: str | Path | None,
+    *,
+    stride: tuple[int, int] | None,
+    padding: tuple[int, int] | str | None = None,
+    output_padding: tuple[int, int] | None = None,
+    dilation: tuple[int, int] | None = None,
+    edge: str | None = None,
+    normalize_phases: bool = False,
+) -> Kernel:
+    """Resolve a preset name or kernel file and apply explicit overrides.
+
+    ``stride`` None keeps a kernel file's own stride (2 when the file does not state one);
+    ``padding="same"`` picks padding and output_padding so that ``H_out = H * stride``.
+    """
+    base_stride = stride if stride is not None else 2
+    kernel = resolve_kernel(spec if spec is not None else DEFAULT_PRESET, base_stride)
+    if kernel.source != "preset" and stride is None and "stride" not in kernel.stated:
+        stride = (2, 2)
+    kernel = kernel.with_overrides(
+        stride=stride,
+        padding=None if padding == "same" else padding,
+        output_padding=output_padding,
+        dilation=dilation,
+        edge=edge,
+    )
+    if padding == "same":
+        kh, kw = kernel.spatial_shape
+        geo = [
+            same_size_geometry(
+                kernel.dilation[a] * ((kh, kw)[a] - 1) + 1, kernel.stride[a], kernel.dilation[a]
+            )
+            for a in range(2)
+        ]
+        kernel = kernel.with_overrides(
+            padding=(geo[0][0], geo[1][0]), output_padding=(geo[0][1], geo[1][1])
+        )
+    if normalize_phases:
+        kernel = normalize(kernel)
+    return kernel

@@ -7,7 +7,6 @@ writes the result atomically.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -17,10 +16,18 @@ from typing import Any
 import numpy as np
 
 from . import imageio
-from .errors import InputError, KernelError, OutputError, ParameterError
-from .indices import PoolIndices, fit_indices, indices_from_guide, load_indices
-from .kernels import Kernel, normalize, resolve_kernel, same_size_geometry
+from .errors import KernelError, OutputError
+from .indices import (
+    PoolIndices,
+    check_pooled_size,
+    guide_positions,
+    load_indices,
+    split_positions,
+)
+from .kernels import Kernel
 from .methods import Method, MethodOptions, get_method
+from .methods.registry import DEFAULT_METHOD
+from .resources import DEFAULT_MAX_OUTPUT_PIXELS, check_output_budget, estimate_bytes
 
 __all__ = [
     "Compute",
@@ -28,29 +35,24 @@ __all__ = [
     "EnlargeOutcome",
     "DEFAULT_MAX_OUTPUT_PIXELS",
     "LOCAL_COMPUTE",
-    "build_kernel",
     "default_output_path",
     "enlarge_file",
     "enlarge_image",
     "enlarge_to_storage",
-    "estimate_bytes",
     "output_shape",
-    "pool_image",
+    "read_positions",
     "result_span",
 ]
 
 #: Output values per band of the banded pipeline (16 MiB of float32).
 BAND_VALUES = 1 << 22
 
-#: Twice Pillow's decompression-bomb limit (89,478,485 pixels).
-DEFAULT_MAX_OUTPUT_PIXELS = 2 * 89_478_485
-
 
 @dataclass(frozen=True)
 class EnlargeSettings:
     """What to do to each image: the method and its options, plus output handling."""
 
-    method: str = "bilinear"
+    method: str = DEFAULT_METHOD
     options: MethodOptions = field(default_factory=MethodOptions)
     indices_file: Path | None = None
     guide_file: Path | None = None
@@ -64,6 +66,8 @@ class EnlargeSettings:
     stride_given: bool = True
     #: Max-unpool positions for the alpha plane, filled in by :func:`prepare`.
     alpha_indices: np.ndarray | None = field(default=None, repr=False)
+    #: The indices file's positions once read (:func:`read_positions`); None reads the file.
+    positions: PoolIndices | None = field(default=None, repr=False, compare=False)
 
     def parameters(self) -> dict[str, Any]:
         """The effective parameters, JSON-ready."""
@@ -126,50 +130,6 @@ class EnlargeOutcome:
         }
 
 
-def build_kernel(
-    spec: str | Path | None,
-    *,
-    stride: tuple[int, int] | None,
-    padding: tuple[int, int] | str | None = None,
-    output_padding: tuple[int, int] | None = None,
-    dilation: tuple[int, int] | None = None,
-    edge: str | None = None,
-    normalize_phases: bool = False,
-) -> Kernel:
-    """Resolve a preset name or kernel file and apply explicit overrides.
-
-    ``stride`` None keeps a kernel file's own stride (2 when the file does not state one);
-    ``padding="same"`` picks padding and output_padding so that ``H_out = H * stride``.
-    """
-    from .kernels import DEFAULT_PRESET
-
-    base_stride = stride if stride is not None else 2
-    kernel = resolve_kernel(spec if spec is not None else DEFAULT_PRESET, base_stride)
-    if kernel.source != "preset" and stride is None and "stride" not in kernel.stated:
-        stride = (2, 2)
-    kernel = kernel.with_overrides(
-        stride=stride,
-        padding=None if padding == "same" else padding,
-        output_padding=output_padding,
-        dilation=dilation,
-        edge=edge,
-    )
-    if padding == "same":
-        kh, kw = kernel.spatial_shape
-        geo = [
-            same_size_geometry(
-                kernel.dilation[a] * ((kh, kw)[a] - 1) + 1, kernel.stride[a], kernel.dilation[a]
-            )
-            for a in range(2)
-        ]
-        kernel = kernel.with_overrides(
-            padding=(geo[0][0], geo[1][0]), output_padding=(geo[0][1], geo[1][1])
-        )
-    if normalize_phases:
-        kernel = normalize(kernel)
-    return kernel
-
-
 def default_output_path(
     input_path: Path, settings: EnlargeSettings, suffix: str | None = None
 ) -> Path:
@@ -177,20 +137,36 @@ def default_output_path(
     size); a ``.npy`` input gives a ``.npy`` output."""
     opts = settings.options
     method = get_method(settings.method)
-    if "size" in method.uses and opts.size is not None:
-        tag = f"_{opts.size[1]}x{opts.size[0]}"
-    elif "scale" in method.uses and opts.scale is not None:
-        scale = opts.scale if isinstance(opts.scale, (int, float)) else opts.scale[0]
-        tag = f"x{scale:g}"
-    else:
-        sh, sw = opts.stride
-        if isinstance(opts.kernel, Kernel):
-            sh, sw = opts.kernel.stride
-        elif method.name == "max-unpool" and opts.indices is None and settings.indices_file:
-            sh, sw = load_indices(settings.indices_file).stride
-        tag = f"x{sh}" if sh == sw else f"x{sh}x{sw}"
+    if isinstance(opts.kernel, Kernel):
+        opts = replace(opts, stride=opts.kernel.stride)
+    elif method.needs_positions and opts.indices is None and settings.indices_file:
+        opts = replace(opts, stride=_positions(settings).stride)
+    tag = method.output_tag(opts)
     ext = suffix if suffix is not None else input_path.suffix
     return input_path.with_name(f"{input_path.stem}_{settings.method}{tag}{ext}")
+
+
+def _positions(settings: EnlargeSettings) -> PoolIndices:
+    """The positions of ``settings.indices_file``: those already read into ``settings``, else
+    the file's."""
+    if settings.positions is not None:
+        return settings.positions
+    assert settings.indices_file is not None
+    return load_indices(settings.indices_file)
+
+
+def read_positions(settings: EnlargeSettings) -> EnlargeSettings:
+    """``settings`` with its max-unpool indices file read into ``positions`` (once per run;
+    unchanged when the method needs no positions or they are already there)."""
+    method = get_method(settings.method)
+    if (
+        not method.needs_positions
+        or settings.indices_file is None
+        or settings.positions is not None
+        or settings.options.indices is not None
+    ):
+        return settings
+    return replace(settings, positions=load_indices(settings.indices_file))
 
 
 def _options_for(
@@ -203,49 +179,24 @@ def _options_for(
     opts = settings.options
     if opts.indices is not None:
         return opts, settings.alpha_indices
-    if method.name != "max-unpool" or (
+    if not method.needs_positions or (
         settings.indices_file is None and settings.guide_file is None
     ):
         return opts, None
-    colour_channels = image.pixels.shape[2] if image.pixels.ndim == 3 else 1
-    wanted = colour_channels + (1 if image.has_alpha else 0)
     if settings.indices_file is not None:
-        found = load_indices(settings.indices_file)
+        found = _positions(settings)
         origin = str(settings.indices_file)
     else:
         guide = imageio.load_input(settings.guide_file, max_pixels=settings.max_pixels)
-        planes = [guide.pixels if guide.pixels.ndim == 3 else guide.pixels[:, :, None]]
-        if guide.has_alpha and image.has_alpha:
-            planes.append(guide.alpha[:, :, None])
-        stride = opts.stride
-        if not settings.stride_given:
-            stride = (guide.shape[0] // image.shape[0], guide.shape[1] // image.shape[1])
-            if min(stride) < 1:
-                raise InputError(
-                    f"{settings.guide_file}: the guide ({guide.shape[1]}x{guide.shape[0]}) is "
-                    f"smaller than the input ({image.shape[1]}x{image.shape[0]})"
-                )
-        found = indices_from_guide(np.concatenate(planes, axis=2).astype(np.float64), stride)
         origin = str(settings.guide_file)
-    if found.indices.shape[2] not in (1, colour_channels, wanted):
-        raise InputError(
-            f"{origin}: positions have {found.indices.shape[2]} channels but the image has "
-            f"{colour_channels}{' + alpha' if image.has_alpha else ''}"
+        found = guide_positions(
+            guide.pixels,
+            guide.alpha if guide.has_alpha and image.has_alpha else None,
+            image.shape[:2],
+            opts.stride if settings.stride_given else None,
+            origin,
         )
-    colour_idx = fit_indices(
-        PoolIndices(found.indices[:, :, :colour_channels], found.input_shape, found.stride)
-        if found.indices.shape[2] == wanted and wanted != colour_channels
-        else found,
-        image.pixels.shape,
-        origin,
-    )
-    alpha_idx = None
-    if image.has_alpha:
-        alpha_idx = (
-            found.indices[:, :, -1] if found.indices.shape[2] == wanted else colour_idx[:, :, 0]
-        )
-    if image.pixels.ndim == 2:
-        colour_idx = colour_idx[:, :, 0]
+    colour_idx, alpha_idx = split_positions(found, image.pixels.shape, image.has_alpha, origin)
     new = replace(opts, indices=colour_idx, stride=found.stride, output_size=found.input_shape)
     return new, alpha_idx
 
@@ -255,73 +206,14 @@ def output_shape(input_shape: tuple[int, ...], settings: EnlargeSettings) -> tup
     when the file states the size; a guide's size is used as is)."""
     method = get_method(settings.method)
     opts = settings.options
-    if settings.method == "max-unpool" and opts.indices is None and settings.indices_file:
-        found = load_indices(settings.indices_file)
-        if found.indices.shape[:2] != tuple(input_shape[:2]):
-            raise InputError(
-                f"{settings.indices_file}: positions are for a {found.indices.shape[1]}x"
-                f"{found.indices.shape[0]} pooled image, but the input is "
-                f"{input_shape[1]}x{input_shape[0]}"
-            )
+    if method.needs_positions and opts.indices is None and settings.indices_file:
+        found = _positions(settings)
+        check_pooled_size(found, input_shape, str(settings.indices_file))
         opts = replace(opts, stride=found.stride, output_size=found.input_shape)
     h, w = method.output_shape((int(input_shape[0]), int(input_shape[1])), opts)
-    if (
-        settings.method == "transconv"
-        and isinstance(opts.kernel, Kernel)
-        and opts.kernel.weight.ndim == 4
-    ):
-        c_out = opts.kernel.weight.shape[1] * (opts.kernel.groups or 1)
-        return (h, w, c_out) if c_out > 1 or len(input_shape) == 3 else (h, w)
-    return (h, w, *input_shape[2:])
-
-
-def estimate_bytes(
-    input_shape: tuple[int, ...], out_shape: tuple[int, ...], itemsize: int = 4
-) -> int:
-    """Rough peak working memory of one enlargement: input as float, the output, a scatter buffer
-    of the output's size, and the storage copy."""
-    n_in = int(np.prod(input_shape))
-    n_out = int(np.prod(out_shape))
-    return itemsize * (n_in + 3 * n_out) + n_out
-
-
-def available_memory() -> int | None:
-    """Bytes of memory available to new allocations (``MemAvailable``), or None if unknown."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
-
-
-def check_output_budget(
-    input_shape: tuple[int, ...],
-    out_shape: tuple[int, ...],
-    max_output_pixels: int,
-    *,
-    estimate: Callable[[tuple[int, ...], tuple[int, ...]], int] = estimate_bytes,
-) -> None:
-    """Refuse an output larger than ``max_output_pixels`` or than the memory available (as
-    ``estimate(input_shape, out_shape)`` bytes: :func:`estimate_bytes` for work done here)."""
-    pixels = int(out_shape[0]) * int(out_shape[1])
-    if pixels > max_output_pixels:
-        raise OutputError(
-            f"the output would be {out_shape[1]}x{out_shape[0]} = {pixels:,} pixels, more than "
-            f"--max-output-pixels {max_output_pixels:,}"
-        )
-    need = estimate(input_shape, out_shape)
-    available = available_memory()
-    if available is not None and need > available:
-        raise OutputError(
-            f"the output would be {out_shape[1]}x{out_shape[0]} and needs about "
-            f"{need / 2**30:.1f} GiB of memory; only {available / 2**30:.1f} GiB is available"
-        )
+    c_in = int(input_shape[2]) if len(input_shape) == 3 else 1
+    c_out = method.output_channels(c_in, opts)
+    return (h, w, c_out) if c_out > 1 or len(input_shape) == 3 else (h, w)
 
 
 def _alpha_plan(
@@ -332,12 +224,13 @@ def _alpha_plan(
     out_hw: tuple[int, int],
 ) -> tuple[Method, MethodOptions] | None:
     """How the alpha plane is enlarged: by the same method when it acts on each channel alone
-    (with its own indices for max-unpool), else bilinearly to the output size."""
+    (with its own positions when it needs them), else by the method's ``alpha_method`` to the
+    output size."""
     if not image.has_alpha:
         return None
     if method.per_channel(opts):
         return method, replace(opts, indices=alpha_indices) if alpha_indices is not None else opts
-    return get_method("bilinear"), MethodOptions(size=out_hw)
+    return get_method(method.alpha_method), MethodOptions(size=out_hw)
 
 
 def _run(
@@ -464,9 +357,8 @@ def enlarge_to_storage(
     stored result (:mod:`upsamp.distributed` computes a big image in such chunks).
     """
     dtype = imageio.storage_dtype(mode)
-    has_alpha = mode in ("LA", "RGBA")
-    colour_mode = mode[:-1] if has_alpha else mode
-    keep = image.pixels.dtype == dtype and colour_mode == image.mode.rstrip("A")
+    colour_mode, has_alpha = imageio.split_mode(mode)
+    keep = image.pixels.dtype == dtype and colour_mode == imageio.split_mode(image.mode)[0]
     span = None
     if settings.range_mode == "rescale":
         span = value_span if value_span is not None else result_span(image, settings)
@@ -511,25 +403,24 @@ def _output_height(image: imageio.LoadedImage, settings: EnlargeSettings) -> int
 
 def _output_channels(image: imageio.LoadedImage, settings: EnlargeSettings) -> int:
     """Colour channels of the result (a 4-D kernel may change them)."""
-    kernel = settings.options.kernel
-    if settings.method == "transconv" and isinstance(kernel, Kernel) and kernel.weight.ndim == 4:
-        return int(kernel.weight.shape[1] * (kernel.groups or 1))
-    return image.pixels.shape[2] if image.pixels.ndim == 3 else 1
+    channels = image.pixels.shape[2] if image.pixels.ndim == 3 else 1
+    return int(get_method(settings.method).output_channels(channels, settings.options))
 
 
 def _saved_mode(image: imageio.LoadedImage, channels: int) -> str:
     """The Pillow mode of the output: the input's, unless a 4-D kernel changed the channel count."""
-    base = image.mode[:-1] if image.mode in ("LA", "RGBA") else image.mode
-    if channels == 3 and base != "RGB":
-        base = "RGB"
-    elif channels == 1 and base == "RGB":
-        base = "L"
+    base = imageio.split_mode(image.mode)[0]
+    deep = imageio.storage_dtype(base) == np.uint16
+    if channels == 3 and base not in ("RGB", "RGB;16"):
+        base = "RGB;16" if deep else "RGB"
+    elif channels == 1 and base in ("RGB", "RGB;16"):
+        base = "I;16" if deep else "L"
     elif channels not in (1, 3):
         raise OutputError(
             f"the result has {channels} channels; only 1 or 3 can be saved as an image "
             "(save it as .npy instead)"
         )
-    return base + ("A" if image.has_alpha and base in ("L", "RGB") else "")
+    return imageio.with_alpha(base) if image.has_alpha else base
 
 
 def prepare(image: imageio.LoadedImage, settings: EnlargeSettings) -> EnlargeSettings:
@@ -545,10 +436,11 @@ def prepare(image: imageio.LoadedImage, settings: EnlargeSettings) -> EnlargeSet
                 f"{kernel.source}: kernel has {kernel.weight.shape[0]} input channels (shape "
                 f"{tuple(kernel.weight.shape)}) but the image has {channels}"
             )
-    if method.name != "max-unpool" or settings.options.indices is not None:
+    if not method.needs_positions or settings.options.indices is not None:
         return settings
     if settings.indices_file is None and settings.guide_file is None:
         return settings
+    settings = read_positions(settings)
     if settings.indices_file is not None:
         output_shape(image.shape, settings)  # checks that the positions fit the input
     opts, alpha_indices = _options_for(image, settings, method)
@@ -598,10 +490,7 @@ def enlarge_file(
         output_path = default_output_path(input_path, settings)
     output_path = Path(output_path)
     fmt = imageio.output_format(output_path)
-    if output_path.exists() and imageio.same_file(input_path, output_path):
-        raise OutputError(f"{output_path}: refusing to overwrite the input file")
-    if output_path.exists() and not settings.overwrite:
-        raise OutputError(f"{output_path}: exists; use --overwrite to replace it")
+    imageio.check_target(output_path, settings.overwrite, source=input_path)
     check_output_budget(
         image.shape,
         output_shape(image.shape, settings),
@@ -650,48 +539,3 @@ def enlarge_file(
         result=colour if keep_arrays else None,
         source=image.pixels if keep_arrays else None,
     )
-
-
-def pool_image(
-    image: imageio.LoadedImage, stride: tuple[int, int], guide: imageio.LoadedImage | None = None
-) -> tuple[np.ndarray, np.ndarray | None, PoolIndices]:
-    """Max-pool ``image`` (colour and alpha planes alike) and return
-    ``(pooled colour, pooled alpha, indices)``; with a ``guide`` the positions come from the
-    guide's maxima and the image's values at those positions are taken."""
-    planes = image.pixels if image.pixels.ndim == 3 else image.pixels[:, :, None]
-    if image.has_alpha:
-        planes = np.concatenate([planes, image.alpha[:, :, None]], axis=2)
-    planes = planes.astype(np.float64)
-    if guide is None:
-        found = indices_from_guide(planes, stride)
-    else:
-        if guide.shape[:2] != image.shape[:2]:
-            raise InputError(
-                f"the guide is {guide.shape[1]}x{guide.shape[0]} but the image is "
-                f"{image.shape[1]}x{image.shape[0]}"
-            )
-        g = guide.pixels if guide.pixels.ndim == 3 else guide.pixels[:, :, None]
-        if guide.has_alpha and image.has_alpha:
-            g = np.concatenate([g, guide.alpha[:, :, None]], axis=2)
-        found = indices_from_guide(g.astype(np.float64), stride)
-        if found.indices.shape[2] == 1:
-            found = PoolIndices(
-                np.repeat(found.indices, planes.shape[2], axis=2), found.input_shape, found.stride
-            )
-        elif found.indices.shape[2] != planes.shape[2]:
-            raise InputError(
-                f"the guide has {found.indices.shape[2]} channels "
-                f"but the image has {planes.shape[2]}"
-            )
-    h, w = planes.shape[:2]
-    flat = planes.reshape(h * w, planes.shape[2])
-    pooled = np.take_along_axis(flat, found.indices.reshape(-1, planes.shape[2]), axis=0)
-    pooled = pooled.reshape(found.indices.shape)
-    colour_channels = planes.shape[2] - (1 if image.has_alpha else 0)
-    colour = pooled[:, :, :colour_channels]
-    if image.pixels.ndim == 2:
-        colour = colour[:, :, 0]
-    alpha = pooled[:, :, -1] if image.has_alpha else None
-    if min(stride) < 1:
-        raise ParameterError("stride must be >= 1")
-    return colour, alpha, found

@@ -10,7 +10,8 @@ combined. Pieces are written as they finish, so the whole compressed stream is n
 The file is ordinary PNG (ISO/IEC 15948): signature,
 ``IHDR``, ``iCCP`` (ICC profile), ``pHYs`` (DPI), ``eXIf`` (EXIF), ``IDAT``, ``IEND``.
 
-Only 8-bit L/LA/RGB/RGBA and 16-bit grayscale are handled; the caller uses Pillow otherwise.
+Only 8-bit L/LA/RGB/RGBA and 16-bit gray, gray+alpha, RGB and RGBA are handled; the caller
+uses Pillow otherwise.
 This module imports no PIL.
 """
 
@@ -33,6 +34,9 @@ PNG_MODES = {
     "RGB": (2, 8, 3),
     "RGBA": (6, 8, 4),
     "I;16": (0, 16, 1),
+    "LA;16": (4, 16, 2),
+    "RGB;16": (2, 16, 3),
+    "RGBA;16": (6, 16, 4),
 }
 
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"

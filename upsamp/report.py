@@ -42,74 +42,52 @@ Per method
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from . import imageio
-from ._arrays import int_pair
+from ._arrays import check_image, int_pair
 from .diagnostics import (
     ARTIFACT_TOLERANCE,
     CheckerboardStats,
     KernelAnalysis,
     ProbeResult,
-    analyze_kernel,
-    checkerboard_energy_ratio,
     checkerboard_stats,
     constant_probe,
-    fix_kernel_hold,
-    fix_kernel_phases,
     psnr,
     quantize,
     ssim,
+    worst_plane,
 )
-from .errors import InputError, KernelError, MethodError, OutputError, ParameterError
-from .kernels import DEFAULT_PRESET, Kernel, preset, resolve_kernel
+from .errors import InputError, KernelError, MethodError, ParameterError
+from .kernel_analysis import finite_or_none, kernel_analysis, kernel_json
+from .kernels import Kernel, resolve_kernel
 from .methods import MethodOptions, available_methods, get_method
-from .methods.pooling import max_pool
 
 __all__ = [
-    "BUILTIN_METHODS",
     "CB_DC_VERDICT_THRESHOLD",
-    "FIX_METHODS",
     "MethodEntry",
     "MethodResult",
     "Report",
-    "Spectrum",
-    "check_free",
     "crop_to_stride",
     "data_range",
-    "detail_region",
     "downsample_mean",
-    "fix_kernel",
-    "kernel_analysis",
-    "kernel_json",
     "method_entries",
-    "output_files",
-    "prepare_folder",
     "reference_crop",
     "report_arrays",
     "report_enlarged",
     "report_file",
-    "save_outputs",
-    "spectrum",
     "format_score",
 ]
 
 Pair = tuple[int, int]
 
-#: The five built-in methods, in the order of the report (transconv with its default preset).
-BUILTIN_METHODS = ("nearest", "bilinear", "bed-of-nails", "max-unpool", "transconv")
-
 #: A method whose flat-input probe exceeds this is a checkerboard whatever its kernel says.
 CB_DC_VERDICT_THRESHOLD = 1e-6
-
-#: ``kernels fix --how`` values.
-FIX_METHODS = ("normalize-phases", "hold")
 
 # Below this fraction of the largest phase mean, a phase counts as empty.
 _EMPTY_PHASE_RTOL = 1e-9
@@ -122,9 +100,9 @@ _EMPTY_PHASE_RTOL = 1e-9
 
 @dataclass(frozen=True)
 class MethodEntry:
-    """One row of the report: a registered method, with a kernel for transconv.
+    """One row of the report: a registered method, with a kernel for a kernel-bearing method.
 
-    ``name`` is the method's name, or ``transconv:<preset or file stem>`` for an explicit kernel.
+    ``name`` is the method's name, or ``<method>:<preset or file stem>`` for an explicit kernel.
     """
 
     name: str
@@ -136,7 +114,7 @@ class MethodEntry:
         return MethodOptions(stride=stride, kernel=self.kernel)
 
 
-def _kernel_entry(spec: str, stride: Pair) -> MethodEntry:
+def _kernel_entry(method: str, spec: str, stride: Pair) -> MethodEntry:
     kernel = resolve_kernel(spec, stride)
     if kernel.source != "preset" and "stride" in kernel.stated and kernel.stride != stride:
         raise KernelError(
@@ -144,7 +122,7 @@ def _kernel_entry(spec: str, stride: Pair) -> MethodEntry:
             f"report runs at stride {stride[0]},{stride[1]}"
         )
     kernel = kernel.with_overrides(stride=stride)
-    return MethodEntry(name=f"transconv:{kernel.name}", method="transconv", kernel=kernel)
+    return MethodEntry(name=f"{method}:{kernel.name}", method=method, kernel=kernel)
 
 
 def method_entries(
@@ -158,11 +136,13 @@ def method_entries(
     Parameters
     ----------
     methods : sequence of str, optional
-        Registered method names; ``transconv:SPEC`` names a kernel preset or file. Default: the
-        five built-ins (:data:`BUILTIN_METHODS`). Plain ``transconv`` gets the default preset
-        (bilinear) built for ``stride``.
+        Registered method names; ``NAME:SPEC`` names a kernel preset or file for a
+        kernel-bearing method (``transconv:bicubic``). Default: every registered method, in
+        registration order. A plain kernel-bearing method gets its ``default_kernel`` built
+        for ``stride`` (transconv: the bilinear preset).
     kernels : sequence of str
-        Presets or kernel files; each adds ``transconv:<preset or file stem>`` after the methods.
+        Presets or kernel files; each adds ``<method>:<preset or file stem>`` after the methods,
+        for every kernel-bearing method.
     stride : int or (h, w)
         Presets are built for it; a kernel file takes it (a file stating another stride is
         refused).
@@ -184,16 +164,18 @@ def method_entries(
     """
     s = int_pair(stride, "stride", minimum=1)
     entries: list[MethodEntry] = []
-    for item in list(methods if methods is not None else BUILTIN_METHODS):
+    for item in list(methods if methods is not None else available_methods()):
         name = item.strip()
-        if name.startswith("transconv:"):
-            entries.append(_kernel_entry(name[len("transconv:") :], s))
+        base, colon, spec = name.partition(":")
+        if colon and spec and base in available_methods() and get_method(base).takes_kernel:
+            entries.append(_kernel_entry(base, spec, s))
             continue
-        get_method(name)  # raises with the list of known names
-        kernel = preset(DEFAULT_PRESET, s) if name == "transconv" else None
+        method = get_method(name)  # raises with the list of known names
+        kernel = method.default_kernel(s) if method.default_kernel is not None else None
         entries.append(MethodEntry(name=name, method=name, kernel=kernel))
+    kernel_methods = [m for m in available_methods() if get_method(m).takes_kernel]
     for spec in kernels:
-        entries.append(_kernel_entry(spec, s))
+        entries.extend(_kernel_entry(m, spec, s) for m in kernel_methods)
     seen: set[str] = set()
     unique = []
     for entry in entries:
@@ -260,23 +242,23 @@ class MethodResult:
     @property
     def probe_phase_means(self) -> np.ndarray:
         """Flat-input phase means of the worst channel, ``(s_h, s_w)``."""
-        return _worst_plane(self.probe.phase_means, relative=True)
+        return worst_plane(self.probe.phase_means, relative=True)
 
     @property
     def residual_phase_means(self) -> np.ndarray:
         """Residual phase means on this output, channel with the largest RMS, ``(s_h, s_w)``."""
-        return _worst_plane(self.stats.phase_means, relative=False)
+        return worst_plane(self.stats.phase_means, relative=False)
 
     def to_json(self) -> dict[str, Any]:
         """The report's per-method object (non-finite numbers become null)."""
         return {
             "name": self.name,
             "output_shape": list(self.output_shape),
-            "psnr": _finite(self.psnr),
-            "ssim": _finite(self.ssim),
-            "cb_dc": _finite(self.cb_dc),
-            "cb_rel": _finite(self.cb_rel),
-            "cb_rel_tile_max": _finite(self.cb_rel_tile_max),
+            "psnr": finite_or_none(self.psnr),
+            "ssim": finite_or_none(self.ssim),
+            "cb_dc": finite_or_none(self.cb_dc),
+            "cb_rel": finite_or_none(self.cb_rel),
+            "cb_rel_tile_max": finite_or_none(self.cb_rel_tile_max),
             "artifact_free": self.artifact_free,
             "kernel": None if self.analysis is None else kernel_json(self.analysis),
             "verdict": self.verdict,
@@ -331,118 +313,6 @@ class Report:
             "methods": [m.to_json() for m in self.methods],
             "notes": list(self.notes),
         }
-
-
-def _finite(value: float | None) -> float | None:
-    if value is None or not math.isfinite(value):
-        return None
-    return float(value)
-
-
-def _worst_plane(means: np.ndarray, *, relative: bool) -> np.ndarray:
-    """The ``(s_h, s_w)`` plane of the channel whose phase means vary most.
-
-    ``relative`` divides by the plane's mean (a flat probe reads 1.0 on every phase when clean).
-    """
-    planes = means[:, :, None] if means.ndim == 2 else means
-    best = None
-    best_score = -1.0
-    for c in range(planes.shape[2]):
-        plane = planes[:, :, c]
-        if relative:
-            mean = float(plane.mean())
-            plane = plane / mean if mean != 0 else np.zeros_like(plane)
-        score = float(np.sqrt(np.mean((plane - plane.mean()) ** 2)))
-        if score > best_score:
-            best, best_score = plane, score
-    assert best is not None
-    return np.asarray(best, dtype=np.float64)
-
-
-def kernel_json(analysis: KernelAnalysis, *, full: bool = False) -> dict[str, Any]:
-    """``{"phase_sums", "tap_counts", "phase_spread", "overlap_min", "overlap_max"}``.
-
-    ``phase_sums`` and ``tap_counts`` are ``s_h×s_w`` nested lists for a kernel with one output
-    channel, else one such list per output channel; a spread of ``inf`` (phase sums averaging
-    0) becomes null. ``full`` adds ``"stride"``, ``"artifact_free"``, ``"explanation"`` and
-    ``"fix"`` (for ``upsamp kernels show --json``).
-    """
-    sums = analysis.phase_sums
-    counts = analysis.tap_counts
-    if sums.shape[0] == 1:
-        sums, counts = sums[0], counts[0]
-    doc: dict[str, Any] = {
-        "phase_sums": sums.tolist(),
-        "tap_counts": counts.tolist(),
-        "phase_spread": _finite(analysis.phase_spread),
-        "overlap_min": analysis.overlap_min,
-        "overlap_max": analysis.overlap_max,
-    }
-    if full:
-        doc.update(
-            stride=list(analysis.stride),
-            artifact_free=analysis.artifact_free,
-            explanation=analysis.explain(),
-            fix=analysis.suggest_fix(),
-        )
-    return doc
-
-
-def kernel_analysis(kernel: Kernel) -> KernelAnalysis:
-    """:func:`upsamp.diagnostics.analyze_kernel` with the kernel's own geometry and bias."""
-    four_d = np.ndim(kernel.weight) == 4
-    return analyze_kernel(
-        kernel.weight,
-        stride=kernel.stride,
-        padding=kernel.padding,
-        dilation=kernel.dilation,
-        groups=kernel.groups if four_d else None,
-        bias=kernel.bias,
-    )
-
-
-def fix_kernel(kernel: Kernel, how: str) -> Kernel:
-    """Make ``kernel`` artifact-free at its stride.
-
-    ``how="normalize-phases"`` rescales each phase's taps to the mean phase sum
-    (:func:`upsamp.diagnostics.fix_kernel_phases`; same size and geometry). ``how="hold"``
-    convolves it with an ``s×s`` zero-order hold (:func:`upsamp.diagnostics.fix_kernel_hold`):
-    the weight grows by ``s - 1`` per axis and the padding/output_padding change so that the
-    output keeps its size; dilation becomes 1.
-
-    >>> from upsamp.kernels import preset
-    >>> fixed = fix_kernel(preset("checkerboard", 2), "hold")
-    >>> fixed.weight.shape, fixed.padding, fixed.output_padding
-    ((4, 4), (1, 1), (0, 0))
-    >>> kernel_analysis(fixed).artifact_free
-    True
-    """
-    if how not in FIX_METHODS:
-        raise ParameterError(f"how must be one of {', '.join(FIX_METHODS)}; got {how!r}")
-    four_d = np.ndim(kernel.weight) == 4
-    if how == "normalize-phases":
-        weight = fix_kernel_phases(
-            kernel.weight,
-            stride=kernel.stride,
-            padding=kernel.padding,
-            dilation=kernel.dilation,
-            groups=kernel.groups if four_d else None,
-        )
-        return replace(kernel, weight=weight)
-    held = fix_kernel_hold(
-        kernel.weight,
-        stride=kernel.stride,
-        padding=kernel.padding,
-        output_padding=kernel.output_padding,
-        dilation=kernel.dilation,
-    )
-    return replace(
-        kernel,
-        weight=held.weight,
-        padding=held.padding,
-        output_padding=held.output_padding,
-        dilation=held.dilation,
-    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -506,18 +376,6 @@ def _display_range(mode: str, values: np.ndarray) -> tuple[float, float]:
         return bounds
     lo, hi = float(np.min(values)), float(np.max(values))
     return (lo, hi) if hi > lo else (lo, lo + 1.0)
-
-
-def _mode_of(array: np.ndarray) -> str:
-    """The mode an array would be saved in (as :mod:`upsamp.imageio` picks it for arrays)."""
-    channels = array.shape[2] if array.ndim == 3 else 1
-    if array.dtype == np.uint8 and channels in (1, 3):
-        return "L" if channels == 1 else "RGB"
-    if array.dtype == np.uint16 and channels == 1:
-        return "I;16"
-    if array.dtype == np.int32 and channels == 1:
-        return "I"
-    return "F"
 
 
 def _storage_dtype(reference: np.ndarray) -> np.dtype:
@@ -588,27 +446,14 @@ def reference_crop(
     return out
 
 
-def _flat_indices(shape: Sequence[int], stride: Pair) -> np.ndarray:
-    """Positions of the maxima of a flat ``(H*s_h, W*s_w)`` image max-pooled by ``stride``:
-    every tie goes to the first position of its window, the top-left."""
-    h, w = int(shape[0]), int(shape[1])
-    flat = np.zeros((h * stride[0], w * stride[1]))
-    _, idx = max_pool(flat, stride)
-    if len(shape) == 3:
-        idx = np.repeat(idx[:, :, None], int(shape[2]), axis=2)
-    return idx
-
-
 def _upsampler(entry: MethodEntry, stride: Pair) -> Callable[[np.ndarray], np.ndarray]:
-    """The entry as a black box for the probe (max-unpool with the flat-image positions)."""
+    """The entry as a black box for the probe (with the method's ``probe_options``: max-unpool
+    gets the positions of a flat image)."""
     method = get_method(entry.method)
     options = entry.options(stride)
 
     def upsample(x: np.ndarray) -> np.ndarray:
-        opts = options
-        if entry.method == "max-unpool":
-            opts = replace(options, indices=_flat_indices(x.shape, stride), output_size=None)
-        return method.upsample(x, opts)
+        return method.upsample(x, method.probe_options(x.shape, stride, options))
 
     return upsample
 
@@ -642,13 +487,13 @@ def _ratio(values: np.ndarray) -> str:
 
 def _explain_probe(entry: MethodEntry, probe: ProbeResult, stride: Pair) -> tuple[str, str]:
     """``(why, fix)`` for a method judged by its flat-input probe."""
-    mu = _worst_plane(probe.phase_means, relative=False)
+    mu = worst_plane(probe.phase_means, relative=False)
     phases = mu.size
     top = float(np.max(np.abs(mu)))
     empty = int(np.count_nonzero(np.abs(mu) <= _EMPTY_PHASE_RTOL * top)) if top > 0 else phases
     box = f"{stride[0]}×{stride[1]}"
     flat = "a flat input"
-    if entry.method == "max-unpool":
+    if get_method(entry.method).needs_positions:
         flat = "a flat input (its maxima are the top-left of each window)"
     if probe.cb_dc <= ARTIFACT_TOLERANCE:
         return "every phase of a flat input keeps the same level", ""
@@ -664,13 +509,6 @@ def _explain_probe(entry: MethodEntry, probe: ProbeResult, stride: Pair) -> tupl
         return why, fix
     why = f"{flat} comes out with phase means {_ratio(mu)} (cb_dc {probe.cb_dc:.3g})"
     return why, f"follow with a {box} box filter (zero-order hold, Sugawara et al.)"
-
-
-def _as_image(values: np.ndarray, name: str) -> np.ndarray:
-    arr = np.asarray(values)
-    if arr.dtype.kind not in "biuf" or arr.ndim not in (2, 3) or arr.size == 0:
-        raise ParameterError(f"{name} must be a numeric (H, W) or (H, W, C) array")
-    return arr
 
 
 def _analyze(
@@ -801,7 +639,7 @@ def report_arrays(
     Computation is in float64; PSNR/SSIM use the values quantized to ``image.dtype``.
     """
     s = int_pair(stride, "stride", minimum=1)
-    image = _as_image(image, "image")
+    image = check_image(image, name="image")
     notes: list[str] = []
     if has_alpha:
         notes.append("alpha is ignored: every metric uses the colour channels only")
@@ -831,19 +669,17 @@ def report_arrays(
     for entry in entries:
         method = get_method(entry.method)
         options = entry.options(s)
-        if entry.method == "max-unpool":
-            if roundtrip:
-                pooled, idx = max_pool(np.asarray(reference, dtype=np.float64), s)
-                options = replace(options, indices=idx, output_size=reference.shape[:2])
-                output = method.upsample(pooled, options)
-            else:
+        if roundtrip and method.roundtrip_input is not None:
+            x, options = method.roundtrip_input(np.asarray(reference, dtype=np.float64), s, options)
+            output = method.upsample(x, options)
+        else:
+            if not roundtrip and method.needs_positions:
                 notes.append(
-                    "max-unpool without a round trip uses the positions of a flat image (the "
+                    f"{method.name} without a round trip uses the positions of a flat image (the "
                     "top-left of each window), so it behaves as bed of nails"
                 )
-                options = replace(options, indices=_flat_indices(source.shape, s))
-                output = method.upsample(source, options)
-        else:
+            if not roundtrip:
+                options = method.probe_options(source.shape, s, options)
             output = method.upsample(source, options)
         results.append(
             _analyze(
@@ -905,25 +741,26 @@ def report_enlarged(
     """The report of one finished enlargement (``upsamp enlarge --report``): no round trip.
 
     ``source`` is the input's colour channels and ``output`` the float result. The stride is
-    the kernel's for transconv, else ``options.stride`` unless given (max-unpool takes the one
-    of its positions). ``mode`` defaults to the one of ``source``'s dtype (uint8 -> L or RGB,
-    uint16 -> I;16, int32 -> I, else F). Max-unpool is probed with flat-image positions, as in
-    a full report.
+    the kernel's for a kernel-bearing method (its ``default_kernel`` when ``options`` has
+    none), else ``options.stride`` unless given. ``mode`` defaults to the one
+    :func:`upsamp.imageio.array_mode` gives ``source``. A method that needs pooling positions
+    is probed with flat-image positions, as in a full report.
     """
     if options.scale is not None or options.size is not None:
         raise ParameterError("the report needs an integer stride, not a scale or an output size")
-    kernel = options.kernel if method == "transconv" else None
-    if method == "transconv" and kernel is None:
-        kernel = preset(DEFAULT_PRESET, options.stride)
+    backend = get_method(method)
+    kernel = options.kernel if backend.takes_kernel else None
+    if backend.takes_kernel and kernel is None and backend.default_kernel is not None:
+        kernel = backend.default_kernel(options.stride)
     if kernel is not None:
         s = kernel.stride
     else:
         s = int_pair(stride if stride is not None else options.stride, "stride", minimum=1)
     label = f"{method}:{kernel.name}" if kernel is not None else method
     entry = MethodEntry(name=label, method=method, kernel=kernel)
-    source = _as_image(source, "source")
+    source = check_image(source, name="source")
     if mode is None:
-        mode = _mode_of(source)
+        mode = imageio.array_mode(source)
     out = np.asarray(output, dtype=np.float64)
     if out.shape[0] < 3 * s[0] or out.shape[1] < 3 * s[1]:
         raise InputError(
@@ -931,9 +768,9 @@ def report_enlarged(
             f"stride {s[0]},{s[1]} (at least 3 strides per side)"
         )
     notes: list[str] = []
-    if method == "max-unpool":
+    if backend.needs_positions:
         notes.append(
-            "cb_dc of max-unpool uses the positions of a flat image (the top-left of each "
+            f"cb_dc of {method} uses the positions of a flat image (the top-left of each "
             "window); the output itself used the given positions"
         )
     result = _analyze(
@@ -962,188 +799,6 @@ def report_enlarged(
 
 # --------------------------------------------------------------------------------------------
 # Figures' numbers: detail region and spectra
-# --------------------------------------------------------------------------------------------
-
-
-def _luminance(image: np.ndarray) -> np.ndarray:
-    arr = np.asarray(image, dtype=np.float64)
-    return arr.mean(axis=2) if arr.ndim == 3 else arr
-
-
-def detail_region(image: np.ndarray, size: int, *, align: int = 1) -> tuple[int, int, int]:
-    """``(top, left, side)`` of the ``side×side`` window with the highest variance.
-
-    Candidates start at multiples of ``align`` on a grid of step about ``side / 4``; the side is
-    ``size`` clipped to the image (and down to a multiple of ``align``). Ties go to the first
-    candidate in row-major order.
-
-    >>> img = np.zeros((32, 32)); img[20:28, 4:12] = np.eye(8)
-    >>> detail_region(img, 8, align=2)
-    (20, 4, 8)
-    """
-    g = _luminance(image)
-    h, w = g.shape
-    side = max(align, min(int(size), h, w) // align * align)
-    step = max(align, (side // 4) // align * align)
-    best = (0, 0)
-    best_var = -1.0
-    for top in range(0, h - side + 1, step):
-        for left in range(0, w - side + 1, step):
-            var = float(g[top : top + side, left : left + side].var())
-            if var > best_var:
-                best, best_var = (top, left), var
-    return best[0], best[1], side
-
-
-@dataclass(frozen=True, eq=False)
-class Spectrum:
-    """Log-magnitude spectrum of a square crop, DC at the centre (``fftshift``).
-
-    Attributes
-    ----------
-    log_magnitude : ndarray, float64, (N, N)
-        ``log(1 + |fft2(p)|)`` with ``p`` the periodic component (Moisan 2011) of the crop's
-        luminance minus its mean, so the border does not draw a cross on the axes.
-    grid_bins : list of (row, col)
-        Positions in ``log_magnitude`` of the checkerboard frequencies
-        ``(k1/s_h, k2/s_w)`` cycles per pixel, ``(k1, k2) != (0, 0)``.
-    dc : (row, col)
-        Position of frequency 0.
-    energy_share : float
-        :func:`upsamp.diagnostics.checkerboard_energy_ratio` of the crop: the share of the AC
-        energy on those frequencies (``var(phase means) / var``).
-    """
-
-    log_magnitude: np.ndarray
-    grid_bins: list[Pair]
-    dc: Pair
-    energy_share: float
-
-
-def _periodic_component(u: np.ndarray) -> np.ndarray:
-    """Moisan's periodic component: ``u`` minus the smooth image that carries its border jumps."""
-    m, n = u.shape
-    v = np.zeros_like(u)
-    v[0, :] += u[-1, :] - u[0, :]
-    v[-1, :] += u[0, :] - u[-1, :]
-    v[:, 0] += u[:, -1] - u[:, 0]
-    v[:, -1] += u[:, 0] - u[:, -1]
-    q = np.arange(m)[:, None]
-    r = np.arange(n)[None, :]
-    denominator = 2 * np.cos(2 * np.pi * q / m) + 2 * np.cos(2 * np.pi * r / n) - 4
-    denominator[0, 0] = 1.0
-    smooth_hat = np.fft.fft2(v) / denominator
-    smooth_hat[0, 0] = 0.0
-    return u - np.real(np.fft.ifft2(smooth_hat))
-
-
-def spectrum(image: np.ndarray, stride: int | Sequence[int], *, size: int = 256) -> Spectrum:
-    """The spectrum of the centred ``N×N`` crop, ``N`` the largest multiple of ``lcm(s)`` not
-    above ``size`` and the image's sides; the crop starts on a multiple of the stride so the
-    checkerboard frequencies fall on exact bins ``k*N/s``.
-
-    >>> i, j = np.mgrid[0:16, 0:16]
-    >>> sp = spectrum((-1.0) ** (i + j), 2, size=16)
-    >>> sp.log_magnitude.shape, sp.dc, sorted(sp.grid_bins), round(sp.energy_share, 6)
-    ((16, 16), (8, 8), [(0, 0), (0, 8), (8, 0)], 1.0)
-    """
-    s = int_pair(stride, "stride", minimum=1)
-    g = _luminance(image)
-    step = math.lcm(s[0], s[1])
-    n = min(int(size), g.shape[0], g.shape[1]) // step * step
-    if n < step:
-        raise ParameterError(f"image {g.shape[1]}×{g.shape[0]} is smaller than the stride")
-    top = (g.shape[0] - n) // 2 // s[0] * s[0]
-    left = (g.shape[1] - n) // 2 // s[1] * s[1]
-    crop = g[top : top + n, left : left + n]
-    share = checkerboard_energy_ratio(crop, stride=s)
-    spec = np.fft.fftshift(np.fft.fft2(_periodic_component(crop - crop.mean())))
-    centre = n // 2
-    bins = []
-    for k1 in range(s[0]):
-        for k2 in range(s[1]):
-            if k1 == 0 and k2 == 0:
-                continue
-            bins.append(((k1 * n // s[0] + centre) % n, (k2 * n // s[1] + centre) % n))
-    return Spectrum(
-        log_magnitude=np.log1p(np.abs(spec)),
-        grid_bins=bins,
-        dc=(centre, centre),
-        energy_share=float(share),
-    )
-
-
-# --------------------------------------------------------------------------------------------
-# Writing outputs
-# --------------------------------------------------------------------------------------------
-
-
-def _file_stem(name: str) -> str:
-    """``transconv:checkerboard`` -> ``transconv_checkerboard``; only ``[A-Za-z0-9._-]`` kept."""
-    return re.sub(r"[^A-Za-z0-9._-]", "_", name.replace(":", "_")) or "output"
-
-
-def _extension(mode: str, array: np.ndarray) -> str:
-    channels = array.shape[2] if array.ndim == 3 else 1
-    if (mode in ("L", "I;16") and channels == 1) or (mode == "RGB" and channels == 3):
-        return ".png"
-    return ".npy"
-
-
-def output_files(report: Report, folder: str | Path) -> dict[str, Path]:
-    """Where :func:`save_outputs` writes: ``{"ground-truth" (round trip only), method name:
-    path}``. Each method's file is ``<name>.png`` with ``:`` replaced by ``_`` (``.npy`` when
-    the mode or channel count has no image format: 32-bit, float, or other channel counts)."""
-    folder = Path(folder)
-    files: dict[str, Path] = {}
-    if report.roundtrip:
-        files["ground-truth"] = folder / f"ground-truth{_extension(report.mode, report.reference)}"
-    for result in report.methods:
-        files[result.name] = (
-            folder / f"{_file_stem(result.name)}{_extension(report.mode, result.stored)}"
-        )
-    return files
-
-
-def prepare_folder(folder: str | Path) -> Path:
-    """Create ``folder`` (and its parents) when missing; refuse a path that is not a folder."""
-    path = Path(folder)
-    if path.exists() and not path.is_dir():
-        raise OutputError(f"{path}: exists and is not a folder")
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"{path}: cannot create the folder ({exc.strerror or exc})") from None
-    return path
-
-
-def check_free(paths: Sequence[Path], *, overwrite: bool) -> None:
-    """Raise :class:`~upsamp.errors.OutputError` for the first path that exists (unless
-    ``overwrite``) or is a folder, before anything is written."""
-    for path in paths:
-        if path.is_dir():
-            raise OutputError(f"{path}: is a directory")
-        if not overwrite and (path.exists() or path.is_symlink()):
-            raise OutputError(f"{path}: exists; use --overwrite to replace it")
-
-
-def save_outputs(report: Report, folder: str | Path, *, overwrite: bool = False) -> list[Path]:
-    """Write each method's output as saved (quantized to the image's dtype, in its mode), and
-    the cropped ground truth for a round trip, so every number can be checked independently.
-
-    The folder is created when missing; no file is replaced unless ``overwrite`` (every target
-    is checked before the first is written).
-    """
-    files = output_files(report, folder)
-    prepare_folder(folder)
-    check_free(list(files.values()), overwrite=overwrite)
-    arrays = {"ground-truth": report.reference} if report.roundtrip else {}
-    arrays.update({m.name: m.stored for m in report.methods})
-    for key, path in files.items():
-        imageio.save_image(path, arrays[key], None, mode=report.mode, overwrite=overwrite)
-    return list(files.values())
-
-
 def format_score(value: float | None, digits: int) -> str:
     """A score for tables and figures: ``—`` when not measured, ``n/a`` for NaN, ``∞`` for an
     infinite value (e.g. the PSNR of identical images), else ``digits`` decimals."""

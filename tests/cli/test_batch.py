@@ -488,7 +488,7 @@ def test_no_images_warns_and_exits_0(tmp_path: Path) -> None:
         (["--skip-existing", "--overwrite"], "not both"),
         (["--indices", "x.npz", "--method", "max-unpool"], "--indices-dir"),
         (["--method", "max-unpool"], "--indices-dir"),
-        (["--indices-dir", "{src}"], "max-unpool only"),
+        (["--indices-dir", "{src}"], "does not apply to bilinear"),
         (["--suffix", "a/b"], "separator"),
         (["--format", "gif"], "gif"),
         (["--jobs", "0"], "0"),
@@ -841,7 +841,7 @@ def test_workers_ignore_sigint_and_do_not_oversubscribe() -> None:
     from concurrent.futures import ProcessPoolExecutor
 
     from upsamp import imageio
-    from upsamp.methods import polyphase
+    from upsamp import threads as upsamp_threads
 
     jobs = 2
     threads = lib.threads_per_worker(jobs)
@@ -859,8 +859,8 @@ def test_workers_ignore_sigint_and_do_not_oversubscribe() -> None:
         assert pool.submit(signal.getsignal, signal.SIGINT).result() == signal.SIG_IGN
         for name in lib.THREAD_LIMIT_VARIABLES:
             assert pool.submit(os.getenv, name).result() == os.environ.get(name, str(threads))
-        assert pool.submit(polyphase.default_threads).result() == threads
+        assert pool.submit(upsamp_threads.image_threads).result() == threads
         assert pool.submit(imageio._cpu_count).result() == threads  # the PNG encoder's
     assert signal.getsignal(signal.SIGINT) != signal.SIG_IGN  # this process is untouched
-    assert polyphase.default_threads() == lib.default_jobs()
+    assert upsamp_threads.image_threads() == lib.default_jobs()
     assert imageio._cpu_count() == lib.default_jobs()

@@ -339,7 +339,8 @@ def test_tiny_chunks_over_tcp_equal_the_local_result(tmp_path: Path, cluster: Lo
     from upsamp import imageio
     from upsamp.distributed import distributed_storage
     from upsamp.indices import indices_payload
-    from upsamp.pipeline import enlarge_to_storage, pool_image, prepare
+    from upsamp.pipeline import enlarge_to_storage, prepare
+    from upsamp.pool_job import pool_image
 
     big = _noise((22, 18, 4), 8)
     image = imageio.LoadedImage(big[::2, ::2, :3].copy(), big[::2, ::2, 3].copy(), "RGBA", "", "")

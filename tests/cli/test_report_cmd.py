@@ -1,7 +1,8 @@
 """``upsamp report``, ``upsamp enlarge --report`` and ``upsamp kernels show/fix`` analysis, through
 Click's CliRunner.
 
-Reference values from ``checkerboard-metrics.md``: an all-ones 3×3 kernel at stride 2 gives
+Reference values (see docs/references.md [Odena2016], [Sugawara2019]): an all-ones 3×3
+kernel at stride 2 gives
 cb_dc = 0.48432 (phase means 4:2:2:1), nearest and bilinear 0, bed of nails sqrt(3). PSNR is
 recomputed from the saved images with a plain numpy formula.
 """

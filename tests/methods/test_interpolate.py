@@ -1,7 +1,8 @@
 """Numeric tests of ``upsamp.nearest`` and ``upsamp.bilinear`` (half-pixel centres).
 
-References: seed 000's worked examples, loop implementations from the definitions
-(``tests/reference_impl.py``), Pillow, and (when installed) PyTorch and OpenCV.
+References (entries of docs/references.md): [seed-000]'s worked examples, loop implementations
+from the definitions (``tests/reference_impl.py``), Pillow, and (when installed) PyTorch and
+OpenCV.
 """
 
 from __future__ import annotations
@@ -28,12 +29,13 @@ def _has_tie(n: int, n_out: int) -> bool:
 
 
 # --------------------------------------------------------------------------------------------
-# Seed 000
+# docs/references.md [seed-000]
 # --------------------------------------------------------------------------------------------
 
 
 def test_seed000_nearest():
-    """Seed 000 'K-nearest neighbours': [[1,2],[3,4]] duplicated by a factor of 2."""
+    """docs/references.md [seed-000] 'K-nearest neighbours': [[1,2],[3,4]] duplicated by a factor
+    of 2."""
     y = upsamp.nearest(np.array([[1, 2], [3, 4]]), 2)
     np.testing.assert_array_equal(y, [[1, 1, 2, 2], [1, 1, 2, 2], [3, 3, 4, 4], [3, 3, 4, 4]])
 
@@ -45,7 +47,8 @@ SEED000_BILINEAR_TABLE = np.array(
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32, np.uint8, np.int32])
 def test_seed000_bilinear_table_is_floor(dtype):
-    """Seed 000's bilinear table is the floor of the exact half-pixel result."""
+    """docs/references.md [seed-000]: its bilinear table is the floor of the exact half-pixel
+    result."""
     x = np.array([[10, 20], [30, 40]], dtype=dtype)
     y = upsamp.bilinear(x, 2)
     np.testing.assert_array_equal(np.floor(y), SEED000_BILINEAR_TABLE)

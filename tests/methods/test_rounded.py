@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 import upsamp
 from upsamp.imageio import to_storage
-from upsamp.methods.interpolate import bilinear_rounded
+from upsamp.methods.rounded import bilinear_rounded
 
 
 def exact_bilinear_rounded(x: np.ndarray, s: tuple[int, int]) -> np.ndarray:

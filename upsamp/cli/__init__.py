@@ -26,6 +26,8 @@ COMMANDS = {
     "pool": "upsamp.cli.pool:pool",
     "report": "upsamp.cli.report:report",
     "kernels": "upsamp.cli.kernels_cmd:kernels",
+    "explain": "upsamp.cli.explain:explain",
+    "measure": "upsamp.cli.measure:measure",
 }
 
 
@@ -109,7 +111,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
     """Enlarge images with the classic upsampling techniques and see what each one does.
 
     \b
-    Methods: nearest, bilinear, bed-of-nails, max-unpool, transconv.
+    Methods: see 'upsamp enlarge --help' (built-in ones and plugins).
     Example: upsamp enlarge photo.png --method transconv --stride 2
     """
     ctx.meta["upsamp.debug"] = debug

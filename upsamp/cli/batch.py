@@ -12,7 +12,13 @@ from typing import Any
 import click
 
 from ..batch import OUTPUT_FORMATS  # a light import: numpy and Pillow load when a run starts
-from .options import method_options, output_options, scheduler_option, settings_from_options
+from .options import (
+    method_option,
+    method_options,
+    output_options,
+    scheduler_option,
+    settings_from_options,
+)
 
 
 @click.command()
@@ -65,15 +71,17 @@ from .options import method_options, output_options, scheduler_option, settings_
     is_flag=True,
     help="Leave files whose output exists alone (resume a run) [default: report them as failed].",
 )
-@click.option(
+@method_option(
     "--indices-dir",
+    takes="indices",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Max-unpool: folder mirroring INPUT_DIR with one <stem>.npz indices file per image.",
+    help="{Methods}: folder mirroring INPUT_DIR with one <stem>.npz indices file per image.",
 )
-@click.option(
+@method_option(
     "--guide-dir",
+    takes="guide",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Max-unpool: folder mirroring INPUT_DIR with one guide image per image (same name).",
+    help="{Methods}: folder mirroring INPUT_DIR with one guide image per image (same name).",
 )
 @click.option(
     "-j",
@@ -142,18 +150,23 @@ def batch(
     """
     from .. import batch as lib
     from ..errors import ParameterError
+    from ..methods import get_method
 
     if skip_existing and params.get("overwrite"):
         raise click.UsageError("give --skip-existing or --overwrite, not both")
     if indices_dir is not None and guide_dir is not None:
         raise click.UsageError("give --indices-dir or --guide-dir, not both")
-    if (indices_dir is not None or guide_dir is not None) and params["method"] != "max-unpool":
+    method = get_method(params["method"])
+    if (indices_dir is not None or guide_dir is not None) and not method.needs_positions:
         flag = "--indices-dir" if indices_dir is not None else "--guide-dir"
-        raise click.UsageError(f"{flag} applies to max-unpool only, not {params['method']}")
-    settings = settings_from_options(params, require_indices=False)
-    if settings.method == "max-unpool" and indices_dir is None and guide_dir is None:
         raise click.UsageError(
-            "max-unpool needs the positions of the maxima: pass --indices-dir DIR (one "
+            f"{flag} does not apply to {method.name}; {method.name} takes "
+            f"{', '.join(method.option_flags())}"
+        )
+    settings = settings_from_options(params, require_indices=False)
+    if method.needs_positions and indices_dir is None and guide_dir is None:
+        raise click.UsageError(
+            f"{method.name} needs the positions of the maxima: pass --indices-dir DIR (one "
             "<stem>.npz per image, written by 'upsamp pool') or --guide-dir DIR"
         )
     try:

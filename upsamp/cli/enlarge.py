@@ -133,19 +133,14 @@ def _enlarge_on_cluster(
 
 
 def _diagnostics(outcome: Any, settings: Any) -> Any:
-    """The report of the enlarged result (``upsamp.report.report_enlarged``)."""
+    """The report of the enlarged result (``upsamp.report.report_enlarged``); the stride is
+    the settings' (for max-unpool, the one its indices file recorded)."""
     from ..report import report_enlarged
 
-    stride = None
-    if settings.method == "max-unpool" and settings.indices_file is not None:
-        from ..indices import load_indices
-
-        stride = load_indices(settings.indices_file).stride
     return report_enlarged(
         outcome.source,
         outcome.result,
         method=settings.method,
         options=settings.options,
-        stride=stride,
         name=str(outcome.input),
     )

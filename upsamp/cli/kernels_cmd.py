@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from .options import overwrite_option, stride_option
+from .scan import scan as scan_command
 
 
 @click.group()
@@ -43,23 +44,14 @@ def show(
 ) -> None:
     """Print a preset's or kernel file's weights and geometry."""
 
-    from .. import imageio
-    from ..kernels import save_kernel
-    from ..pipeline import build_kernel
-    from ..report import kernel_analysis, kernel_json
+    from ..kernel_analysis import kernel_analysis, kernel_json
+    from ..kernels import build_kernel, save_kernel
     from . import render
     from .report import render_kernel_analysis
 
     kernel = build_kernel(name, stride=stride)
     if save is not None:
-        doc = save_kernel(kernel, save)
-        if save.suffix.lower() == ".json":
-            text = json.dumps(doc, indent=1) + "\n"
-            imageio.atomic_write(
-                save, lambda tmp: tmp.write_text(text, encoding="utf-8"), overwrite=overwrite
-            )
-        else:
-            imageio.save_array(save, doc, overwrite=overwrite)
+        _write_kernel(kernel, save, overwrite)
         render.info(f"kernel written to {save}")
     analysis = kernel_analysis(kernel)
     if as_json:
@@ -154,8 +146,8 @@ def fix(name: str, stride: tuple[int, int] | None, how: str, output: Path, overw
     """
     from rich.text import Text
 
-    from ..pipeline import build_kernel
-    from ..report import fix_kernel, kernel_analysis
+    from ..kernel_analysis import fix_kernel, kernel_analysis
+    from ..kernels import build_kernel
     from . import render
     from .report import render_kernel_analysis
 
@@ -194,3 +186,6 @@ def fix(name: str, stride: tuple[int, int] | None, how: str, output: Path, overw
             f"note: {output} holds only the weights{lost}; use it with "
             f"--method transconv --kernel {output} {' '.join(flags)}"
         )
+
+
+kernels.add_command(scan_command)

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ..errors import UpsampError
+
+if TYPE_CHECKING:
+    from ..methods import Method
 
 F = Callable[..., Any]
 
@@ -95,6 +98,49 @@ class MethodType(click.ParamType):
 EDGE_CHOICES = ("zero", "replicate", "reflect")
 
 
+class MethodOption(click.Option):
+    """An option whose help names the methods that take it, read from the registry when the
+    help is shown: ``{methods}`` becomes ``nearest, bilinear`` and ``{Methods}`` the same
+    capitalised (``Transconv``). ``takes`` is the registry's name of the option (Click's name
+    by default)."""
+
+    def __init__(self, *args: Any, takes: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.help_template = self.help or ""
+        self.takes = takes or self.name
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        from ..methods.registry import methods_taking
+
+        names = methods_taking(self.takes or "")
+        self.help = self.help_template.format(
+            methods=", ".join(names), Methods=", ".join(n.capitalize() for n in names)
+        )
+        return super().get_help_record(ctx)
+
+
+class DefaultMethodOption(click.Option):
+    """``--method``: its default is the registry's ``DEFAULT_METHOD``, looked up only when it
+    is needed (the registry loads every backend; ``upsamp --help`` must start fast)."""
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        from ..methods.registry import DEFAULT_METHOD
+
+        self.default = DEFAULT_METHOD
+        return super().get_help_record(ctx)
+
+
+def _default_method() -> str:
+    from ..methods.registry import DEFAULT_METHOD
+
+    return DEFAULT_METHOD
+
+
+def method_option(*decls: str, **kwargs: Any) -> F:
+    """A :class:`MethodOption` (``click.option`` with registry-driven help)."""
+    return click.option(*decls, cls=MethodOption, **kwargs)
+
+
 def stride_option(default: str | None, help: str) -> F:
     """``-s/--stride N|H,W``: every command that takes a stride spells it the same way."""
     return click.option(
@@ -162,7 +208,8 @@ _METHOD_OPTIONS: list[F] = [
         "-m",
         "--method",
         type=MethodType(),
-        default="bilinear",
+        cls=DefaultMethodOption,
+        default=_default_method,
         show_default=True,
         help="Upsampling method.",
     ),
@@ -171,27 +218,27 @@ _METHOD_OPTIONS: list[F] = [
         "Integer enlargement factor, N or H,W (every method; default 2, or a kernel file's "
         "own stride).",
     ),
-    click.option("--scale", type=ScaleType(), help="Non-integer factor (nearest, bilinear)."),
-    click.option("--size", type=SizeType(), help="Exact output size WxH (nearest, bilinear)."),
-    click.option("--align-corners", is_flag=True, help="Bilinear: PyTorch align_corners=True."),
-    click.option(
+    method_option("--scale", type=ScaleType(), help="Non-integer factor ({methods})."),
+    method_option("--size", type=SizeType(), help="Exact output size WxH ({methods})."),
+    method_option("--align-corners", is_flag=True, help="{Methods}: PyTorch align_corners=True."),
+    method_option(
         "-k",
         "--kernel",
         metavar="PRESET|FILE",
-        help="Transconv kernel: a preset (see 'upsamp kernels list') or a .npy/.json file "
+        help="{Methods} kernel: a preset (see 'upsamp kernels list') or a .npy/.json file "
         "[default: bilinear].",
     ),
-    click.option(
+    method_option(
         "--padding",
         type=PairType(0, allow_same=True),
-        help="Transconv padding; 'same' makes the output exactly stride times larger.",
+        help="{Methods} padding; 'same' makes the output exactly stride times larger.",
     ),
-    click.option("--output-padding", type=PairType(0), help="Transconv output_padding."),
-    click.option("--dilation", type=PairType(1), help="Transconv kernel dilation."),
-    click.option(
+    method_option("--output-padding", type=PairType(0), help="{Methods} output_padding."),
+    method_option("--dilation", type=PairType(1), help="{Methods} kernel dilation."),
+    method_option(
         "--edge",
         type=click.Choice(EDGE_CHOICES),
-        help="Transconv border handling [default: the kernel's own; zero for files].",
+        help="{Methods} border handling [default: the kernel's own; zero for files].",
     ),
     click.option(
         "--normalize",
@@ -202,15 +249,15 @@ _METHOD_OPTIONS: list[F] = [
 
 #: Max-unpool positions for one image (``enlarge``); ``batch`` takes mirrored folders instead.
 _UNPOOL_OPTIONS: list[F] = [
-    click.option(
+    method_option(
         "--indices",
         type=click.Path(dir_okay=False, path_type=Path),
-        help="Max-unpool: indices .npz written by 'upsamp pool --indices-out'.",
+        help="{Methods}: indices .npz written by 'upsamp pool --indices-out'.",
     ),
-    click.option(
+    method_option(
         "--guide",
         type=click.Path(dir_okay=False, path_type=Path),
-        help="Max-unpool: an image at the output size whose maxima give the positions.",
+        help="{Methods}: an image at the output size whose maxima give the positions.",
     ),
 ]
 
@@ -256,19 +303,34 @@ method_options = _stack(_METHOD_OPTIONS)
 unpool_options = _stack(_UNPOOL_OPTIONS)
 output_options = _stack(_OUTPUT_OPTIONS)
 
-_METHOD_ONLY = {
-    "scale": ("nearest", "bilinear"),
-    "size": ("nearest", "bilinear"),
-    "align_corners": ("bilinear",),
-    "kernel": ("transconv",),
-    "padding": ("transconv",),
-    "output_padding": ("transconv",),
-    "dilation": ("transconv",),
-    "edge": ("transconv",),
-    "normalize": ("transconv",),
-    "indices": ("max-unpool",),
-    "guide": ("max-unpool",),
-}
+def _flag(option: str) -> str:
+    return "--" + option.replace("_", "-")
+
+
+def check_method_options(method: Method, params: dict[str, Any]) -> None:
+    """Refuse (as a usage error) every option given that ``method`` does not take; the message
+    names the method and the options it takes.
+
+    ``params`` holds parsed Click parameters; an option counts as given when its value is not
+    None or False.
+    """
+    from ..methods.registry import CLI_OPTIONS
+
+    taken = method.cli_options or frozenset()
+    for key in (opt for opts in CLI_OPTIONS.values() for opt in opts):
+        if params.get(key) not in (None, False) and key not in taken:
+            raise click.UsageError(
+                f"{_flag(key)} does not apply to {method.name}; {method.name} takes "
+                f"{', '.join(method.option_flags())}"
+            )
+
+
+def positions_missing(method: Method) -> str:
+    """The usage message for a method that needs pooling positions and was given none."""
+    return (
+        f"{method.name} needs the positions of the maxima: pass --indices FILE.npz (write it with "
+        "'upsamp pool IN -o OUT --stride N --indices-out FILE.npz') or --guide IMAGE"
+    )
 
 
 def settings_from_options(params: dict[str, Any], *, require_indices: bool = True) -> Any:
@@ -276,31 +338,26 @@ def settings_from_options(params: dict[str, Any], *, require_indices: bool = Tru
 
     Options that do not apply to the chosen built-in method are usage errors.
     """
-    from ..methods import MethodOptions
-    from ..pipeline import DEFAULT_MAX_OUTPUT_PIXELS, EnlargeSettings, build_kernel
+    from ..kernels import build_kernel
+    from ..methods import MethodOptions, get_method
+    from ..pipeline import DEFAULT_MAX_OUTPUT_PIXELS, EnlargeSettings
 
-    method = params["method"]
-    for key, allowed in _METHOD_ONLY.items():
-        value = params.get(key)
-        if value not in (None, False) and method not in allowed and method in _BUILTIN:
-            flag = "--" + key.replace("_", "-")
-            raise click.UsageError(f"{flag} applies to {' and '.join(allowed)} only, not {method}")
+    method = get_method(params["method"])
+    check_method_options(method, params)
     if params.get("scale") is not None and params.get("size") is not None:
         raise click.UsageError("give --scale or --size, not both")
     if params.get("indices") is not None and params.get("guide") is not None:
         raise click.UsageError("give --indices or --guide, not both")
     if (
-        method == "max-unpool"
+        method.needs_positions
         and require_indices
         and not (params.get("indices") or params.get("guide"))
     ):
-        raise click.UsageError(
-            "max-unpool needs the positions of the maxima: pass --indices FILE.npz (write it with "
-            "'upsamp pool IN -o OUT --stride N --indices-out FILE.npz') or --guide IMAGE"
-        )
+        raise click.UsageError(positions_missing(method))
     stride = params.get("stride")
     stride_given = stride is not None
-    if method == "max-unpool" and params.get("indices") is not None:
+    found = None
+    if method.needs_positions and params.get("indices") is not None:
         from ..indices import load_indices
 
         found = load_indices(params["indices"])
@@ -311,7 +368,7 @@ def settings_from_options(params: dict[str, Any], *, require_indices: bool = Tru
             )
         stride, stride_given = found.stride, True
     kernel = None
-    if method == "transconv":
+    if method.takes_kernel:
         kernel = build_kernel(
             params.get("kernel"),
             stride=stride,
@@ -330,7 +387,7 @@ def settings_from_options(params: dict[str, Any], *, require_indices: bool = Tru
         kernel=kernel,
     )
     return EnlargeSettings(
-        method=method,
+        method=method.name,
         options=options,
         indices_file=params.get("indices"),
         guide_file=params.get("guide"),
@@ -341,16 +398,18 @@ def settings_from_options(params: dict[str, Any], *, require_indices: bool = Tru
         compress_level=params.get("compress_level"),
         quality=params.get("quality"),
         stride_given=stride_given,
+        positions=found,
     )
-
-
-_BUILTIN = ("nearest", "bilinear", "bed-of-nails", "max-unpool", "transconv")
 
 __all__ = [
     "PairType",
     "ScaleType",
     "SizeType",
+    "MethodOption",
     "MethodType",
+    "check_method_options",
+    "method_option",
+    "positions_missing",
     "method_options",
     "scheduler_option",
     "SchedulerType",

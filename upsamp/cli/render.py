@@ -101,7 +101,7 @@ def array_tables(array: np.ndarray, title: str) -> list[Any]:
     planes = [array] if array.ndim == 2 else [array[:, :, c] for c in range(array.shape[2])]
     tables = []
     for index, plane in enumerate(planes):
-        name = title if len(planes) == 1 else f"{title} [channel {index}]"
+        name = title if len(planes) == 1 else f"{title} (channel {index})"
         table = Table(title=f"{name} {plane.shape[0]}×{plane.shape[1]}", show_header=False)
         for _ in range(plane.shape[1]):
             table.add_column(justify="right")

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from .options import max_pixels_option, overwrite_option, stride_option
+from .options import max_pixels_option, method_option, overwrite_option, stride_option
 
 __all__ = ["report", "render_report", "render_kernel_analysis", "print_report_notes"]
 
@@ -25,12 +25,13 @@ _PIPE_WIDTH = 100
 
 
 class MethodListType(click.ParamType):
-    """A comma-separated list of registered methods; ``transconv:PRESET|FILE`` adds a kernel."""
+    """A comma-separated list of registered methods; ``NAME:PRESET|FILE`` gives a kernel-bearing
+    method (``transconv:bicubic``) a kernel."""
 
     name = "LIST"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        from ..methods import available_methods
+        from ..methods import available_methods, get_method
 
         if isinstance(value, list):
             return value
@@ -38,16 +39,33 @@ class MethodListType(click.ParamType):
         if not items:
             self.fail("give at least one method", param, ctx)
         known = available_methods()
+        kernel_methods = [name for name in known if get_method(name).takes_kernel]
         for item in items:
-            if item.startswith("transconv:") and len(item) > len("transconv:"):
+            base, colon, spec = item.partition(":")
+            if colon and spec and base in kernel_methods:
                 continue
             if item not in known:
-                self.fail(
-                    f"{item!r} is not one of {', '.join(known)} (or transconv:PRESET|FILE)",
-                    param,
-                    ctx,
-                )
+                expand = "".join(f" (or {name}:PRESET|FILE)" for name in kernel_methods)
+                self.fail(f"{item!r} is not one of {', '.join(known)}{expand}", param, ctx)
         return items
+
+
+class MethodListOption(click.Option):
+    """``--methods``: its help lists the registered methods, read when the help is shown."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.help_template = self.help or ""
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        from ..methods import available_methods, get_method
+
+        known = available_methods()
+        self.help = self.help_template.format(
+            all=",".join(known),
+            kernel_methods="|".join(n for n in known if get_method(n).takes_kernel),
+        )
+        return super().get_help_record(ctx)
 
 
 # --------------------------------------------------------------------------------------------
@@ -224,18 +242,19 @@ def render_kernel_analysis(analysis: Any, console: Any, *, heading: str = "analy
 @stride_option("2", "Enlargement factor, N or H,W.")
 @click.option(
     "--methods",
+    cls=MethodListOption,
     type=MethodListType(),
     default=None,
-    help="Comma-separated methods [default: nearest,bilinear,bed-of-nails,max-unpool,transconv]; "
-    "transconv:PRESET|FILE picks a kernel.",
+    help="Comma-separated methods [default: {all}]; {kernel_methods}:PRESET|FILE picks a kernel.",
 )
-@click.option(
+@method_option(
     "-k",
     "--kernel",
     "kernels",
+    takes="kernel",
     multiple=True,
     metavar="PRESET|FILE",
-    help="Add transconv:<preset or file stem> (repeatable).",
+    help="Add {methods}:<preset or file stem> (repeatable).",
 )
 @click.option(
     "--no-roundtrip",
@@ -281,6 +300,7 @@ def report(
       upsamp report photo.png --methods nearest,transconv:bicubic --json
     """
     from .. import report as library
+    from .. import report_files
     from . import render
 
     entries = library.method_entries(methods, kernels, stride=stride)
@@ -293,8 +313,8 @@ def report(
 
         planned += list(figure_files(figures).values())
     if save_outputs is not None:
-        planned += list(library.output_files(result, save_outputs).values())
-    library.check_free(planned, overwrite=overwrite)
+        planned += list(report_files.output_files(result, save_outputs).values())
+    report_files.check_free(planned, overwrite=overwrite)
 
     if as_json:
         render.print_json(result.to_json())
@@ -307,5 +327,5 @@ def report(
         written = write_figures(result, figures, overwrite=overwrite)
         render.info(f"figures: {', '.join(str(p) for p in written)}")
     if save_outputs is not None:
-        written = library.save_outputs(result, save_outputs, overwrite=overwrite)
+        written = report_files.save_outputs(result, save_outputs, overwrite=overwrite)
         render.info(f"outputs: {', '.join(str(p) for p in written)}")

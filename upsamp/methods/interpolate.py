@@ -2,82 +2,35 @@
 
 For output index ``o`` along an axis of input length ``n`` the source coordinate is
 ``u = (o + 0.5) * r - 0.5`` with ``r = 1 / scale`` when a scale is given, else ``r = n / n_out``
-(PyTorch ``align_corners=False``, Pillow, OpenCV, TF2). ``align_corners=True`` uses
-``u = o * (n - 1) / (n_out - 1)`` as PyTorch does.
+(PyTorch ``align_corners=False``, Pillow, OpenCV, TF2: docs/references.md [PyTorch-interpolate],
+[Pillow-resize]). ``align_corners=True`` uses ``u = o * (n - 1) / (n_out - 1)`` as PyTorch does.
+
+Bilinear enlargement by an integer factor ``s`` is a transposed convolution with the kernel of
+:func:`bilinear_transconv` (docs/references.md [Long2015-FCN]); this module evaluates it with the
+polyphase engine, and exactly in integers for 8/16-bit images (:mod:`upsamp.methods.rounded`).
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
-from .._arrays import check_image, int_pair, result_dtype, row_range
-from ..errors import ParameterError
-from .polyphase import run_in_bands
-from .registry import Method, MethodOptions, Rows, register
+from .._arrays import as_planes, check_image, int_pair, restore_rank, result_dtype, row_range
+from ..geometry import (
+    Scale,
+    bilinear_taps,
+    half_pixel_padding,
+    resolve_output_size,
+    whole_factor,
+)
+from ..kernels import Kernel, preset
+from .polyphase import full_window, run_in_bands
+from .registry import Method, MethodOptions, Rows, register, resized_tag
+from .rounded import ROUNDED_DTYPES, bilinear_rounded
 
-__all__ = ["nearest", "bilinear", "resolve_output_size"]
-
-Scale = float | int | Sequence[float]
-
-
-def _scale_pair(scale: Scale) -> tuple[float, float]:
-    if isinstance(scale, (int, float, np.integer, np.floating)) and not isinstance(scale, bool):
-        pair = (float(scale), float(scale))
-    else:
-        try:
-            sy, sx = scale  # type: ignore[misc]
-            pair = (float(sy), float(sx))
-        except (TypeError, ValueError):
-            raise ParameterError(
-                f"scale must be a number or an (sy, sx) pair, got {scale!r}"
-            ) from None
-    if not all(math.isfinite(v) and v > 0 for v in pair):
-        raise ParameterError(f"scale must be positive and finite, got {scale!r}")
-    return pair
-
-
-def resolve_output_size(
-    shape: tuple[int, int], scale: Scale | None = None, size: Sequence[int] | None = None
-) -> tuple[tuple[int, int], tuple[float, float]]:
-    """Return ``((out_h, out_w), (r_h, r_w))``: the output size and the source step ``r`` per axis.
-
-    With ``scale`` the size is ``floor(n * scale)`` and ``r = 1 / scale`` (PyTorch's rule for
-    ``scale_factor``); with ``size`` (``(h, w)``) ``r = n / n_out``. Exactly one must be given.
-
-    >>> resolve_output_size((2, 3), scale=2)
-    ((4, 6), (0.5, 0.5))
-    >>> resolve_output_size((2, 3), size=(3, 3))
-    ((3, 3), (0.6666666666666666, 1.0))
-    """
-    if (scale is None) == (size is None):
-        raise ParameterError("give exactly one of scale and size")
-    if size is not None:
-        out = int_pair(tuple(size), "size", minimum=1)
-        return out, (shape[0] / out[0], shape[1] / out[1])
-    sy, sx = _scale_pair(scale)  # type: ignore[arg-type]
-    out = (int(math.floor(shape[0] * sy + 1e-9)), int(math.floor(shape[1] * sx + 1e-9)))
-    if min(out) < 1:
-        raise ParameterError(
-            f"scale {scale!r} gives an empty output for a {shape[0]}x{shape[1]} input"
-        )
-    return out, (1.0 / sy, 1.0 / sx)
-
-
-def whole_factor(
-    shape: tuple[int, int], out: tuple[int, int], step: tuple[float, float]
-) -> tuple[int, int] | None:
-    """``(s_h, s_w)`` when the output is exactly ``s`` times the input on each axis with source
-    step ``r = 1/s`` (an integer enlargement), else None."""
-    factor = (out[0] // shape[0], out[1] // shape[1])
-    for axis in range(2):
-        if factor[axis] < 1 or out[axis] != factor[axis] * shape[axis]:
-            return None
-        if abs(step[axis] * factor[axis] - 1) >= 1e-12:
-            return None
-    return factor
+__all__ = ["nearest", "bilinear", "bilinear_transconv"]
 
 
 def _nearest_index(n: int, n_out: int, r: float, by_size: bool) -> np.ndarray:
@@ -105,7 +58,8 @@ def nearest(
     """Nearest-neighbour upsampling with half-pixel centres.
 
     Output pixel ``o`` copies input pixel ``min(floor((o + 0.5) * r), n - 1)`` on each axis
-    (see :func:`resolve_output_size` for ``r``). For an integer factor this is exact pixel
+    (see :func:`upsamp.methods.geometry.resolve_output_size` for ``r``). For an integer factor this
+    is exact pixel
     replication, ``np.repeat`` along both axes.
 
     Parameters
@@ -206,12 +160,13 @@ def bilinear(
     ``u = o * (n - 1) / (n_out - 1)`` as PyTorch.
 
     ``rows=(start, stop)`` computes only those output rows (banded processing). For an integer
-    factor the same formula is evaluated by the polyphase engine (the bilinear kernel preset with
-    replicated edges), which agrees to rounding.
+    factor (and ``align_corners=False``) the same formula is evaluated as the transposed
+    convolution of :func:`bilinear_transconv` by the polyphase engine; it agrees with the
+    two-pass form to rounding.
 
     ``keep_dtype=True`` returns an integer image in its own dtype, rounded half to even and
     clipped to the dtype's range; for an 8/16-bit image and an integer factor this is computed
-    exactly in integer arithmetic (:func:`bilinear_rounded`).
+    exactly in integer arithmetic (:func:`upsamp.methods.rounded.bilinear_rounded`).
 
     Notes
     -----
@@ -220,7 +175,7 @@ def bilinear(
 
     Examples
     --------
-    Seed 000's table is the floor of this exact result:
+    The bilinear table of docs/references.md [seed-000] is the floor of this exact result:
 
     >>> bilinear(np.array([[10., 20.], [30., 40.]]), 2)
     array([[10. , 12.5, 17.5, 20. ],
@@ -236,13 +191,7 @@ def bilinear(
     dtype = result_dtype(x)
     factor = whole_factor(x.shape[:2], (out_h, out_w), (rh, rw))
     if not align_corners and factor is not None:
-        # Integer factor: the bilinear preset with replicated edges is this same formula
-        # (see upsamp.kernels), and the polyphase engine computes it fastest.
-        from ..kernels import preset
-        from .transconv import transconv
-
-        kernel = preset("bilinear", factor)
-        return transconv(x, kernel.weight, **kernel.transconv_kwargs(), rows=(r0, r1))
+        return _bilinear_whole_factor(x, factor, (r0, r1), dtype)
     i0, i1, f = _linear_weights(x.shape[0], out_h, rh, align_corners)
     i0, i1, f = i0[r0:r1], i1[r0:r1], f[r0:r1]
     f = f.astype(dtype).reshape((-1,) + (1,) * (x.ndim - 1))
@@ -251,6 +200,49 @@ def bilinear(
     j0, j1, g = _linear_weights(x.shape[1], out_w, rw, align_corners)
     g = g.astype(dtype).reshape((1, -1) + (1,) * (x.ndim - 2))
     return band[:, j0] * (1 - g) + band[:, j1] * g
+
+
+def bilinear_transconv(stride: int | tuple[int, int]) -> tuple[np.ndarray, dict[str, Any]]:
+    """``(weight, keywords)`` of the transposed convolution that is bilinear enlargement by the
+    integer factor ``stride``: ``transconv(x, weight, **keywords)`` gives ``bilinear(x, stride)``.
+
+    The weight is ``outer(bilinear_taps(s_h), bilinear_taps(s_w))``; padding ``floor(s/2)`` places
+    output ``o`` at ``u = (o + 0.5)/s - 0.5`` and replicated edges clamp ``u`` as bilinear does.
+    """
+    sh, sw = int_pair(stride, "stride", minimum=1)
+    weight = np.outer(bilinear_taps(sh), bilinear_taps(sw))
+    return weight, {
+        "stride": (sh, sw),
+        "padding": (half_pixel_padding(1, sh), half_pixel_padding(1, sw)),
+        "output_padding": (0, 0),
+        "dilation": (1, 1),
+        "groups": None,
+        "bias": None,
+        "edge": "replicate",
+    }
+
+
+def _bilinear_whole_factor(
+    x: np.ndarray, factor: tuple[int, int], rows: tuple[int, int], dtype: np.dtype
+) -> np.ndarray:
+    """Rows ``rows`` of ``bilinear(x, factor)``: the kernel of :func:`bilinear_transconv` run by
+    the polyphase engine (two 1-D passes), which is the fastest way to the same formula."""
+    weight, geometry = bilinear_transconv(factor)
+    x3, was_2d = as_planes(x)
+    y = full_window(
+        x3,
+        weight.astype(dtype)[None, None],
+        groups=x3.shape[2],
+        depthwise=True,
+        stride=geometry["stride"],
+        dilation=geometry["dilation"],
+        origin=geometry["padding"],
+        out_shape=(x.shape[0] * factor[0], x.shape[1] * factor[1]),
+        rows=rows,
+        dtype=dtype,
+        edge=geometry["edge"],
+    )
+    return restore_rank(y, was_2d)
 
 
 def _bilinear_integer(
@@ -263,130 +255,11 @@ def _bilinear_integer(
     """``bilinear(..., keep_dtype=True)`` for an integer image."""
     (out_h, out_w), (rh, rw) = resolve_output_size(x.shape[:2], scale, size)
     factor = whole_factor(x.shape[:2], (out_h, out_w), (rh, rw))
-    if factor is not None and not align_corners and x.dtype in (np.uint8, np.uint16):
+    if factor is not None and not align_corners and x.dtype in ROUNDED_DTYPES:
         return bilinear_rounded(x, factor, rows=rows)
     floats = bilinear(x, scale, align_corners, size=size, rows=rows)
     info = np.iinfo(x.dtype)
     return np.clip(np.rint(floats), info.min, info.max).astype(x.dtype)
-
-
-def bilinear_rounded(
-    x: np.ndarray, factor: tuple[int, int], *, rows: tuple[int, int] | None = None
-) -> np.ndarray:
-    """Bilinear upsampling of an 8- or 16-bit image by an integer factor, rounded half to even
-    into the input's dtype, computed exactly in integer arithmetic.
-
-    For factor ``s`` the weights of the half-pixel formula are multiples of ``1/(2s)`` per axis:
-    the bilinear preset's taps are ``(2s - |2t - (K - 1)|) / (2s)`` with ``K = 2s - s % 2``. The
-    sum ``N = sum w_h w_w x`` is accumulated in integers (no rounding error) and
-    ``y = N / (2 s_h · 2 s_w)`` is rounded half to even, so the result equals
-    ``to_storage(bilinear(x, s))`` exactly, in a fraction of the memory traffic.
-    """
-    from .polyphase import full_window, run_in_bands
-
-    if x.dtype not in (np.uint8, np.uint16):
-        raise ParameterError(f"bilinear_rounded needs uint8 or uint16 input, got {x.dtype}")
-    sh, sw = int_pair(factor, "factor", minimum=1)
-    taps = []
-    for s in (sh, sw):
-        size = 2 * s - s % 2
-        taps.append(2 * s - np.abs(2 * np.arange(size) - (size - 1)))
-    denominator = (2 * sh) * (2 * sw)
-    peak = int(np.iinfo(x.dtype).max) * denominator + denominator  # room for rounding
-    work = np.dtype(np.uint16 if peak < 2**16 else np.uint32 if peak < 2**32 else np.uint64)
-    x3 = x if x.ndim == 3 else x[:, :, None]
-    out_h, out_w = x.shape[0] * sh, x.shape[1] * sw
-    packed = (
-        x.dtype == np.uint8
-        and 1 < x3.shape[2] <= 4
-        and peak < 2**16
-        and denominator & (denominator - 1) == 0
-    )
-    if packed:
-        # Several 8-bit channels share one uint64, 16 bits each ("SIMD within a register"): the
-        # passes then move whole pixels as single numbers, and no 16-bit lane can overflow.
-        lanes = np.zeros(x3.shape[:2] + (1,), dtype=np.uint64)
-        _lane_bytes(lanes, x3.shape[2])[...] = x3  # channel c -> low byte of lane c
-        x3, work = lanes, np.dtype(np.uint64)
-    weight = np.outer(taps[0], taps[1]).astype(np.float64)[None, None]
-    factors = (taps[0].astype(np.float64), taps[1].astype(np.float64))
-    r0, r1 = row_range(rows, out_h)
-    result = np.empty((r1 - r0, out_w) + x.shape[2:], dtype=x.dtype)
-
-    def band(start: int, stop: int) -> None:
-        total = full_window(
-            x3,
-            weight,
-            groups=1,
-            depthwise=True,
-            stride=(sh, sw),
-            dilation=(1, 1),
-            origin=(sh // 2, sw // 2),
-            out_shape=(out_h, out_w),
-            rows=(start, stop),
-            dtype=work,
-            edge="replicate",
-            threads=1,
-            factors=factors,
-        )
-        if packed:
-            values = _unpack_rounded(total[:, :, 0], denominator, x.shape[2])
-        else:
-            values = _divide_half_even(total, denominator).astype(x.dtype)
-            values = values if x.ndim == 3 else values[:, :, 0]
-        result[start - r0 : stop - r0] = values
-
-    # Every step (passes, rounding, unpacking) runs band by band on all threads; numpy
-    # releases the GIL in each of them.
-    run_in_bands(band, r0, r1, rows_per_band=max(8, (1 << 20) // max(1, out_w)))
-    return result
-
-
-def _unpack_rounded(total: np.ndarray, denominator: int, channels: int) -> np.ndarray:
-    """Round every 16-bit lane of ``total`` half to even after dividing by ``denominator``
-    (a power of two ``2**k``, ``k <= 8``) and unpack the lanes into uint8 channels.
-
-    Per lane: ``(v + D/2 - 1 + ((v >> k) & 1)) >> k``. Shifting the whole word moves each
-    lane's low ``k`` bits into the top of the lane below, above its low 8 bits, which are the
-    only ones kept.
-    """
-    shift = np.uint64(denominator.bit_length() - 1)
-    ones = np.uint64(sum(1 << (16 * c) for c in range(4)))
-    rounded = total >> shift
-    rounded &= ones
-    rounded += np.uint64(denominator // 2 - 1) * ones
-    rounded += total
-    rounded >>= shift
-    return np.ascontiguousarray(_lane_bytes(rounded[:, :, None], channels))
-
-
-def _lane_bytes(lanes: np.ndarray, channels: int) -> np.ndarray:
-    """View ``(H, W, 1)`` uint64 words as ``(H, W, channels)`` bytes: the low byte of each
-    16-bit lane (bytes 0, 2, 4, 6 of a little-endian word)."""
-    words = lanes.astype(lanes.dtype.newbyteorder("<"), copy=False)
-    return words.view(np.uint8).reshape(lanes.shape[:2] + (8,))[:, :, 0 : 2 * channels : 2]
-
-
-def _divide_half_even(total: np.ndarray, denominator: int) -> np.ndarray:
-    """``total / denominator`` rounded half to even, in place, for non-negative integers.
-
-    With ``q = total // D``, ``r = total % D``: ``q + 1`` when ``2r > D`` or when ``2r == D``
-    and ``q`` is odd. For ``D = 2**k`` this is ``(total + D/2 - 1 + (q & 1)) >> k``.
-    """
-    if denominator & (denominator - 1) == 0:
-        shift = denominator.bit_length() - 1
-        if shift == 0:
-            return total
-        odd = total >> shift
-        odd &= 1
-        odd += denominator // 2 - 1
-        odd += total
-        odd >>= shift
-        return odd
-    quotient, remainder = np.divmod(total, total.dtype.type(denominator))
-    remainder *= 2
-    quotient += (remainder > denominator) | ((remainder == denominator) & (quotient % 2 == 1))
-    return quotient
 
 
 def _factor(options: MethodOptions) -> tuple[Scale | None, tuple[int, int] | None]:
@@ -416,7 +289,7 @@ def _bilinear_rounded_backend(
     x: np.ndarray, options: MethodOptions, rows: Rows = None
 ) -> np.ndarray | None:
     factor = integer_factor(x.shape[:2], options)
-    if factor is None or options.align_corners or x.dtype not in (np.uint8, np.uint16):
+    if factor is None or options.align_corners or x.dtype not in ROUNDED_DTYPES:
         return None
     return bilinear_rounded(x, factor, rows=rows)
 
@@ -426,6 +299,18 @@ def _resized_shape(shape: tuple[int, int], options: MethodOptions) -> tuple[int,
     return resolve_output_size(shape, scale, size)[0]
 
 
+def _preset_kernel(name: str) -> Callable[[tuple[int, int]], Kernel]:
+    """The method as a transposed convolution: the preset ``name`` at the given stride."""
+
+    def build(stride: tuple[int, int]) -> Kernel:
+        return preset(name, stride)
+
+    return build
+
+
+#: The views of ``upsamp explain`` that apply to a method equal to a transposed convolution.
+TRANSCONV_VIEWS = ("scatter", "gather", "matrix", "phases", "size")
+
 register(
     Method(
         name="nearest",
@@ -434,7 +319,10 @@ register(
         supports_rows=True,
         copies_values=True,
         output_shape=_resized_shape,
+        output_tag=resized_tag,
         uses=frozenset({"stride", "scale", "size"}),
+        explain_views=("weights", *TRANSCONV_VIEWS),
+        as_transconv=_preset_kernel("nearest"),
     )
 )
 register(
@@ -445,6 +333,9 @@ register(
         supports_rows=True,
         upsample_rounded=_bilinear_rounded_backend,
         output_shape=_resized_shape,
+        output_tag=resized_tag,
         uses=frozenset({"stride", "scale", "size", "align_corners"}),
+        explain_views=("weights", *TRANSCONV_VIEWS),
+        as_transconv=_preset_kernel("bilinear"),
     )
 )

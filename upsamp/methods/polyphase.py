@@ -21,11 +21,11 @@ axis and multiplied by a matrix holding every phase's taps, giving all phases at
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
+
+from ..threads import run_in_bands
 
 __all__ = ["AxisPlan", "axis_plan", "rank_one_factors", "full_window"]
 
@@ -311,34 +311,6 @@ def _band_mixing(
         np.matmul(stacked, np.ascontiguousarray(per_row_phase[:, rh]), out=target)
     flat = phases.reshape(qh * ph.stride, qw * pw.stride, c_out)
     return flat[start_h : start_h + rows[1] - rows[0], start_w : start_w + cols[1] - cols[0]]
-
-
-def default_threads() -> int:
-    """Threads for one image (see :mod:`upsamp.threads`)."""
-    from ..threads import image_threads
-
-    return image_threads()
-
-
-def run_in_bands(
-    work: Callable[[int, int], None],
-    start: int,
-    stop: int,
-    *,
-    rows_per_band: int,
-    threads: int | None = None,
-) -> None:
-    """Call ``work(a, b)`` for consecutive bands ``[a, b)`` covering ``[start, stop)``, on a
-    thread pool of ``threads`` (default :func:`default_threads`) when there is more than one band.
-    """
-    bounds = [(a, min(a + rows_per_band, stop)) for a in range(start, stop, rows_per_band)]
-    n_threads = min(threads or default_threads(), len(bounds))
-    if n_threads <= 1:
-        for a, b in bounds:
-            work(a, b)
-        return
-    with ThreadPoolExecutor(max_workers=n_threads) as pool:
-        list(pool.map(lambda ab: work(*ab), bounds))
 
 
 def full_window(

@@ -1,4 +1,5 @@
-"""Bed of nails, max pooling with indices, and max unpooling (PyTorch conventions).
+"""Bed of nails, max pooling with indices, and max unpooling (PyTorch conventions,
+docs/references.md [PyTorch-MaxUnpool2d]).
 
 An index is the flat position ``h * W + w`` of the maximum within its channel plane of the
 pooled-from image (``H x W``), stored as int64 with the shape of the pooled array. Windows are
@@ -23,7 +24,8 @@ from .._arrays import (
     row_range,
 )
 from ..errors import ParameterError
-from .polyphase import run_in_bands
+from ..kernels import Kernel, preset
+from ..threads import run_in_bands
 from .registry import Method, MethodOptions, Rows, register
 
 __all__ = ["bed_of_nails", "max_pool", "max_unpool", "unpool_output_size"]
@@ -85,7 +87,7 @@ def max_pool(x: np.ndarray, size: int | Iterable[int]) -> tuple[np.ndarray, np.n
 
     Examples
     --------
-    Seed 000's example:
+    The example of docs/references.md [seed-000]:
 
     >>> x = np.array([[1, 2, 4, 1], [3, 4, 2, 3], [1, 4, 1, 2], [2, 3, 4, 3]])
     >>> pooled, idx = max_pool(x, 2)
@@ -180,7 +182,7 @@ def max_unpool(
 
     Examples
     --------
-    Seed 000's example:
+    The example of docs/references.md [seed-000]:
 
     >>> idx = np.array([[5, 2], [9, 14]])
     >>> max_unpool(np.array([[1., 2.], [3., 4.]]), idx, 2)
@@ -246,6 +248,30 @@ def _unpool_shape(shape: tuple[int, int], options: MethodOptions) -> tuple[int, 
     return unpool_output_size(shape, options.stride, options.output_size)
 
 
+def _bed_of_nails_kernel(stride: tuple[int, int]) -> Kernel:
+    return preset("bed-of-nails", stride)
+
+
+def _pooled_ground_truth(
+    truth: np.ndarray, stride: tuple[int, int], options: MethodOptions
+) -> tuple[np.ndarray, MethodOptions]:
+    """The report's round trip for max-unpool: the max-pooled ground truth and its positions."""
+    pooled, idx = max_pool(truth, stride)
+    return pooled, options.replace(indices=idx, output_size=truth.shape[:2])
+
+
+def _flat_positions(
+    shape: Sequence[int], stride: tuple[int, int], options: MethodOptions
+) -> MethodOptions:
+    """Options with the positions of the maxima of a flat ``(H*s_h, W*s_w)`` image max-pooled
+    by ``stride``: every tie goes to the first position of its window, the top-left."""
+    h, w = int(shape[0]), int(shape[1])
+    _, idx = max_pool(np.zeros((h * stride[0], w * stride[1])), stride)
+    if len(shape) == 3:
+        idx = np.repeat(idx[:, :, None], int(shape[2]), axis=2)
+    return options.replace(indices=idx, output_size=None)
+
+
 register(
     Method(
         name="bed-of-nails",
@@ -254,6 +280,8 @@ register(
         supports_rows=True,
         copies_values=True,
         output_shape=_scaled_shape,
+        explain_views=("scatter", "gather", "matrix", "phases", "size"),
+        as_transconv=_bed_of_nails_kernel,
     )
 )
 register(
@@ -265,5 +293,9 @@ register(
         copies_values=True,
         output_shape=_unpool_shape,
         uses=frozenset({"stride", "indices", "output_size"}),
+        needs_positions=True,
+        roundtrip_input=_pooled_ground_truth,
+        probe_options=_flat_positions,
+        explain_views=("pool",),
     )
 )

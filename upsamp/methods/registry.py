@@ -1,17 +1,22 @@
 """The one registry of upsampling backends.
 
-A backend is a :class:`Method`: a name, a one-line summary, and two functions over arrays,
-``upsample(x, options) -> y`` and ``output_shape((H, W), options) -> (H_out, W_out)``. Built-in
-methods register themselves when :mod:`upsamp.methods` is imported; third-party packages add
-methods through the entry-point group ``upsamp.methods`` (each entry point names a
-:class:`Method` or a zero-argument callable returning one). Entry points are read once, on first
-lookup; a broken plugin produces a warning, not a failure.
+A backend is a :class:`Method`: a name, a one-line summary, two functions over arrays,
+``upsample(x, options) -> y`` and ``output_shape((H, W), options) -> (H_out, W_out)``, and the
+declarations everything else reads instead of comparing names: the command-line options it
+takes, its output channels, how alpha goes through it, whether it needs pooling positions, its
+output tag, its exact integer path, how the report feeds it, and the ``upsamp explain`` views
+that apply to it. Built-in methods register themselves when :mod:`upsamp.methods` is imported;
+third-party packages add methods through the entry-point group ``upsamp.methods`` (each entry
+point names a :class:`Method` or a zero-argument callable returning one). Entry points are read
+once, on first lookup; a broken plugin produces a warning, not a failure.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -21,16 +26,40 @@ import numpy as np
 from ..errors import MethodError
 
 __all__ = [
+    "CLI_OPTIONS",
+    "DEFAULT_METHOD",
+    "ENTRY_POINT_GROUP",
     "Method",
     "MethodOptions",
-    "register",
-    "get_method",
     "available_methods",
+    "get_method",
     "methods",
-    "ENTRY_POINT_GROUP",
+    "methods_taking",
+    "register",
+    "registered",
+    "resized_tag",
+    "stride_tag",
+    "unregister",
 ]
 
 ENTRY_POINT_GROUP = "upsamp.methods"
+
+#: The method ``upsamp enlarge`` and ``upsamp batch`` use when none is named.
+DEFAULT_METHOD = "bilinear"
+
+#: The command-line options (Click parameter names) that set each :class:`MethodOptions` field.
+#: A method takes the options of the fields in its ``uses``; ``--stride`` is every method's.
+CLI_OPTIONS: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "stride": ("stride",),
+        "scale": ("scale",),
+        "size": ("size",),
+        "align_corners": ("align_corners",),
+        "kernel": ("kernel", "padding", "output_padding", "dilation", "edge", "normalize"),
+        "indices": ("indices", "guide"),
+        "output_size": (),
+    }
+)
 
 #: A band of output rows ``(start, stop)``, or None for all of them.
 Rows = tuple[int, int] | None
@@ -69,21 +98,108 @@ class MethodOptions:
     output_size: tuple[int, int] | None = None
     keep_dtype: bool = False
 
+    def replace(self, **changes: Any) -> MethodOptions:
+        """A copy with ``changes`` applied (:func:`dataclasses.replace`)."""
+        return dataclasses.replace(self, **changes)
+
+
+def stride_tag(options: MethodOptions) -> str:
+    """The output-name tag of an integer enlargement: ``x2``, or ``x2x3`` for unequal strides.
+
+    >>> stride_tag(MethodOptions(stride=(2, 3)))
+    'x2x3'
+    """
+    sh, sw = options.stride
+    return f"x{sh}" if sh == sw else f"x{sh}x{sw}"
+
+
+def resized_tag(options: MethodOptions) -> str:
+    """The output-name tag of a method that also takes ``size`` and ``scale``: ``_WxH`` for a
+    size, ``x1.5`` for a scale (its first factor), else :func:`stride_tag`.
+
+    >>> resized_tag(MethodOptions(size=(1080, 1920))), resized_tag(MethodOptions(scale=1.5))
+    ('_1920x1080', 'x1.5')
+    """
+    if options.size is not None:
+        return f"_{options.size[1]}x{options.size[0]}"
+    if options.scale is not None:
+        scale = options.scale if isinstance(options.scale, (int, float)) else options.scale[0]
+        return f"x{scale:g}"
+    return stride_tag(options)
+
+
+def _same_channels(channels: int, options: MethodOptions) -> int:
+    return channels
+
+
+def _each_channel(options: MethodOptions) -> bool:
+    return True
+
+
+def _unchanged(shape: tuple[int, ...], stride: tuple[int, int], options: MethodOptions):
+    return options
+
 
 @dataclass(frozen=True)
 class Method:
-    """An upsampling backend.
+    """An upsampling backend and everything the rest of the program needs to know about it.
 
-    ``upsample(x, options)`` returns the whole float result. With ``supports_rows`` it also
-    accepts ``rows=(start, stop)`` and returns just those output rows, identical to the same rows
-    of the whole result: big images are then processed in bands. ``copies_values`` says every
-    output value is an input value or zero (no arithmetic), so integer images may stay in their
-    own dtype (``MethodOptions.keep_dtype``). ``upsample_rounded(x, options, rows=None)``, when
-    given, returns the result for an 8/16-bit ``x`` already rounded half to even into ``x``'s
-    dtype (exactly what rounding the float result gives), or None when it does not apply.
-    ``per_channel`` is True when the method treats each
-    channel on its own, so an alpha plane can go through it unchanged in meaning; ``uses`` lists
-    the :class:`MethodOptions` fields the method reads (the command line rejects the others).
+    Attributes
+    ----------
+    name, summary : str
+        The name on the command line and a one-line description.
+    upsample : callable
+        ``upsample(x, options)`` returns the whole float result. With ``supports_rows`` it also
+        accepts ``rows=(start, stop)`` and returns just those output rows, identical to the same
+        rows of the whole result: big images are then processed in bands.
+    output_shape : callable
+        ``output_shape((H, W), options) -> (H_out, W_out)``.
+    uses : frozenset of str
+        The :class:`MethodOptions` fields the method reads.
+    cli_options : frozenset of str, optional
+        The command-line options it takes (Click parameter names, ``"align_corners"`` for
+        ``--align-corners``); the command line refuses the others. Default: the options of the
+        fields in ``uses`` (:data:`CLI_OPTIONS`).
+    output_channels : callable
+        ``output_channels(C_in, options) -> C_out``, the colour channels of the result for
+        ``C_in`` input channels (default: the same number).
+    per_channel : callable
+        ``per_channel(options)`` is True when every output channel depends only on the same
+        input channel: the alpha plane then goes through the method with the same options.
+        Otherwise it is resampled to the output size by the method named ``alpha_method``
+        (with ``MethodOptions(size=...)``).
+    alpha_method : str
+        See ``per_channel``.
+    needs_positions : bool
+        The method needs pooling positions (``MethodOptions.indices``): the command line asks
+        for ``--indices`` or ``--guide`` and the pipeline reads them.
+    output_tag : callable
+        ``output_tag(options)``: the part of the default output name after ``_<name>``
+        (:func:`stride_tag` by default, :func:`resized_tag` for size/scale methods).
+    supports_rows : bool
+        See ``upsample``.
+    copies_values : bool
+        Every output value is an input value or zero (no arithmetic), so integer images may
+        stay in their own dtype (``MethodOptions.keep_dtype``).
+    upsample_rounded : callable, optional
+        The exact integer path: ``upsample_rounded(x, options, rows=None)`` returns the result
+        for an 8/16-bit ``x`` already rounded half to even into ``x``'s dtype (exactly what
+        rounding the float result gives), or None when it does not apply.
+    default_kernel : callable, optional
+        Kernel-bearing methods (``"kernel"`` in ``uses``): ``default_kernel((s_h, s_w))`` is the
+        kernel a plain entry gets. The report expands ``NAME:PRESET|FILE`` for these methods.
+    roundtrip_input : callable, optional
+        ``roundtrip_input(g, (s_h, s_w), options) -> (x, options)``: what the report's round
+        trip feeds the method from the float64 ground truth ``g``. None: the mean of each cell.
+    probe_options : callable
+        ``probe_options(x_shape, (s_h, s_w), options)``: the options for an input that is not a
+        round trip's (the report's flat probe, ``report --no-roundtrip``); default unchanged.
+    explain_views : tuple of str
+        The ``upsamp explain`` views that apply to the method.
+    as_transconv : callable, optional
+        ``as_transconv((s_h, s_w))``: the transposed-convolution kernel
+        (:class:`upsamp.kernels.Kernel`) equal to the method at an integer stride, when it has
+        one.
     """
 
     name: str
@@ -91,10 +207,42 @@ class Method:
     upsample: Callable[..., np.ndarray]
     output_shape: Callable[[tuple[int, int], MethodOptions], tuple[int, int]]
     uses: frozenset[str] = frozenset({"stride"})
-    per_channel: Callable[[MethodOptions], bool] = lambda options: True
+    cli_options: frozenset[str] | None = None
+    output_channels: Callable[[int, MethodOptions], int] = _same_channels
+    per_channel: Callable[[MethodOptions], bool] = _each_channel
+    alpha_method: str = "bilinear"
+    needs_positions: bool = False
+    output_tag: Callable[[MethodOptions], str] = stride_tag
     supports_rows: bool = False
     copies_values: bool = False
     upsample_rounded: Callable[..., np.ndarray | None] | None = None
+    default_kernel: Callable[[tuple[int, int]], Any] | None = None
+    roundtrip_input: (
+        Callable[[np.ndarray, tuple[int, int], MethodOptions], tuple[np.ndarray, MethodOptions]]
+        | None
+    ) = None
+    probe_options: Callable[..., MethodOptions] = _unchanged
+    explain_views: tuple[str, ...] = ()
+    as_transconv: Callable[[tuple[int, int]], Any] | None = None
+
+    def __post_init__(self) -> None:
+        if self.cli_options is None:
+            taken = {opt for key in self.uses for opt in CLI_OPTIONS.get(key, ())}
+            object.__setattr__(self, "cli_options", frozenset(taken | {"stride"}))
+
+    @property
+    def takes_kernel(self) -> bool:
+        """True for a kernel-bearing method (``NAME:PRESET|FILE`` entries in the report)."""
+        return "kernel" in self.uses
+
+    def option_flags(self) -> list[str]:
+        """The command-line flags it takes, in the order of :data:`CLI_OPTIONS`
+        (``["--stride", "--scale", ...]``)."""
+        assert self.cli_options is not None
+        known = [opt for opts in CLI_OPTIONS.values() for opt in opts]
+        ordered = [opt for opt in known if opt in self.cli_options]
+        ordered += sorted(self.cli_options - set(known))
+        return ["--" + opt.replace("_", "-") for opt in ordered]
 
 
 _registry: dict[str, Method] = {}
@@ -110,6 +258,40 @@ def register(method: Method, *, clobber: bool = False) -> Method:
         raise MethodError(f"an upsampling method named {method.name!r} is already registered")
     _registry[method.name] = method
     return method
+
+
+def unregister(name: str) -> Method:
+    """Remove and return the method ``name`` (for tests that register one for a while)."""
+    try:
+        return _registry.pop(name)
+    except KeyError:
+        raise MethodError(f"unknown method {name!r}; available: {', '.join(_registry)}") from None
+
+
+@contextmanager
+def registered(method: Method) -> Iterator[Method]:
+    """Register ``method`` for the duration of a ``with`` block, then remove it again.
+
+    >>> box = Method("box-demo", "demo", lambda x, o: x, lambda shape, o: shape)
+    >>> with registered(box):
+    ...     "box-demo" in available_methods()
+    True
+    >>> "box-demo" in available_methods()
+    False
+    """
+    register(method)
+    try:
+        yield method
+    finally:
+        if _registry.get(method.name) is method:
+            del _registry[method.name]
+
+
+def methods_taking(option: str) -> list[str]:
+    """Names of the registered methods that take the command-line option ``option`` (a Click
+    parameter name such as ``"align_corners"``)."""
+    _load_entry_points()
+    return [m.name for m in _registry.values() if option in (m.cli_options or ())]
 
 
 def _load_entry_points() -> None:

@@ -1,0 +1,209 @@
+"""Pure geometry shared by the kernels and the engines: output sizes, padding rules and the
+checks of the size parameters. No arrays are computed here beyond index grids and tap positions.
+
+Transposed convolution (docs/references.md [PyTorch-ConvTranspose2d], [Dumoulin2016-guide]):
+
+    H_out = (H - 1) * s - 2 * p + d * (k - 1) + op + 1
+
+Interpolation by a scale or to a size (docs/references.md [PyTorch-interpolate]): the source step
+``r`` per axis is ``1 / scale`` or ``n / n_out``, and output index ``o`` sits at source coordinate
+``u = (o + 0.5) * r - 0.5`` (half-pixel centres).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sequence
+
+import numpy as np
+
+from ._arrays import int_pair
+from .errors import ParameterError
+
+__all__ = [
+    "IntOrPair",
+    "Scale",
+    "bilinear_taps",
+    "check_transconv_params",
+    "half_pixel_padding",
+    "half_pixel_taps",
+    "resolve_output_size",
+    "same_size_geometry",
+    "transconv_output_size",
+    "whole_factor",
+]
+
+IntOrPair = int | Iterable[int]
+Scale = float | int | Sequence[float]
+
+
+def transconv_output_size(
+    size: int,
+    kernel: int,
+    *,
+    stride: int,
+    padding: int = 0,
+    output_padding: int = 0,
+    dilation: int = 1,
+) -> int:
+    """Output length of a transposed convolution along one axis.
+
+    ``(size-1)*stride - 2*padding + dilation*(kernel-1) + output_padding + 1``
+
+    >>> transconv_output_size(2, 2, stride=1)
+    3
+    >>> transconv_output_size(3, 4, stride=2, padding=1)
+    6
+    """
+    return (size - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1
+
+
+def check_transconv_params(
+    stride: IntOrPair, padding: IntOrPair, output_padding: IntOrPair, dilation: IntOrPair
+) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int], tuple[int, int]]:
+    """Validate and expand the four geometry parameters to ``(h, w)`` pairs, as PyTorch checks them.
+
+    Raises :class:`~upsamp.errors.ParameterError` when stride or dilation < 1, padding or
+    output_padding < 0, or output_padding is not smaller than either stride or dilation.
+
+    >>> check_transconv_params(2, (1, 0), 0, 1)
+    ((2, 2), (1, 0), (0, 0), (1, 1))
+    """
+    s = int_pair(stride, "stride", minimum=1)
+    p = int_pair(padding, "padding", minimum=0)
+    op = int_pair(output_padding, "output_padding", minimum=0)
+    d = int_pair(dilation, "dilation", minimum=1)
+    for axis in range(2):
+        if not (op[axis] < s[axis] or op[axis] < d[axis]):
+            raise ParameterError(
+                f"output_padding must be smaller than either stride or dilation "
+                f"(got output_padding={op[axis]}, stride={s[axis]}, dilation={d[axis]})"
+            )
+    return s, p, op, d
+
+
+def same_size_geometry(effective_size: int, stride: int, dilation: int = 1) -> tuple[int, int]:
+    """Return ``(padding, output_padding)`` giving ``H_out = H * stride`` for a kernel of
+    effective size ``k_e = d*(k-1)+1``: we need ``2p - op = k_e - s`` with ``0 <= op < s``.
+
+    >>> same_size_geometry(4, 2)
+    (1, 0)
+    >>> same_size_geometry(3, 2)
+    (1, 1)
+    """
+    excess = effective_size - stride
+    if excess < 0:
+        raise ParameterError(
+            f"a kernel of effective size {effective_size} cannot enlarge by exactly {stride} "
+            "(it must be at least as large as the stride)"
+        )
+    padding = (excess + 1) // 2
+    output_padding = 2 * padding - excess
+    if output_padding and not (output_padding < stride or output_padding < dilation):
+        raise ParameterError(
+            f"a kernel of effective size {effective_size} cannot enlarge by exactly {stride}"
+        )
+    return padding, output_padding
+
+
+def half_pixel_taps(
+    profile: Callable[[np.ndarray], np.ndarray], radius: int, s: int
+) -> np.ndarray:
+    """Sample ``profile(t)`` (support ``|t| < radius`` input pixels) for factor ``s``.
+
+    ``K = 2*radius*s - s%2`` taps, centred at ``c = (K-1)/2``: ``w[t] = profile((t - c) / s)``.
+    With stride ``s`` and padding :func:`half_pixel_padding` the transposed convolution then
+    evaluates ``y[o] = sum_i x[i] * profile(u - i)`` at ``u = (o + 0.5)/s - 0.5``, the half-pixel
+    interpolation formula, and the output is exactly ``n * s`` long.
+
+    >>> half_pixel_taps(lambda t: 1 - abs(t), 1, 2).tolist()
+    [0.25, 0.75, 0.75, 0.25]
+    """
+    size = 2 * radius * s - s % 2
+    t = np.arange(size, dtype=np.float64)
+    return profile((t - (size - 1) / 2) / s)
+
+
+def half_pixel_padding(radius: int, s: int) -> int:
+    """The padding that goes with :func:`half_pixel_taps`: ``floor(s/2) + (radius-1)*s``.
+
+    >>> half_pixel_padding(1, 3), half_pixel_padding(2, 4)
+    (1, 6)
+    """
+    return s // 2 + (radius - 1) * s
+
+
+def _scale_pair(scale: Scale) -> tuple[float, float]:
+    if isinstance(scale, (int, float, np.integer, np.floating)) and not isinstance(scale, bool):
+        pair = (float(scale), float(scale))
+    else:
+        try:
+            sy, sx = scale  # type: ignore[misc]
+            pair = (float(sy), float(sx))
+        except (TypeError, ValueError):
+            raise ParameterError(
+                f"scale must be a number or an (sy, sx) pair, got {scale!r}"
+            ) from None
+    if not all(math.isfinite(v) and v > 0 for v in pair):
+        raise ParameterError(f"scale must be positive and finite, got {scale!r}")
+    return pair
+
+
+def resolve_output_size(
+    shape: tuple[int, int], scale: Scale | None = None, size: Sequence[int] | None = None
+) -> tuple[tuple[int, int], tuple[float, float]]:
+    """Return ``((out_h, out_w), (r_h, r_w))``: the output size and the source step ``r`` per axis.
+
+    With ``scale`` the size is ``floor(n * scale)`` and ``r = 1 / scale`` (PyTorch's rule for
+    ``scale_factor``); with ``size`` (``(h, w)``) ``r = n / n_out``. Exactly one must be given.
+
+    >>> resolve_output_size((2, 3), scale=2)
+    ((4, 6), (0.5, 0.5))
+    >>> resolve_output_size((2, 3), size=(3, 3))
+    ((3, 3), (0.6666666666666666, 1.0))
+    """
+    if (scale is None) == (size is None):
+        raise ParameterError("give exactly one of scale and size")
+    if size is not None:
+        out = int_pair(tuple(size), "size", minimum=1)
+        return out, (shape[0] / out[0], shape[1] / out[1])
+    sy, sx = _scale_pair(scale)  # type: ignore[arg-type]
+    out = (int(math.floor(shape[0] * sy + 1e-9)), int(math.floor(shape[1] * sx + 1e-9)))
+    if min(out) < 1:
+        raise ParameterError(
+            f"scale {scale!r} gives an empty output for a {shape[0]}x{shape[1]} input"
+        )
+    return out, (1.0 / sy, 1.0 / sx)
+
+
+def whole_factor(
+    shape: tuple[int, int], out: tuple[int, int], step: tuple[float, float]
+) -> tuple[int, int] | None:
+    """``(s_h, s_w)`` when the output is exactly ``s`` times the input on each axis with source
+    step ``r = 1/s`` (an integer enlargement), else None.
+
+    >>> whole_factor((3, 4), (6, 12), (0.5, 1 / 3)), whole_factor((3, 4), (6, 12), (0.5, 0.3))
+    ((2, 3), None)
+    """
+    factor = (out[0] // shape[0], out[1] // shape[1])
+    for axis in range(2):
+        if factor[axis] < 1 or out[axis] != factor[axis] * shape[axis]:
+            return None
+        if abs(step[axis] * factor[axis] - 1) >= 1e-12:
+            return None
+    return factor
+
+
+def _triangle(t: np.ndarray) -> np.ndarray:
+    return np.maximum(0.0, 1.0 - np.abs(t))
+
+
+def bilinear_taps(s: int) -> np.ndarray:
+    """The 1-D bilinear kernel for an integer factor ``s``: ``K = 2s - s%2`` samples of the
+    triangle ``max(0, 1 - |t|)`` at ``t = (k - (K-1)/2) / s`` (the FCN bilinear kernel,
+    docs/references.md [Long2015-FCN]).
+
+    >>> bilinear_taps(2).tolist()
+    [0.25, 0.75, 0.75, 0.25]
+    """
+    return half_pixel_taps(_triangle, 1, s)

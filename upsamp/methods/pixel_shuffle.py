@@ -1,0 +1,172 @@
+"""Sub-pixel convolution: a convolution then pixel shuffle (depth-to-space), as PyTorch.
+
+``y = F.pixel_shuffle(F.conv2d(x, W, b, padding=p), S)``: the convolution makes ``S²·C_out``
+channels at the input resolution and the shuffle moves channel ``c·S² + i·S + j`` to output
+channel ``c``, row phase ``i`` and column phase ``j``:
+
+    y[h·S + i, w·S + j, c] = conv[h, w, c·S² + i·S + j]
+
+(Shi et al. 2016). Every transposed convolution has this form, with the flipped sub-filters of
+its kernel as the phases (:mod:`upsamp.kernel_convert`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._arrays import as_planes, check_image, int_pair, restore_rank, result_dtype, row_range
+from ..errors import KernelError, ParameterError
+from .conv2d import ceil_div, conv2d, conv2d_output_size
+
+__all__ = ["pixel_shuffle", "depth_to_space", "pixel_shuffle_output_size", "subpixel_weight"]
+
+
+def depth_to_space(y: np.ndarray, stride: int) -> np.ndarray:
+    """``F.pixel_shuffle`` on a channel-last ``(h, w, S²·C)`` array: ``(h·S, w·S, C)``.
+
+    >>> depth_to_space(np.arange(4.).reshape(1, 1, 4), 2)[..., 0]
+    array([[0., 1.],
+           [2., 3.]])
+    """
+    s = int(stride)
+    h, w, c = y.shape
+    if c % (s * s):
+        raise KernelError(f"{c} channels cannot be shuffled by {s}: not a multiple of {s * s}")
+    c_out = c // (s * s)
+    phases = y.reshape(h, w, c_out, s, s).transpose(0, 3, 1, 4, 2)
+    return phases.reshape(h * s, w * s, c_out)
+
+
+def subpixel_weight(weight: object, stride: int, channels: int) -> tuple[np.ndarray, int | None]:
+    """The 4-D ``Conv2d`` weight and groups for ``weight`` on an image of ``channels``.
+
+    ``weight`` is 4-D ``(S²·C_out, C_in/groups, kH, kW)`` (returned as is, groups from the
+    caller) or 3-D ``(S², kH, kW)``: one set of phase filters applied to each channel on its own,
+    returned as the grouped 4-D weight ``(C·S², 1, kH, kW)`` with ``groups = C``.
+    """
+    w = np.asarray(weight)
+    s2 = int(stride) ** 2
+    if w.ndim == 3:
+        if w.shape[0] != s2:
+            raise KernelError(
+                f"a 3-D pixel-shuffle kernel holds one filter per phase: {s2} at stride "
+                f"{stride}, got shape {w.shape}"
+            )
+        return np.tile(w[None], (channels, 1, 1, 1)).reshape(channels * s2, 1, *w.shape[1:]), (
+            channels
+        )
+    if w.ndim != 4:
+        raise KernelError(
+            "a pixel-shuffle kernel is 4-D (S²·C_out, C_in/groups, kH, kW) or 3-D (S², kH, kW), "
+            f"got shape {w.shape}"
+        )
+    if w.shape[0] % s2:
+        raise KernelError(
+            f"pixel-shuffle kernel has {w.shape[0]} output channels, not a multiple of "
+            f"stride² = {s2} (shape {w.shape})"
+        )
+    return w, None
+
+
+def pixel_shuffle_output_size(
+    shape: tuple[int, int], kernel_size: tuple[int, int], stride: int, padding: object = "same"
+) -> tuple[int, int]:
+    """``S`` times the convolution's output size.
+
+    >>> pixel_shuffle_output_size((5, 7), (3, 3), 2)
+    (10, 14)
+    """
+    h, w = conv2d_output_size(shape, kernel_size, padding)
+    return h * int(stride), w * int(stride)
+
+
+def pixel_shuffle(
+    x: np.ndarray,
+    weight: np.ndarray,
+    stride: int,
+    *,
+    bias: np.ndarray | float | None = None,
+    padding: object = "same",
+    groups: int | None = None,
+    edge: str = "zero",
+    rows: tuple[int, int] | None = None,
+    threads: int | None = None,
+) -> np.ndarray:
+    """Sub-pixel convolution: ``F.pixel_shuffle(F.conv2d(x, W, bias, padding), S)``.
+
+    Parameters
+    ----------
+    x : ndarray, shape (H, W) or (H, W, C_in)
+    weight : ndarray, shape (S²·C_out, C_in/groups, kH, kW) or (S², kH, kW)
+        PyTorch's ``Conv2d`` layout: channel ``c·S² + i·S + j`` becomes output channel ``c``
+        at row phase ``i`` and column phase ``j``. A 3-D weight holds the ``S²`` phase filters
+        applied to every channel on its own.
+    stride : int
+        The shuffle factor ``S``.
+    bias : float or ndarray of shape (S²·C_out,), optional
+        The convolution's bias (one per convolution channel, as ``Conv2d``).
+    padding : "same", "valid", int or (h, w)
+        ``same`` (default): ``(k - 1) // 2`` before and the rest after (``k // 2`` each side
+        for an odd kernel), so the output is exactly ``S`` times the input.
+    groups : int, optional
+        Channel groups of a 4-D weight (default 1).
+    edge : {"zero", "replicate", "reflect"}
+        What the convolution's padding holds (``Conv2d`` ``padding_mode``).
+    rows : (start, stop), optional
+        Only these output rows, identical to the same rows of the whole result.
+
+    Returns
+    -------
+    ndarray, shape (S·H_c, S·W_c) or (S·H_c, S·W_c, C_out)
+        ``H_c = H + p_top + p_bottom - kH + 1`` is the convolution's height.
+
+    Notes
+    -----
+    Dtype rule: float64 input gives float64, every other input float32; values are not
+    rescaled.
+
+    Examples
+    --------
+    Four 1×1 phase filters 1, 2, 3, 4 put each pixel's four multiples in its 2×2 cell:
+
+    >>> pixel_shuffle(np.array([[1., 10.]]), np.array([[[1.]], [[2.]], [[3.]], [[4.]]]), 2)
+    array([[ 1.,  2., 10., 20.],
+           [ 3.,  4., 30., 40.]])
+    """
+    x = check_image(x)
+    s = int_pair(stride, "stride", minimum=1)
+    if s[0] != s[1]:
+        raise ParameterError(f"pixel shuffle needs one stride for both axes, got {stride!r}")
+    s_int = s[0]
+    x3, was_2d = as_planes(x)
+    w4, implied_groups = subpixel_weight(weight, s_int, x3.shape[2])
+    if implied_groups is not None:
+        if groups not in (None, implied_groups):
+            raise KernelError(
+                f"a 3-D pixel-shuffle kernel acts on each channel alone; groups must be "
+                f"{implied_groups}"
+            )
+        if bias is not None and np.ndim(bias) != 0:
+            raise KernelError("a 3-D pixel-shuffle kernel takes a single bias value")
+    out_h, _ = pixel_shuffle_output_size(x3.shape[:2], w4.shape[2:], s_int, padding)
+    r0, r1 = row_range(rows, max(out_h, 1))
+    conv_rows = (r0 // s_int, ceil_div(r1, s_int))
+    if implied_groups is not None:
+        # One filter per phase, each channel alone: S² depthwise correlations written
+        # straight into their phase of the output (no grouped matrix of mostly zeros).
+        phases = np.asarray(weight)
+        parts = [
+            conv2d(x3, phases[n], bias=bias, padding=padding, edge=edge, rows=conv_rows,
+                   threads=threads)
+            for n in range(s_int * s_int)
+        ]  # fmt: skip
+        conv = np.stack(parts, axis=3).reshape(parts[0].shape[:2] + (-1,))
+    else:
+        conv = conv2d(
+            x3, w4, bias=bias, padding=padding, groups=groups, edge=edge, rows=conv_rows,
+            threads=threads,
+        )  # fmt: skip
+    y = depth_to_space(conv, s_int)
+    start = conv_rows[0] * s_int
+    y = y[r0 - start : r1 - start].astype(result_dtype(x), copy=False)
+    return restore_rank(y, was_2d and y.shape[2] == 1)
