@@ -26,7 +26,7 @@ import stat
 import struct
 import threading
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -1320,15 +1320,21 @@ def check_target(
     path: PathLike,
     overwrite: bool,
     *,
-    source: PathLike | None = None,
+    source: PathLike | Iterable[PathLike | None] | None = None,
     folder_made_later: bool = False,
 ) -> None:
-    """The one "may this output be written" check: raise OutputError when ``path`` is the
-    input file ``source``, when its folder is missing (unless ``folder_made_later``) or not a
-    folder, when it is a folder, or when it exists and ``overwrite`` is false."""
+    """The one "may this output be written" check: raise OutputError when ``path`` is a file
+    the command reads (``source``: the input, or every file it reads, the input first: kernel,
+    guide, indices...; even with ``overwrite``), when its folder is missing (unless
+    ``folder_made_later``) or not a folder, when it is a folder, or when it exists and
+    ``overwrite`` is false."""
     path = Path(path)
-    if source is not None and path.exists() and same_file(source, path):
-        raise OutputError(f"{path}: refusing to overwrite the input file")
+    sources = [source] if isinstance(source, (str, os.PathLike)) else list(source or ())
+    if path.exists():
+        for index, read in enumerate(sources):
+            if read is not None and Path(read).is_file() and same_file(read, path):
+                what = "the input file" if index == 0 else f"{read}, which this command reads"
+                raise OutputError(f"{path}: refusing to overwrite {what}")
     folder = path.parent
     if not folder.exists():
         if folder_made_later:

@@ -423,6 +423,17 @@ def _saved_mode(image: imageio.LoadedImage, channels: int) -> str:
     return imageio.with_alpha(base) if image.has_alpha else base
 
 
+def files_read(input_path: str | Path, settings: EnlargeSettings) -> list[Path]:
+    """Every file an enlargement reads, the input first (kernel, indices and guide files
+    follow): none of them may be an output."""
+    kernel = settings.options.kernel
+    source = getattr(kernel, "source", kernel)
+    read = [Path(input_path), settings.indices_file, settings.guide_file]
+    if isinstance(source, (str, Path)):
+        read.append(Path(source))
+    return [p for p in read if p is not None]
+
+
 def prepare(image: imageio.LoadedImage, settings: EnlargeSettings) -> EnlargeSettings:
     """Settings made concrete for one image: max-unpool positions read from the indices file or
     found in the guide (with their stride and output size), and a channel-mixing kernel checked
@@ -490,7 +501,7 @@ def enlarge_file(
         output_path = default_output_path(input_path, settings)
     output_path = Path(output_path)
     fmt = imageio.output_format(output_path)
-    imageio.check_target(output_path, settings.overwrite, source=input_path)
+    imageio.check_target(output_path, settings.overwrite, source=files_read(input_path, settings))
     check_output_budget(
         image.shape,
         output_shape(image.shape, settings),

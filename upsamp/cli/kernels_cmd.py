@@ -51,7 +51,7 @@ def show(
 
     kernel = build_kernel(name, stride=stride)
     if save is not None:
-        _write_kernel(kernel, save, overwrite)
+        _write_kernel(kernel, save, overwrite, source=name)
         render.info(f"kernel written to {save}")
     analysis = kernel_analysis(kernel)
     if as_json:
@@ -89,11 +89,13 @@ def _print_weights(console: Any, kernel: Any) -> None:
                     console.print(table)
 
 
-def _write_kernel(kernel: Any, path: Path, overwrite: bool) -> None:
-    """Save ``kernel`` to ``.npy`` (weight) or ``.json`` (weight and geometry), atomically."""
+def _write_kernel(kernel: Any, path: Path, overwrite: bool, *, source: str) -> None:
+    """Save ``kernel`` to ``.npy`` (weight) or ``.json`` (weight and geometry), atomically;
+    never over the kernel file ``source`` it was read from."""
     from .. import imageio
     from ..kernels import save_kernel
 
+    imageio.check_target(path, overwrite, source=[source])
     doc = save_kernel(kernel, path)
     if path.suffix.lower() == ".json":
         text = json.dumps(doc, indent=1) + "\n"
@@ -157,7 +159,7 @@ def fix(name: str, stride: tuple[int, int] | None, how: str, output: Path, overw
     before = kernel_analysis(kernel)
     fixed = fix_kernel(kernel, how)
     after = kernel_analysis(fixed)
-    _write_kernel(fixed, output, overwrite)
+    _write_kernel(fixed, output, overwrite, source=name)
 
     console = render.wide_console()
     console.print(

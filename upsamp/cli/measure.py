@@ -171,7 +171,7 @@ def measure(
 
         taken: set[str] = set()
         targets = [figures / figure_name(label, taken) for _, label in images]
-        check_free(targets, overwrite=overwrite)
+        check_free(targets, overwrite=overwrite, sources=[path for path, _ in images])
     failed = list(problems)
     rows = []
     for index, (path, _) in enumerate(images):

@@ -314,7 +314,9 @@ def report(
         planned += list(figure_files(figures).values())
     if save_outputs is not None:
         planned += list(report_files.output_files(result, save_outputs).values())
-    report_files.check_free(planned, overwrite=overwrite)
+    named_kernels = [m.split(":", 1)[1] for m in methods or () if ":" in m]
+    read = [image, *kernels, *named_kernels]  # never written over, even with --overwrite
+    report_files.check_free(planned, overwrite=overwrite, sources=read)
 
     if as_json:
         render.print_json(result.to_json())
