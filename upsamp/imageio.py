@@ -305,8 +305,22 @@ def _open_for_reading(path: Path) -> Any:
 
 
 def _check_is_file(path: Path) -> None:
-    if path.is_dir():
+    """Refuse anything but a regular file before opening it: a folder, and a FIFO, socket or
+    device, whose reading could block for ever or never end."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return  # opening it reports the problem
+    if stat.S_ISDIR(mode):
         raise InputError(f"{path}: is a directory, not a file")
+    if not stat.S_ISREG(mode):
+        kind = (
+            "a named pipe (FIFO)" if stat.S_ISFIFO(mode)
+            else "a socket" if stat.S_ISSOCK(mode)
+            else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+            else "not a regular file"
+        )  # fmt: skip
+        raise InputError(f"{path}: is {kind}, not a regular file")
 
 
 def _png_header(head: bytes) -> tuple[int, int] | None:
