@@ -402,7 +402,7 @@ def candidate_files(
         if problems is not None:
             problems.append(f"{error.filename}: cannot read the folder ({error.strerror})")
 
-    for dirpath, dirnames, filenames in os.walk(input_dir, onerror=unreadable):
+    for dirpath, dirnames, filenames in _walk(input_dir, unreadable):
         here = Path(dirpath)
         if here != input_dir and _resolved(here) in pruned:
             dirnames[:] = []
@@ -439,6 +439,32 @@ def candidate_files(
             found.append(path)
     found.sort(key=lambda p: p.relative_to(input_dir).parts)
     return found, filtered
+
+
+def _walk(
+    top: Path, onerror: Callable[[OSError], None]
+) -> Iterator[tuple[str, list[str], list[str]]]:
+    """``os.walk(top, onerror=onerror)`` (top-down, links to folders not entered, ``dirnames``
+    may be pruned) with a stack instead of recursion, so a tree thousands of folders deep does
+    not exhaust Python's recursion limit."""
+    stack = [os.fspath(top)]
+    while stack:
+        folder = stack.pop()
+        try:
+            with os.scandir(folder) as entries:
+                found = list(entries)
+        except OSError as error:
+            onerror(error)
+            continue
+        dirnames, filenames = [], []
+        for entry in found:
+            try:
+                is_dir = entry.is_dir(follow_symlinks=False)
+            except OSError:
+                is_dir = False
+            (dirnames if is_dir else filenames).append(entry.name)
+        yield folder, dirnames, filenames
+        stack.extend(os.path.join(folder, name) for name in reversed(dirnames))
 
 
 # --------------------------------------------------------------------------------------------

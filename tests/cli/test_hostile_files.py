@@ -238,3 +238,20 @@ def test_indices_that_expand_beyond_memory_are_refused(run_cli, tmp_path, monkey
     )
     assert result.exit_code == 1
     one_line(result.stderr, "bomb.npz", "expands to")
+
+
+# --------------------------------------------------------------------------------------------
+# Finding 15: a folder tree deeper than Python's recursion limit
+# --------------------------------------------------------------------------------------------
+
+
+def test_batch_walks_a_tree_deeper_than_the_recursion_limit(run_cli, tmp_path):
+    deep = tmp_path / "in"
+    deep.mkdir()
+    for _ in range(sys.getrecursionlimit() + 200):
+        deep = deep / "d"
+        deep.mkdir()
+    _png(deep / "x.png", (2, 2))
+    result = run_cli("batch", "in", "-o", "out", "-r", "--method", "nearest", "--dry-run")
+    assert result.exit_code == 0, result.output[-500:]
+    assert "1 to enlarge" in result.stderr
