@@ -252,6 +252,12 @@ def test_batch_walks_a_tree_deeper_than_the_recursion_limit(run_cli, tmp_path):
         deep = deep / "d"
         deep.mkdir()
     _png(deep / "x.png", (2, 2))
-    result = run_cli("batch", "in", "-o", "out", "-r", "--method", "nearest", "--dry-run")
+    try:
+        result = run_cli("batch", "in", "-o", "out", "-r", "--method", "nearest", "--dry-run")
+    finally:  # pytest's own clean-up is recursive too: take the tree down from the bottom
+        (deep / "x.png").unlink()
+        while deep != tmp_path:
+            deep.rmdir()
+            deep = deep.parent
     assert result.exit_code == 0, result.output[-500:]
     assert "1 to enlarge" in result.stderr
