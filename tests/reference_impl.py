@@ -23,6 +23,7 @@ __all__ = [
     "scatter_transconv",
     "loop_bilinear",
     "loop_bilinear_align_corners",
+    "exact_bilinear_rounded",
     "loop_nearest",
     "keys_cubic",
     "loop_cubic_interp",
@@ -92,14 +93,15 @@ def scatter_transconv(
     y = np.zeros((full_h, full_w, c_out))
     if bias is not None:
         y += np.broadcast_to(np.asarray(bias, dtype=np.float64), (c_out,))
-    for a in range(kh):
-        rows = slice(a * dh, a * dh + (x.shape[0] - 1) * sh + 1, sh)
-        for b in range(kw):
-            cols = slice(b * dw, b * dw + (x.shape[1] - 1) * sw + 1, sw)
-            for ci in range(c_in):
-                g = ci // c_in_g
-                for col in range(c_out_g):
-                    y[rows, cols, g * c_out_g + col] += x[:, :, ci] * w4[ci, col, a, b]
+    with np.errstate(invalid="ignore"):  # inf * 0 and inf - inf are NaN, as they should be
+        for a in range(kh):
+            rows = slice(a * dh, a * dh + (x.shape[0] - 1) * sh + 1, sh)
+            for b in range(kw):
+                cols = slice(b * dw, b * dw + (x.shape[1] - 1) * sw + 1, sw)
+                for ci in range(c_in):
+                    g = ci // c_in_g
+                    for col in range(c_out_g):
+                        y[rows, cols, g * c_out_g + col] += x[:, :, ci] * w4[ci, col, a, b]
     return y[start_h : start_h + out_h, start_w : start_w + out_w]
 
 
@@ -156,6 +158,39 @@ def loop_bilinear_align_corners(x, out_h: int, out_w: int):
     return y
 
 
+def exact_bilinear_rounded(
+    x, out_h: int, out_w: int, rh=None, rw=None, align_corners: bool = False
+) -> np.ndarray:
+    """Half-pixel bilinear with clamped edges in exact rational arithmetic, rounded half to even
+    into int64. ``rh``/``rw`` (numbers, converted exactly to fractions) are the source steps,
+    default ``n / n_out``; ``align_corners`` uses ``u = o (n - 1) / (n_out - 1)``."""
+    x = np.asarray(x)
+    h, w = x.shape[:2]
+
+    def taps(o: int, n: int, n_out: int, r) -> list[tuple[int, Fraction]]:
+        if align_corners:
+            u = Fraction(o * (n - 1), n_out - 1) if n_out > 1 else Fraction(0)
+        else:
+            step = Fraction(n, n_out) if r is None else Fraction(r)
+            u = max(Fraction(2 * o + 1, 2) * step - Fraction(1, 2), Fraction(0))
+        i0 = min(math.floor(u), n - 1)
+        i1 = min(i0 + 1, n - 1)
+        f = u - i0 if i1 != i0 else Fraction(0)
+        return [(i0, 1 - f), (i1, f)]
+
+    y = np.zeros((out_h, out_w) + x.shape[2:], dtype=np.int64)
+    rows = [taps(o, h, out_h, rh) for o in range(out_h)]
+    cols = [taps(o, w, out_w, rw) for o in range(out_w)]
+    for oh in range(out_h):
+        for ow in range(out_w):
+            total = np.zeros(x.shape[2:], dtype=object)
+            for ih, wh in rows[oh]:
+                for iw, ww in cols[ow]:
+                    total = total + x[ih, iw].astype(object) * (wh * ww)
+            y[oh, ow] = np.vectorize(lambda v: round(Fraction(v)))(total)  # half to even
+    return y
+
+
 def _nearest_index(o: int, n: int, n_out: int, scale: Fraction | None) -> int:
     """``min(floor((o + 1/2) * r), n - 1)`` in exact arithmetic (``r = n/n_out`` or 1/scale)."""
     r = Fraction(n, n_out) if scale is None else 1 / scale
@@ -163,7 +198,9 @@ def _nearest_index(o: int, n: int, n_out: int, scale: Fraction | None) -> int:
 
 
 def loop_nearest(x, out_h: int, out_w: int, scale_h=None, scale_w=None):
-    """Half-pixel nearest neighbour (PyTorch ``nearest-exact``, Pillow NEAREST), exact arithmetic.
+    """Half-pixel nearest neighbour ``min(floor((o + 1/2) * r), n - 1)`` in exact arithmetic.
+    PyTorch ``nearest-exact`` (float32 steps) and Pillow NEAREST (fixed point) agree with it
+    except at exact ties, where ``(o + 1/2) * r`` is an integer.
 
     ``scale_h``/``scale_w`` (numbers, converted exactly to fractions) replace ``r = n / n_out``
     by ``1 / scale``.

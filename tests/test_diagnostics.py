@@ -209,13 +209,17 @@ def test_zero_mean_phase_sums_give_inf_and_not_artifact_free():
     assert math.isinf(all_zero.phase_spread) and not all_zero.artifact_free
 
 
-def test_bias_is_added_to_every_phase():
-    a = analyze_kernel(np.ones((3, 3)), stride=2, bias=1.0)
-    np.testing.assert_array_equal(a.phase_sums, [[[5, 3], [3, 2]]])
-    assert a.phase_spread == pytest.approx(3 / 3.25)
-    # a bias that cancels the mean leaves no level to compare with
-    cancel = analyze_kernel(np.ones((3, 3)), stride=2, bias=-2.25)
-    assert math.isinf(cancel.phase_spread)
+def test_bias_is_reported_apart_from_the_phase_sums():
+    """The bias adds the same to every phase: the analysis reads the weights (phase sums
+    4:2:2:1, spread 3/2.25) whatever the bias, and reports the bias on its own."""
+    plain = analyze_kernel(np.ones((3, 3)), stride=2)
+    for bias in (1.0, 2.0, -2.25):
+        a = analyze_kernel(np.ones((3, 3)), stride=2, bias=bias)
+        np.testing.assert_array_equal(a.phase_sums, [[[4, 2], [2, 1]]])
+        assert a.phase_spread == pytest.approx(3 / 2.25) == plain.phase_spread
+        assert not a.artifact_free
+        np.testing.assert_array_equal(a.bias, [bias])
+    assert plain.bias is None
 
 
 def test_single_tap_lands_on_the_phase_of_padding_and_dilation():
@@ -279,7 +283,9 @@ def test_four_d_weight_with_groups_and_bias_matches_brute_force():
     assert a.phase_sums.shape == (6, 2, 2) and a.tap_counts.shape == (6, 2, 2)
     measured, ptp = flat_response_phases(w, stride=2, padding=1, groups=2, bias=bias)
     assert ptp < 1e-12
-    np.testing.assert_allclose(a.phase_sums, measured, atol=1e-12)
+    # a flat input of 1 gives the weights' phase sums plus the bias
+    np.testing.assert_allclose(a.phase_sums + bias[:, None, None], measured, atol=1e-12)
+    np.testing.assert_array_equal(a.bias, bias)
     assert a.channel_spreads.shape == (6,)
     assert a.phase_spread == a.channel_spreads.max()
 
@@ -311,7 +317,8 @@ def test_phase_sums_match_torch_conv_transpose2d():
             for pc in range(s[1]):
                 r = rows[(rows % s[0] == pr) & (rows >= 12) & (rows < y.shape[1] - 12)][0]
                 c = cols[(cols % s[1] == pc) & (cols >= 12) & (cols < y.shape[2] - 12)][0]
-                assert a.phase_sums[o, pr, pc] == pytest.approx(y[o, r, c], abs=1e-10)
+                # the flat response is the weights' phase sum plus the bias
+                assert a.phase_sums[o, pr, pc] + bias[o] == pytest.approx(y[o, r, c], abs=1e-10)
 
 
 # --------------------------------------------------------------------------------------------

@@ -126,6 +126,41 @@ CASES: dict[str, tuple[LoadedImage, EnlargeSettings, str]] = {
 }
 
 
+def _with_kernel(method: str, spec: str | None, stride=(2, 2), **options) -> EnlargeSettings:
+    """A kernel-bearing method with its kernel built as the command line builds it."""
+    from upsamp.methods import get_method
+
+    built = get_method(method).build_kernel(spec, stride, resize=options.get("resize"))
+    return EnlargeSettings(
+        method=method, options=MethodOptions(stride=built.stride, kernel=built, **options)
+    )
+
+
+CASES.update({
+    "pixel-shuffle-icnr-rgba-x3": (
+        _image(RGBA_COLOUR, RGBA_ALPHA, "RGBA"),
+        _with_kernel("pixel-shuffle", "icnr:bicubic", stride=(3, 3)),
+        "RGBA",
+    ),
+    "pixel-shuffle-bilinear-rgb": (
+        _image(RGB, None, "RGB"), _with_kernel("pixel-shuffle", "bilinear"), "RGB",
+    ),
+    "resize-conv-bilinear-la": (
+        _image(GREY, _noise((11, 7), 8), "LA"),
+        _with_kernel("resize-conv", None, resize="bilinear"),
+        "LA",
+    ),
+    "bicubic-scale-1.5-rgba": (
+        _image(RGBA_COLOUR, RGBA_ALPHA, "RGBA"),
+        _settings("bicubic", scale=1.5, cubic_a=-0.5),
+        "RGBA",
+    ),
+    "lanczos-size-odd-16-bit": (
+        _image(GREY16, None, "I;16"), _settings("lanczos", size=(17, 23)), "I;16",
+    ),
+})  # fmt: skip
+
+
 CASES["transconv-rescale"] = (
     CASES["transconv-padding-dilation-reflect"][0],
     replace(CASES["transconv-padding-dilation-reflect"][1], range_mode="rescale"),

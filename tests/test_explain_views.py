@@ -497,9 +497,18 @@ def test_views_detect_a_wrong_result():
         matrix(x, k, Geometry(), wrong)
 
 
+#: Built-in methods explain has no view for yet (their taps are not a fixed kernel).
+WITHOUT_VIEWS = {"bicubic", "lanczos"}
+
+
 def test_applicable_views_cover_every_built_in_method():
     for name in upsamp.available_methods():
         plan = applicable_views(name)
+        if name in WITHOUT_VIEWS:
+            assert not plan.views
+            with pytest.raises(upsamp.ParameterError, match="no views"):
+                explain(name, SEED_X)
+            continue
         assert plan.views, name
         assert set(plan.views) <= set(ALL_VIEWS)
         doc = explain(name, SEED_X, guide=SEED_GUIDE if "pool" in plan.views else None)

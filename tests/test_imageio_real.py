@@ -94,7 +94,7 @@ def test_frame_out_of_range_is_one_line(tmp_path: Path) -> None:
 
 def test_several_frames_refused_by_single_frame_format(tmp_path: Path) -> None:
     out = tmp_path / "out.jpg"
-    with pytest.raises(OutputError, match="cannot hold 3 frames.*--frame N"):
+    with pytest.raises(OutputError, match="has 3 frames and JPEG cannot hold several.*--frame N"):
         save_frames(out, _frames(), mode="RGB")
     assert not out.exists()
 

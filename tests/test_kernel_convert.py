@@ -7,11 +7,9 @@ import numpy as np
 import pytest
 
 from upsamp.errors import KernelError, ParameterError
+from upsamp.kernel_conversion import apply_form, convert, max_difference
 from upsamp.kernel_convert import (
-    apply_form,
-    convert,
     icnr,
-    max_difference,
     pixel_shuffle_to_transconv,
     resize_conv_to_transconv,
     transconv_to_pixel_shuffle,

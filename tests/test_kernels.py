@@ -409,7 +409,6 @@ def _write(tmp_path, name, content):
 
 BAD_FILES = {
     "npy_1d": ("k.npy", np.ones(3)),
-    "npy_3d": ("k.npy", np.ones((2, 2, 2))),
     "npy_5d": ("k.npy", np.ones((1, 1, 1, 2, 2))),
     "npy_strings": ("k.npy", np.array([["a", "b"], ["c", "d"]])),
     "npy_empty": ("k.npy", np.zeros((0, 3))),
@@ -417,7 +416,8 @@ BAD_FILES = {
     "npy_inf": ("k.npy", np.array([[1.0, -np.inf], [1.0, 1.0]])),
     "npy_corrupt": ("k.npy", b"this is not an npy file"),
     "json_1d": ("k.json", "[1, 2, 3]"),
-    "json_3d": ("k.json", "[[[1, 2], [3, 4]]]"),
+    "json_5d": ("k.json", "[[[[[1, 2], [3, 4]]]]]"),
+    "json_padding_word": ("k.json", '{"weight": [[1, 1], [1, 1]], "padding": "valid"}'),
     "json_strings": ("k.json", '[["a", "b"], ["c", "d"]]'),
     "json_ragged": ("k.json", "[[1, 2], [3]]"),
     "json_empty_list": ("k.json", "[]"),
@@ -455,6 +455,30 @@ def test_bad_kernel_files(tmp_path, case):
     message = str(info.value)
     assert str(path) in message
     assert "\n" not in message
+
+
+def test_3d_weights_load_but_are_no_transposed_convolution(tmp_path):
+    """A 3-D weight is a pixel-shuffle kernel (S², kH, kW): a file holds it, build_kernel (the
+    transposed convolution's builder) refuses it naming the file."""
+    path = _write(tmp_path, "k.json", "[[[1, 2], [3, 4]]]")
+    assert kernels.load_kernel(path).weight.shape == (1, 2, 2)
+    with pytest.raises(KernelError, match="3-D kernel") as info:
+        kernels.build_kernel(str(path), stride=2)
+    assert str(path) in str(info.value) and "\n" not in str(info.value)
+
+
+def test_json_padding_same_is_the_same_size_geometry(tmp_path):
+    """``"padding": "same"`` in a file is what --padding same does on the command line."""
+    path = _write(tmp_path, "k.json", '{"weight": [[1, 2, 1], [2, 4, 2], [1, 2, 1]], '
+                  '"stride": 2, "padding": "same"}')
+    loaded = kernels.load_kernel(path)
+    assert loaded.padding == "same" and "padding" in loaded.stated
+    built = kernels.build_kernel(str(path), stride=None)
+    flag = kernels.build_kernel(str(path), stride=None, padding="same")
+    assert built.padding == flag.padding and built.output_padding == flag.output_padding
+    x = np.arange(20.0).reshape(4, 5)
+    assert upsamp.transconv(x, built.weight, **built.transconv_kwargs()).shape == (8, 10)
+    assert kernels.save_kernel(loaded, "k.json")["padding"] == "same"
 
 
 def test_missing_kernel_file(tmp_path):

@@ -91,9 +91,9 @@ def test_default_output_path_max_unpool_uses_the_indices_stride(tmp_path):
         (settings("nearest"), (7, 9), (14, 18)),
         (settings("nearest", stride=(3, 2)), (7, 9), (21, 18)),
         (settings("nearest", scale=1.5), (7, 9), (10, 13)),
-        (settings("nearest", size=(5, 11)), (7, 9), (5, 11)),
+        (settings("nearest", size=(8, 11)), (7, 9), (8, 11)),
         (settings("bilinear"), (7, 9, 3), (14, 18, 3)),
-        (settings("bilinear", scale=(2.0, 0.5)), (7, 9), (14, 4)),
+        (settings("bilinear", scale=(2.0, 1.5)), (7, 9), (14, 13)),
         (settings("bilinear", size=(20, 30)), (7, 9, 3), (20, 30, 3)),
         (settings("bed-of-nails", stride=(2, 3)), (7, 9), (14, 27)),
         (settings("transconv"), (7, 9), (14, 18)),
@@ -286,7 +286,7 @@ def test_build_kernel_rejects_output_padding_too_large():
 
 def test_parameters_nearest():
     p = settings("nearest", stride=(3, 3)).parameters()
-    assert p == {"stride": [3, 3], "range": "clip"}
+    assert p == {"stride": [3, 3], "range": "clip", "alpha": "premultiplied", "linear": False}
 
 
 def test_parameters_scale_and_size():
@@ -299,7 +299,7 @@ def test_parameters_scale_and_size():
 
 def test_parameters_leave_out_options_the_method_does_not_use():
     p = settings("bed-of-nails", scale=1.5, size=(3, 3), align_corners=True).parameters()
-    assert p == {"stride": [2, 2], "range": "clip"}
+    assert p == {"stride": [2, 2], "range": "clip", "alpha": "premultiplied", "linear": False}
 
 
 def test_parameters_transconv_describe_the_kernel():
@@ -344,7 +344,7 @@ def test_enlarge_file_outcome(tmp_path, small_rgba):
     assert outcome.result is not None and outcome.result.shape == (20, 24, 3)
     assert set(outcome.to_json()) == {
         "input", "output", "method", "parameters", "input_shape", "output_shape",
-        "clipped_fraction", "seconds",
+        "frames", "input_frames", "encoder", "notes", "clipped_fraction", "seconds",
     }
 
 

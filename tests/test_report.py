@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import upsamp
 from upsamp.diagnostics import analyze_kernel, detail_region, spectrum
 from upsamp.errors import InputError, KernelError, MethodError, OutputError, ParameterError
 from upsamp.kernel_analysis import fix_kernel, kernel_analysis
@@ -36,7 +37,10 @@ from upsamp.report import (
 from upsamp.report_files import output_files, save_outputs
 
 #: The built-in methods in registration order: the default entries of a report.
-BUILTIN_METHODS = ("nearest", "bilinear", "bed-of-nails", "max-unpool", "transconv")
+BUILTIN_METHODS = (
+    "nearest", "bilinear", "bicubic", "lanczos", "bed-of-nails", "max-unpool", "transconv",
+    "pixel-shuffle", "resize-conv",
+)  # fmt: skip
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_images"
 CB_ONES_3X3 = 0.48432
@@ -78,13 +82,22 @@ def ones_3x3(tmp_path: Path) -> Path:
 # --------------------------------------------------------------------------------------------
 
 
-def test_default_entries_are_the_five_builtins_with_the_bilinear_preset():
-    entries = method_entries(stride=2)
-    assert [e.name for e in entries] == list(BUILTIN_METHODS)
-    transconv = entries[-1]
+def test_default_entries_are_the_builtins_with_the_bilinear_preset():
+    entries = {e.name: e for e in method_entries(stride=2)}
+    assert list(entries) == list(BUILTIN_METHODS)
+    transconv = entries["transconv"]
     assert transconv.method == "transconv"
     np.testing.assert_array_equal(transconv.kernel.weight, preset("bilinear", 2).weight)
-    assert all(e.kernel is None for e in entries[:-1])
+    kernel_methods = {"transconv", "pixel-shuffle", "resize-conv"}
+    assert all(e.kernel is None for name, e in entries.items() if name not in kernel_methods)
+    # every kernel-bearing default is bilinear enlargement: its analysed transposed form too
+    for name in kernel_methods:
+        analysed = entries[name].analysed
+        x = np.random.default_rng(0).random((5, 6))
+        np.testing.assert_allclose(
+            upsamp.transconv(x, analysed.weight, **analysed.transconv_kwargs()),
+            upsamp.bilinear(x, 2), atol=1e-12,
+        )
 
 
 def test_each_kernel_adds_a_named_transconv_entry(ones_3x3):
@@ -101,7 +114,7 @@ def test_transconv_colon_spec_in_methods_and_duplicates_are_dropped():
 
 def test_unknown_method_lists_the_known_ones():
     with pytest.raises(MethodError, match="bilinear"):
-        method_entries(["lanczos"], stride=2)
+        method_entries(["lanczos-5"], stride=2)
 
 
 def test_unknown_kernel_is_a_kernel_error():
@@ -406,7 +419,8 @@ def test_fix_kernel_refuses_an_unknown_way_and_empty_phases():
 def test_kernel_analysis_uses_the_kernels_geometry_and_bias():
     k = Kernel(weight=np.ones((3, 3)), stride=(2, 2), padding=(1, 1), bias=np.array([1.0]))
     a = kernel_analysis(k)
-    np.testing.assert_array_equal(a.phase_sums[0], [[2, 3], [3, 5]])
+    np.testing.assert_array_equal(a.phase_sums[0], [[1, 2], [2, 4]])  # the weights'
+    np.testing.assert_array_equal(a.bias, [1.0])  # reported apart
     b = analyze_kernel(np.ones((3, 3)), stride=2, padding=1, bias=1.0)
     np.testing.assert_array_equal(a.phase_sums, b.phase_sums)
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ParameterError
+from .errors import KernelError, ParameterError
 
 #: Border handling of transposed convolution: implicit zeros, or edge pixels repeated/mirrored.
 EDGE_MODES = ("zero", "replicate", "reflect")
@@ -100,3 +100,23 @@ def row_range(rows: tuple[int, int] | None, out_h: int) -> tuple[int, int]:
     if not 0 <= r0 < r1 <= out_h:
         raise ParameterError(f"rows must satisfy 0 <= start < stop <= {out_h}, got {rows}")
     return r0, r1
+
+
+def bias_vector(bias: Any, c_out: int) -> np.ndarray | None:
+    """``bias`` as one finite float64 value per output channel (a scalar is repeated), or None.
+
+    >>> bias_vector(0.5, 3)
+    array([0.5, 0.5, 0.5])
+    """
+    if bias is None:
+        return None
+    b = np.asarray(bias, dtype=np.float64)
+    if b.ndim == 0:
+        b = np.full(c_out, float(b))
+    if b.shape != (c_out,):
+        raise KernelError(
+            f"bias must have one value per output channel ({c_out}), got shape {b.shape}"
+        )
+    if not np.all(np.isfinite(b)):
+        raise KernelError("bias contains NaN or infinite values")
+    return b

@@ -89,6 +89,7 @@ OUTPUT_FORMATS: dict[str, str | None] = {
     "jpeg": ".jpg",
     "webp": ".webp",
     "tiff": ".tif",
+    "gif": ".gif",
 }
 
 #: What to do when an output exists: report a failure (default), skip the file, replace it.
@@ -132,6 +133,10 @@ MEMORY_SHARE = 0.8
 _START_METHOD = "spawn"
 
 OK, SKIPPED, FAILED = "ok", "skipped", "failed"
+#: The ``--json`` status of a file with no result when the run ended (interrupted, or stopped
+#: by --fail-fast): it was never started or did not finish (a worker may complete one as the
+#: run stops; it is then whole on disk). Streamed only, not kept in ``BatchReport.results``.
+NOT_STARTED = "not-started"
 RUN, SKIP, FAIL = "run", "skip", "fail"
 
 #: ``runner(tasks, fail_fast, report) -> stopped``: carries out ``tasks`` (the ``run`` tasks,
@@ -234,7 +239,8 @@ class BatchTask:
 
 @dataclass(frozen=True)
 class FileResult:
-    """What happened to one file: ``status`` is ``"ok"``, ``"skipped"`` or ``"failed"``."""
+    """What happened to one file: ``status`` is ``"ok"``, ``"skipped"`` or ``"failed"`` (or
+    ``"not-started"`` in the ``--json`` stream, see :data:`NOT_STARTED`)."""
 
     index: int
     input: Path
@@ -244,6 +250,8 @@ class FileResult:
     input_shape: tuple[int, ...] | None = None
     output_shape: tuple[int, ...] | None = None
     seconds: float = 0.0
+    frames: int | None = None  #: frames written (None when nothing was)
+    notes: tuple[str, ...] = ()  #: one-line notes (colour conversion, metadata not carried)
 
     def to_json(self) -> dict[str, Any]:
         """The JSON record of ``--json``: one object per file."""
@@ -254,6 +262,8 @@ class FileResult:
             "reason": self.reason,
             "input_shape": None if self.input_shape is None else list(self.input_shape),
             "output_shape": None if self.output_shape is None else list(self.output_shape),
+            "frames": self.frames,
+            "notes": list(self.notes),
             "seconds": round(self.seconds, 6),
         }
 
@@ -827,6 +837,8 @@ def run_task(task: BatchTask) -> FileResult:
         tuple(outcome.input_shape),
         tuple(outcome.output_shape),
         time.perf_counter() - started,
+        frames=outcome.frames,
+        notes=tuple(outcome.notes),
     )
 
 
@@ -856,11 +868,15 @@ class _Collector:
             self._emit(self.results[self._order[self._next]])
             self._next += 1
 
-    def finish(self) -> None:
-        """Hand on the results still waiting for an earlier file that never finished."""
+    def finish(self, unfinished: Callable[[int], FileResult] | None = None) -> None:
+        """Hand on the results still waiting for an earlier file that never finished, and
+        ``unfinished(index)`` in the place of each file that has no result, so the stream names
+        every file (these are not added to ``results``)."""
         for index in self._order[self._next :]:
             if index in self.results:
                 self._emit(self.results[index])
+            elif unfinished is not None:
+                self._emit(unfinished(index))
         self._next = len(self._order)
 
     def _emit(self, result: FileResult) -> None:
@@ -1128,7 +1144,9 @@ def run_batch(
             with signals_held():  # every writer is gone now (workers stopped or joined)
                 sweep_temporary_files(t.output for t in to_run)
                 _remove_empty(folders)
-    collector.finish()
+    by_index = {t.index: t for t in plan.tasks}
+    why = "the run was interrupted" if interrupted else "the run stopped at the first failure"
+    collector.finish(lambda index: _planned_result(by_index[index], NOT_STARTED, why))
     results = [collector.results[t.index] for t in plan.tasks if t.index in collector.results]
     return BatchReport(
         results=results,
@@ -1140,13 +1158,13 @@ def run_batch(
     )
 
 
-def _planned_result(task: BatchTask, status: str) -> FileResult:
+def _planned_result(task: BatchTask, status: str, reason: str | None = None) -> FileResult:
     return FileResult(
         task.index,
         task.input,
         task.output,
         status,
-        task.reason,
+        reason if reason is not None else task.reason,
         task.input_shape,
         task.output_shape if status == SKIPPED else None,
     )

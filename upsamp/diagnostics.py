@@ -13,8 +13,10 @@ and column of the output array. A transposed convolution (PyTorch semantics, see
     ``((kh*d_h - p_h) mod s_h, (kw*d_w - p_w) mod s_w)``.
 
 A flat input then comes out as an ``s``-periodic grid whose value on phase ``(p, q)`` is the
-*phase sum* ``G[p, q]`` (the total weight landing on that phase) plus the bias. The output is free
-of checkerboard artifacts for flat regions exactly when every phase sum is equal (the multirate
+*phase sum* ``G[p, q]`` (the total weight landing on that phase) plus the bias. The bias adds the
+same to every phase, so the kernel analysis reads the weights alone and reports the bias
+apart. The output is free of checkerboard artifacts for flat regions exactly when every phase
+sum is equal (the multirate
 condition of docs/references.md [Sugawara2019]; the uneven overlap of [Odena2016]).
 
 Dtype rule: every metric is computed in float64 whatever the input dtype (inputs are never
@@ -32,6 +34,7 @@ import numpy as np
 
 from ._arrays import int_pair
 from .errors import ParameterError
+from .geometry import format_size
 
 __all__ = [
     "ARTIFACT_TOLERANCE",
@@ -164,8 +167,9 @@ class KernelAnalysis:
     Attributes
     ----------
     phase_sums : ndarray, float64, shape (C_out, s_h, s_w)
-        ``G[o, p, q] + b[o]``: the value a flat input of 1 (every input channel) produces on
-        phase ``(p, q)`` of output channel ``o``, away from the borders.
+        ``G[o, p, q]``: the weight landing on phase ``(p, q)`` of output channel ``o``, i.e.
+        what a flat input of 1 (every input channel) produces there, away from the borders,
+        before the bias is added.
     tap_counts : ndarray, int, shape (C_out, s_h, s_w)
         Number of kernel positions ``(kh, kw)`` with a nonzero weight (in any input channel
         feeding ``o``) that land on each phase: how many input pixels overlap there.
@@ -179,6 +183,9 @@ class KernelAnalysis:
         ``phase_spread <= ARTIFACT_TOLERANCE`` (1e-9).
     kernel_size, stride, padding, dilation : (h, w) pairs
         The geometry that was analysed.
+    bias : ndarray, float64, shape (C_out,), or None
+        The kernel's bias, reported apart: it adds ``b[o]`` to every phase of channel ``o``,
+        so it neither makes nor hides a grid (a flat input of 1 gives ``G + b``).
     """
 
     phase_sums: np.ndarray
@@ -192,6 +199,7 @@ class KernelAnalysis:
     stride: Pair
     padding: Pair
     dilation: Pair
+    bias: np.ndarray | None = None
 
     @property
     def worst_channel(self) -> int:
@@ -324,7 +332,7 @@ def analyze_kernel(
     groups : int, optional
         Channel groups of a 4-D weight (default 1).
     bias : float or array_like of shape (C_out,), optional
-        Added to every phase of its channel.
+        Checked and reported in ``KernelAnalysis.bias``; it is not part of the phase sums.
 
     Returns
     -------
@@ -335,14 +343,15 @@ def analyze_kernel(
     Tap ``(kh, kw)`` lands on phase ``((kh*d_h - p_h) mod s_h, (kw*d_w - p_w) mod s_w)``, so for
     output channel ``o`` of group ``g``
 
-        ``G[o, p, q] = sum_{ci in g} sum_{(kh, kw) -> (p, q)} w[ci, o, kh, kw] + b[o]``
+        ``G[o, p, q] = sum_{ci in g} sum_{(kh, kw) -> (p, q)} w[ci, o, kh, kw]``
 
-    which is the response to a flat input of 1 in every channel. The spread of a channel is
-    ``(max G - min G) / |mean G|``; the bias shifts every phase equally and so only changes the
-    mean. When ``|mean G|`` is 0 (up to 1e-12 of the weights' absolute sum) the spread is
-    undefined: it is reported as ``inf`` and the kernel is *not* artifact-free.
-    Padding only relabels the phases (a cyclic shift); dilation also changes which taps share
-    a phase.
+    which plus ``b[o]`` is the response to a flat input of 1 in every channel. The spread of a
+    channel is ``(max G - min G) / |mean G|`` on the weights alone: the bias shifts every
+    phase equally, and counting it in the mean would shrink the spread of a kernel whose grid
+    is just as strong (a bias of 2 would turn a spread of 0.70 into 0.07). When ``|mean G|``
+    is 0 (up to 1e-12 of the weights' absolute sum) the spread is undefined: it is reported
+    as ``inf`` and the kernel is *not* artifact-free. Padding only relabels the phases (a
+    cyclic shift); dilation also changes which taps share a phase.
 
     Examples
     --------
@@ -360,15 +369,14 @@ def analyze_kernel(
     sums, rows, cols = _spatial_phase_sums(w5, s, p, d)
     c_out = sums.shape[0] * sums.shape[1]
     sums = sums.reshape(c_out, s[0], s[1])
-    b = _bias(bias, c_out)
-    sums = sums + b[:, None, None]
+    b = None if bias is None else _bias(bias, c_out)
 
     nonzero = np.any(w5 != 0, axis=1).astype(np.float64)  # (groups, C_out/groups, kH, kW)
     counts = np.einsum("gohw,hp,wq->gopq", nonzero, rows, cols)
     counts = np.rint(counts).astype(np.int64).reshape(c_out, s[0], s[1])
 
     # magnitude used to decide that a mean phase sum is "zero"
-    scale = np.abs(w5).sum(axis=(1, 3, 4)).reshape(c_out) + np.abs(b)
+    scale = np.abs(w5).sum(axis=(1, 3, 4)).reshape(c_out)
     spreads = np.array(
         [_relative_spread(sums[o], float(scale[o])) for o in range(c_out)], dtype=np.float64
     )
@@ -385,6 +393,7 @@ def analyze_kernel(
         stride=s,
         padding=p,
         dilation=d,
+        bias=b,
     )
 
 
@@ -621,7 +630,9 @@ def _fft_input(y: Any, s: Pair) -> np.ndarray:
     image = _float_array(y, "y", ranks=(2,))
     h, w = image.shape
     if h % s[0] or w % s[1]:
-        raise ParameterError(f"image size {h}×{w} must be a multiple of the stride {s[0]}×{s[1]}")
+        raise ParameterError(
+            f"image size {format_size((h, w))} must be a multiple of the stride {s[0]},{s[1]}"
+        )
     return image
 
 
@@ -764,7 +775,7 @@ def constant_probe(
     length = [((output.shape[a] - border - start[a]) // s[a]) * s[a] for a in range(2)]
     if min(length[0] // s[0], length[1] // s[1]) < 1:
         raise ParameterError(
-            f"output {output.shape[0]}×{output.shape[1]} is too small for a border of {border} "
+            f"output {format_size(output.shape)} is too small for a border of {border} "
             "pixels; use a larger size or a smaller border"
         )
     crop = output[start[0] : start[0] + length[0], start[1] : start[1] + length[1]]
@@ -879,7 +890,9 @@ def checkerboard_stats(
         raise ParameterError(f"tile {tile_size} must be a multiple of the stride {s}")
     h, w = image.shape[:2]
     if h < 3 * s[0] or w < 3 * s[1]:
-        raise ParameterError(f"image {h}×{w} is too small: it needs at least 3 strides per side")
+        raise ParameterError(
+            f"image {format_size((h, w))} is too small: it needs at least 3 strides per side"
+        )
     rows = ((h - 2 * s[0]) // s[0]) * s[0]
     cols = ((w - 2 * s[1]) // s[1]) * s[1]
 
@@ -1033,7 +1046,7 @@ def ssim(truth: Any, output: Any, *, data_range: float, quantize_to: Any = None)
     window = 2 * radius + 1
     if a.shape[0] < window or a.shape[1] < window:
         raise ParameterError(
-            f"SSIM needs images of at least {window}×{window} pixels, got {a.shape[0]}×{a.shape[1]}"
+            f"SSIM needs images of at least {window}×{window} pixels, got {format_size(a.shape)}"
         )
     c1 = (_SSIM_K1 * L) ** 2
     c2 = (_SSIM_K2 * L) ** 2
@@ -1171,7 +1184,7 @@ def spectrum(image: np.ndarray, stride: int | Sequence[int], *, size: int = 256)
     step = math.lcm(s[0], s[1])
     n = min(int(size), g.shape[0], g.shape[1]) // step * step
     if n < step:
-        raise ParameterError(f"image {g.shape[1]}×{g.shape[0]} is smaller than the stride")
+        raise ParameterError(f"image {format_size(g.shape)} is smaller than the stride")
     top = (g.shape[0] - n) // 2 // s[0] * s[0]
     left = (g.shape[1] - n) // 2 // s[1] * s[1]
     crop = g[top : top + n, left : left + n]

@@ -38,6 +38,20 @@ class ParameterError(UpsampError, ValueError):
     """A numeric parameter is out of range (stride < 1, output_padding >= stride, ...)."""
 
 
+class EmptyOutputError(ParameterError):
+    """The options leave no output for this input (a side of the output size would be 0 or
+    negative, e.g. padding larger than the image): a usage error."""
+
+    exit_code = ExitCode.USAGE
+
+
+class ShrinkingError(ParameterError):
+    """A scale below 1 or a size smaller than the input: ``upsamp`` enlarges (shrinking
+    needs an antialiasing filter these methods do not have). A usage error."""
+
+    exit_code = ExitCode.USAGE
+
+
 class OutputError(UpsampError):
     """The output cannot be written (exists already, too large, unknown format...)."""
 

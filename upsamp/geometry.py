@@ -18,23 +18,90 @@ from collections.abc import Callable, Iterable, Sequence
 import numpy as np
 
 from ._arrays import int_pair
-from .errors import ParameterError
+from .errors import EmptyOutputError, ParameterError, ShrinkingError
 
 __all__ = [
     "IntOrPair",
     "Scale",
     "bilinear_taps",
+    "check_enlarging",
+    "check_output_size",
     "check_transconv_params",
+    "format_size",
     "half_pixel_padding",
     "half_pixel_taps",
     "resolve_output_size",
     "same_size_geometry",
+    "scale_pair",
     "transconv_output_size",
     "whole_factor",
 ]
 
 IntOrPair = int | Iterable[int]
 Scale = float | int | Sequence[float]
+
+
+def format_size(shape: Sequence[int]) -> str:
+    """An image size for messages, width first as image tools print it: ``W×H`` for an array
+    shape ``(H, W, ...)``. Every message that names an image size uses this.
+
+    >>> format_size((1080, 1920, 3)), format_size((0, 5))
+    ('1920×1080', '5×0')
+    """
+    return f"{int(shape[1])}×{int(shape[0])}"
+
+
+def check_output_size(
+    out_hw: Sequence[int], in_hw: Sequence[int], cause: str = "the options leave no output"
+) -> tuple[int, int]:
+    """``(out_h, out_w)`` as ints when both are at least 1; else
+    :class:`~upsamp.errors.EmptyOutputError`: ``output size would be W×H: <cause> for a W×H
+    input``. The one check of an empty or negative output size, for every method and command.
+
+    >>> check_output_size((4, 6), (2, 3))
+    (4, 6)
+    """
+    out = (int(out_hw[0]), int(out_hw[1]))
+    if min(out) < 1:
+        raise EmptyOutputError(
+            f"output size would be {format_size(out)}: {cause} for a {format_size(in_hw)} input"
+        )
+    return out
+
+
+def check_enlarging(
+    in_hw: Sequence[int], *, scale: Scale | None = None, size: Sequence[int] | None = None
+) -> None:
+    """Refuse (:class:`~upsamp.errors.ShrinkingError`) a scale below 1 on either axis, or an
+    output ``size`` ``(h, w)`` smaller than the input ``in_hw`` on either axis: the command line
+    enlarges, and these methods shrink without antialiasing. A size equal to the input on one
+    axis is allowed.
+
+    >>> check_enlarging((4, 6), scale=(1, 1.5), size=(4, 9))
+    """
+    if scale is not None:
+        pair = scale_pair(scale)
+        if min(pair) < 1:
+            raise ShrinkingError(
+                f"scale {format_scale(scale)} would shrink the image; upsamp enlarges "
+                "(factors of at least 1)"
+            )
+    if size is not None and (int(size[0]) < int(in_hw[0]) or int(size[1]) < int(in_hw[1])):
+        raise ShrinkingError(
+            f"size {format_size(size)} is smaller than the {format_size(in_hw)} input; upsamp "
+            "enlarges (at least the input's size on each axis)"
+        )
+
+
+def format_scale(scale: Scale) -> str:
+    """``0.25`` or ``0.5,2`` (as typed after ``--scale``).
+
+    >>> format_scale(0.25), format_scale((0.5, 2.0))
+    ('0.25', '0.5,2')
+    """
+    if isinstance(scale, (int, float, np.integer, np.floating)):
+        return f"{float(scale):g}"
+    return ",".join(f"{float(v):g}" for v in scale)
 
 
 def transconv_output_size(
@@ -131,7 +198,12 @@ def half_pixel_padding(radius: int, s: int) -> int:
     return s // 2 + (radius - 1) * s
 
 
-def _scale_pair(scale: Scale) -> tuple[float, float]:
+def scale_pair(scale: Scale) -> tuple[float, float]:
+    """``(sy, sx)`` from a number or a pair, checked positive and finite.
+
+    >>> scale_pair(1.5), scale_pair((2, 3))
+    ((1.5, 1.5), (2.0, 3.0))
+    """
     if isinstance(scale, (int, float, np.integer, np.floating)) and not isinstance(scale, bool):
         pair = (float(scale), float(scale))
     else:
@@ -152,8 +224,11 @@ def resolve_output_size(
 ) -> tuple[tuple[int, int], tuple[float, float]]:
     """Return ``((out_h, out_w), (r_h, r_w))``: the output size and the source step ``r`` per axis.
 
-    With ``scale`` the size is ``floor(n * scale)`` and ``r = 1 / scale`` (PyTorch's rule for
-    ``scale_factor``); with ``size`` (``(h, w)``) ``r = n / n_out``. Exactly one must be given.
+    With ``scale`` the size is ``floor(n * scale)``, the product taken in double precision (so
+    ``100 * 1.15 = 114.99999999999999`` gives 114), and ``r = 1 / scale``: PyTorch's rule for
+    ``F.interpolate(scale_factor=...)`` with ``recompute_scale_factor`` unset
+    (docs/references.md [PyTorch-interpolate]). With ``size`` (``(h, w)``) ``r = n / n_out``.
+    Exactly one must be given.
 
     >>> resolve_output_size((2, 3), scale=2)
     ((4, 6), (0.5, 0.5))
@@ -165,14 +240,14 @@ def resolve_output_size(
     if size is not None:
         out = int_pair(tuple(size), "size", minimum=1)
         return out, (shape[0] / out[0], shape[1] / out[1])
-    sy, sx = _scale_pair(scale)  # type: ignore[arg-type]
+    sy, sx = scale_pair(scale)  # type: ignore[arg-type]
     exact = (shape[0] * sy, shape[1] * sx)
     if not all(math.isfinite(v) and v < 2**62 for v in exact):
         raise ParameterError(f"scale {scale!r} gives an output too large to represent")
-    out = (int(math.floor(exact[0] + 1e-9)), int(math.floor(exact[1] + 1e-9)))
+    out = (math.floor(exact[0]), math.floor(exact[1]))
     if min(out) < 1:
         raise ParameterError(
-            f"scale {scale!r} gives an empty output for a {shape[0]}x{shape[1]} input"
+            f"scale {scale!r} gives an empty output for a {format_size(shape)} input"
         )
     return out, (1.0 / sy, 1.0 / sx)
 

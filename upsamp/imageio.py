@@ -42,6 +42,7 @@ from PIL import (
 )
 
 from .errors import InputError, OutputError, ParameterError
+from .geometry import format_size
 from .png import PNG_MODES, write_png
 
 __all__ = [
@@ -234,8 +235,8 @@ def _check_max_pixels(max_pixels: int | None) -> None:
 def _refuse_too_big(path: Path, height: int, width: int, limit: int | None) -> None:
     if limit is not None and width * height > limit:
         raise InputError(
-            f"{path}: image is {width}x{height} = {width * height} pixels, more than the limit of "
-            f"{limit}; raise it with --max-pixels if the file is trusted"
+            f"{path}: image is {format_size((height, width))} = {width * height} pixels, more "
+            f"than the limit of {limit}; raise it with --max-pixels if the file is trusted"
         )
 
 
@@ -729,7 +730,7 @@ def _decode(
             im.load()
         except MemoryError:
             raise InputError(
-                f"{path}: not enough memory to decode a {width}x{height} image"
+                f"{path}: not enough memory to decode a {format_size((height, width))} image"
             ) from None
         except Exception as exc:
             raise InputError(
@@ -1039,6 +1040,30 @@ def _load_stdin(*, max_pixels: int | None, frame: int | None) -> LoadedImage:
     return image
 
 
+def load_input_frames(
+    path: PathLike, *, max_pixels: int | None = None, frame: int | None = None
+) -> list[LoadedImage]:
+    """Every frame of an input (:func:`load_frames`; an array or a still image has one), or
+    only ``frame`` when given (:func:`load_input`). ``-`` reads standard input."""
+    if frame is not None:
+        return [load_input(path, max_pixels=max_pixels, frame=frame)]
+    _check_max_pixels(max_pixels)
+    if str(path) == "-":
+        with spooled_stdin() as tmp:
+            try:
+                images = load_input_frames(tmp, max_pixels=max_pixels)
+            except InputError as exc:
+                raise InputError(str(exc).replace(str(tmp), STDIN_NAME)) from None
+        for image in images:
+            image.path = Path("-")
+            image.notes = [n.replace(str(tmp), STDIN_NAME) for n in image.notes]
+        return images
+    p = Path(path)
+    if p.suffix.lower() == ".npy":
+        return [load_input(p, max_pixels=max_pixels)]
+    return load_frames(p, max_pixels=max_pixels)
+
+
 _NPY_MAGIC = b"\x93NUMPY"
 _EXIF_ORIENTATION = 0x0112
 
@@ -1313,6 +1338,27 @@ def output_format(path: PathLike, format: str | None = None) -> str:
     if fmt == "WEBP" and not features.check("webp"):
         raise OutputError(f"{p}: this Pillow was built without WebP support; use .png")
     return fmt
+
+
+def format_extension(format: str) -> str:
+    """The extension an output in ``format`` (an extension without the dot or a format name,
+    any case) gets: ``png`` -> ``.png``, ``JPEG`` -> ``.jpg``, ``tiff`` -> ``.tif``."""
+    fmt = output_format(Path("-"), format)
+    return {"JPEG": ".jpg", "TIFF": ".tif"}.get(fmt, "." + fmt.lower())
+
+
+def parse_colour(text: str) -> tuple[int, int, int]:
+    """An 8-bit RGB colour from a CSS/X11 name or hex form (``white``, ``#808080``, ``#fff``,
+    ``rgb(128,128,128)``), read by Pillow's ``ImageColor``. Raises ParameterError."""
+    from PIL import ImageColor
+
+    try:
+        rgb = ImageColor.getrgb(str(text).strip())
+    except (ValueError, AttributeError):
+        raise ParameterError(
+            f"{text!r} is not a colour (use a name such as white, or #rrggbb)"
+        ) from None
+    return int(rgb[0]), int(rgb[1]), int(rgb[2])
 
 
 def same_file(a: PathLike, b: PathLike) -> bool:
@@ -1975,7 +2021,8 @@ def save_image(
     colour_mode, full_mode = _mode_for_save(mode, alp is not None)
     pix = _check_shapes(pix, alp, colour_mode)
     _check_format(target, fmt, colour_mode, alp is not None, pix.ndim)
-    check_target(target, overwrite)  # fail before the conversion work
+    if str(target) != "-":
+        check_target(target, overwrite)  # fail before the conversion work
     stored, fraction = to_storage(pix, colour_mode, range_mode=range_mode)
     if alp is not None:
         alpha_mode = "I;16" if stored.dtype == np.uint16 else "L"
@@ -2024,6 +2071,17 @@ def save_stored(
 MULTI_FRAME_FORMATS = frozenset({"GIF", "PNG", "WEBP", "TIFF"})
 
 
+def check_frame_count(path: PathLike, fmt: str, frames: int) -> None:
+    """Raise OutputError when ``fmt`` cannot hold ``frames`` frames (the message names the
+    count and ``--frame N``)."""
+    if frames > 1 and fmt not in MULTI_FRAME_FORMATS:
+        what = "NumPy arrays" if fmt == "NPY" else fmt
+        raise OutputError(
+            f"{path}: the input has {frames} frames and {what} cannot hold several; use .gif, "
+            f".png (APNG), .webp or .tiff, or pick one frame with --frame N (0..{frames - 1})"
+        )
+
+
 def save_frames(
     path: PathLike,
     frames: list[np.ndarray],
@@ -2069,11 +2127,7 @@ def save_frames(
         arrays.append(arr)
     _check_format(target, fmt, colour_mode, has_alpha, 3 if colour_mode in ("RGB", "RGB;16") else 2)
     several = len(arrays) > 1
-    if several and fmt not in MULTI_FRAME_FORMATS:
-        raise OutputError(
-            f"{target}: {fmt} cannot hold {len(arrays)} frames; use .gif, .png (APNG), .webp "
-            "or .tiff, or pick one frame with --frame N (0-based)"
-        )
+    check_frame_count(target, fmt, len(arrays))
     sixteen = _STORAGE_DTYPE[full_mode] == np.uint16 and full_mode != "I;16"
     if fmt == "TIFF" and sixteen:
         _check_tiff16_codec(target, enc)
@@ -2081,7 +2135,8 @@ def save_frames(
         raise OutputError(
             f"{target}: an animated PNG of 16-bit colour cannot be written; use .tiff"
         )
-    check_target(target, overwrite)
+    if str(target) != "-":
+        check_target(target, overwrite)
 
     def write(tmp: Path) -> None:
         try:
@@ -2167,14 +2222,15 @@ def _deliver(target: Path, write: Callable[[Path], None], overwrite: bool) -> No
 
 
 def save_array(path: PathLike, array: np.ndarray, *, overwrite: bool = False) -> None:
-    """Save a numeric array exactly (dtype and values) as ``.npy``, atomically.
+    """Save a numeric array exactly (dtype and values) as ``.npy``, atomically (``-``: to
+    standard output).
 
     Raises OutputError when the name does not end in ``.npy``, the file exists and
     ``overwrite`` is false, the folder is missing, or writing fails; ParameterError when the
     array is not numeric.
     """
     target = Path(path)
-    if target.suffix.lower() != ".npy":
+    if target.suffix.lower() != ".npy" and str(target) != "-":
         raise OutputError(f"{target}: arrays are saved as .npy; name the output *.npy")
     arr = np.asarray(array)
     if arr.dtype.kind not in "biuf":
@@ -2187,7 +2243,7 @@ def save_array(path: PathLike, array: np.ndarray, *, overwrite: bool = False) ->
         except OSError as exc:
             raise OutputError(f"{target}: cannot write ({_reason(exc)})") from None
 
-    atomic_write(target, write, overwrite=overwrite)
+    _deliver(target, write, overwrite)
 
 
 def _cpu_count() -> int:

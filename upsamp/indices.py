@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import InputError
+from .geometry import format_size
 from .methods.pooling import max_pool
 
 __all__ = [
@@ -145,8 +146,8 @@ def fit_indices(found: PoolIndices, pooled_shape: tuple[int, ...], origin: str) 
     idx = found.indices
     if idx.shape[:2] != (h, w):
         raise InputError(
-            f"{origin}: positions are for a {idx.shape[0]}x{idx.shape[1]} pooled image, "
-            f"but the input is {h}x{w}"
+            f"{origin}: positions are for a {format_size(idx.shape)} pooled image, "
+            f"but the input is {format_size((h, w))}"
         )
     if idx.shape[2] == channels:
         return idx
@@ -161,9 +162,8 @@ def check_pooled_size(found: PoolIndices, input_shape: tuple[int, ...], origin: 
     """Raise :class:`InputError` when ``found`` is not for a pooled image of ``input_shape``."""
     if found.indices.shape[:2] != tuple(input_shape[:2]):
         raise InputError(
-            f"{origin}: positions are for a {found.indices.shape[1]}x"
-            f"{found.indices.shape[0]} pooled image, but the input is "
-            f"{input_shape[1]}x{input_shape[0]}"
+            f"{origin}: positions are for a {format_size(found.indices.shape)} pooled image, "
+            f"but the input is {format_size(input_shape)}"
         )
 
 
@@ -184,8 +184,8 @@ def guide_positions(
         stride = (pixels.shape[0] // input_hw[0], pixels.shape[1] // input_hw[1])
         if min(stride) < 1:
             raise InputError(
-                f"{origin}: the guide ({pixels.shape[1]}x{pixels.shape[0]}) is "
-                f"smaller than the input ({input_hw[1]}x{input_hw[0]})"
+                f"{origin}: the guide ({format_size(pixels.shape)}) is "
+                f"smaller than the input ({format_size(input_hw)})"
             )
     return indices_from_guide(np.concatenate(planes, axis=2).astype(np.float64), stride)
 

@@ -35,12 +35,14 @@ def finite_or_none(value: float | None) -> float | None:
 
 
 def kernel_json(analysis: KernelAnalysis, *, full: bool = False) -> dict[str, Any]:
-    """``{"phase_sums", "tap_counts", "phase_spread", "overlap_min", "overlap_max"}``.
+    """``{"phase_sums", "tap_counts", "phase_spread", "overlap_min", "overlap_max", "bias"}``.
 
     ``phase_sums`` and ``tap_counts`` are ``s_h×s_w`` nested lists for a kernel with one output
     channel, else one such list per output channel; a spread of ``inf`` (phase sums averaging
-    0) becomes null. ``full`` adds ``"stride"``, ``"artifact_free"``, ``"explanation"`` and
-    ``"fix"`` (for ``upsamp kernels show --json``).
+    0) becomes null. The phase sums and the spread are the weights'; ``bias`` is the kernel's
+    bias (one value per output channel) or null: it adds the same to every phase. ``full``
+    adds ``"stride"``, ``"artifact_free"``, ``"explanation"`` and ``"fix"`` (for
+    ``upsamp kernels show --json``).
     """
     sums = analysis.phase_sums
     counts = analysis.tap_counts
@@ -52,6 +54,7 @@ def kernel_json(analysis: KernelAnalysis, *, full: bool = False) -> dict[str, An
         "phase_spread": finite_or_none(analysis.phase_spread),
         "overlap_min": analysis.overlap_min,
         "overlap_max": analysis.overlap_max,
+        "bias": None if analysis.bias is None else analysis.bias.tolist(),
     }
     if full:
         doc.update(

@@ -21,6 +21,9 @@ transposed convolution as :func:`upsamp.transconv`; pixel shuffle: ``weight`` is
 ``(S²·C_out, C_in/groups, kH, kW)`` or ``(S², kH, kW)``, ``padding`` an ``(h, w)`` pair or
 ``"same"``, ``bias`` one value per convolution channel; resize-convolution: ``weight`` is
 ``(kH, kW)`` or ``(C_out, C_in/groups, kH, kW)``, ``bias`` one per output channel.
+
+Conversion between the registered methods' kernels, and its check on a random input, is
+:mod:`upsamp.kernel_conversion`.
 """
 
 from __future__ import annotations
@@ -31,26 +34,18 @@ from typing import Any
 import numpy as np
 
 from ._arrays import choice, int_pair
-from .errors import KernelError, ParameterError
+from .errors import KernelError
 from .kernels import Kernel
 
 __all__ = [
-    "FORMS",
-    "TARGETS",
-    "convert",
     "transconv_to_pixel_shuffle",
     "pixel_shuffle_to_transconv",
     "resize_conv_to_transconv",
     "transconv_to_resize_conv",
     "icnr",
     "resize_taps",
-    "max_difference",
     "subpixel_kernel",
 ]
-
-#: The forms a kernel may be converted from, and to.
-FORMS = ("transconv", "pixel-shuffle", "resize-conv")
-TARGETS = FORMS
 
 #: Relative size of a remainder that still counts as an exact division.
 _EXACT = 1e-9
@@ -508,7 +503,7 @@ def transconv_to_resize_conv(kernel: Kernel, resize: str = "nearest") -> Kernel:
     )
 
 
-# --- ICNR and the dispatcher ---------------------------------------------------------------
+# --- ICNR and the kernels of --method pixel-shuffle ------------------------------------
 
 
 def icnr(weight: np.ndarray, stride: int) -> np.ndarray:
@@ -528,76 +523,6 @@ def icnr(weight: np.ndarray, stride: int) -> np.ndarray:
     if w.ndim == 4:
         return np.repeat(w, s2, axis=0)
     raise KernelError(f"an ICNR filter is 2-D or 4-D, got shape {w.shape}")
-
-
-def convert(kernel: Kernel, source: str, target: str, *, resize: str = "nearest") -> Kernel:
-    """``kernel`` (a ``source``-form kernel) in the ``target`` form (see :data:`FORMS`)."""
-    choice(source, "from", FORMS)
-    choice(target, "to", TARGETS)
-    if source == target:
-        raise ParameterError(f"--from and --to are both {source}: nothing to convert")
-    if source == "transconv":
-        transposed = kernel
-    elif source == "pixel-shuffle":
-        transposed = pixel_shuffle_to_transconv(kernel)
-    else:
-        transposed = resize_conv_to_transconv(kernel, resize)
-    if target == "transconv":
-        return transposed
-    if target == "pixel-shuffle":
-        return transconv_to_pixel_shuffle(transposed)
-    return transconv_to_resize_conv(transposed, resize)
-
-
-def apply_form(x: np.ndarray, kernel: Kernel, form: str, *, resize: str = "nearest") -> np.ndarray:
-    """Run the real method of ``form`` with ``kernel`` on ``x``."""
-    if form == "transconv":
-        from .methods.transconv import transconv
-
-        return transconv(x, kernel.weight, **kernel.transconv_kwargs())
-    if form == "pixel-shuffle":
-        from .methods.pixel_shuffle import pixel_shuffle
-
-        return pixel_shuffle(
-            x, kernel.weight, kernel.stride[0], bias=kernel.bias, padding=kernel.padding,
-            groups=kernel.groups, edge=kernel.edge,
-        )  # fmt: skip
-    from .methods.resize_conv import resize_conv
-
-    return resize_conv(
-        x, kernel.weight, kernel.stride, resize=resize, bias=kernel.bias, groups=kernel.groups,
-        edge=kernel.edge,
-    )  # fmt: skip
-
-
-def input_channels(kernel: Kernel, form: str) -> int:
-    """The channel count an input needs for ``kernel`` in ``form`` (3 for per-channel kernels)."""
-    w = np.asarray(kernel.weight)
-    if w.ndim == 4:
-        return int(w.shape[0]) if form == "transconv" else int(w.shape[1]) * (kernel.groups or 1)
-    return 3
-
-
-def max_difference(
-    source_kernel: Kernel,
-    source: str,
-    target_kernel: Kernel,
-    target: str,
-    *,
-    resize: str = "nearest",
-    shape: tuple[int, int] = (23, 29),
-    seed: int = 0,
-) -> tuple[float, tuple[int, ...], tuple[int, ...]]:
-    """Run both forms on one random float64 image; return the largest absolute difference over
-    their common top-left part and the two output shapes."""
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal(shape + (input_channels(source_kernel, source),))
-    a = apply_form(x, source_kernel, source, resize=resize)
-    b = apply_form(x, target_kernel, target, resize=resize)
-    h, w = min(a.shape[0], b.shape[0]), min(a.shape[1], b.shape[1])
-    if a.shape[2:] != b.shape[2:]:
-        raise KernelError(f"the two forms give different channels: {a.shape} and {b.shape}")
-    return float(np.abs(a[:h, :w] - b[:h, :w]).max()), a.shape, b.shape
 
 
 def subpixel_kernel(spec: str, stride: int | tuple[int, int]) -> Kernel:
@@ -627,12 +552,12 @@ def subpixel_kernel(spec: str, stride: int | tuple[int, int]) -> Kernel:
                 sub, weight=icnr(mean, s[0]), name=text,
                 description=f"ICNR: the mean phase filter of {inner} in every phase",
             )  # fmt: skip
-        filt = load_kernel(inner)
+        filt = load_kernel(inner, transposed=False)
         return Kernel(
             weight=icnr(filt.weight, _square_stride(s)), stride=s, padding="same",  # type: ignore[arg-type]
             groups=filt.groups, name=text, description=f"ICNR of {inner}", source=filt.source,
         )  # fmt: skip
-    kernel = load_kernel(text)
+    kernel = load_kernel(text, transposed=False)
     if "padding" not in kernel.stated:
         kernel = replace(kernel, padding="same")  # type: ignore[arg-type]
     if "stride" not in kernel.stated:

@@ -8,11 +8,26 @@ outer product of a 1-D kernel with itself (separable).
 Kernel files
 ------------
 ``.npy``
-    A 2-D ``(kH, kW)`` or 4-D ``(C_in, C_out/groups, kH, kW)`` numeric array.
+    A 2-D ``(kH, kW)`` or 4-D numeric array (transposed convolution: ``(C_in, C_out/groups,
+    kH, kW)``; pixel shuffle and resize-convolution: PyTorch's ``Conv2d`` layout ``(C_out,
+    C_in/groups, kH, kW)``), or 3-D ``(S², kH, kW)``: the phase filters of a pixel-shuffle
+    kernel applied to each channel alone.
 ``.json``
-    Either a bare nested list (2-D or 4-D) or an object
+    Either a bare nested list (2-D, 3-D or 4-D) or an object
     ``{"weight": [...], "stride", "padding", "output_padding", "dilation", "groups", "bias",
     "edge"}`` where everything but ``weight`` is optional (command-line flags override the file).
+    ``"padding": "same"`` asks for the padding that makes the output exactly ``stride`` times
+    the input (a transposed convolution gets the matching padding and output_padding; a
+    pixel-shuffle convolution PyTorch's ``padding="same"``).
+Weight files: ``FILE.npz:KEY``, ``FILE.safetensors:KEY``, ``FILE.onnx:NAME``, ``FILE.pt:KEY``
+    Read by :func:`upsamp.weights.read_weights` (as is a ``.npy`` whose ``layout`` is given):
+    the weight in the PyTorch layout, its bias and the geometry the file states.
+
+:func:`load_kernel` is the one place a kernel file or weight file becomes a :class:`Kernel`,
+and :func:`build_kernel` the one place a transposed convolution's ``--kernel`` does: a preset,
+a kernel file or a weight file, then the command line's geometry, groups and bias, which
+override what the file says. Which ranks a method takes is the method's business:
+:func:`build_kernel` (transposed convolution) refuses a 3-D weight.
 """
 
 from __future__ import annotations
@@ -36,9 +51,12 @@ from .geometry import (
     same_size_geometry,
 )
 from .resources import MAX_KERNEL_FILE_BYTES, MAX_KERNEL_TAPS, check_kernel_size
+from .weights import groups_from_bias, is_weight_source, read_bias, read_weights, split_source
 
 __all__ = [
     "DEFAULT_PRESET",
+    "SAME",
+    "expects_overshoot",
     "Kernel",
     "PRESETS",
     "preset",
@@ -54,6 +72,9 @@ Pair = tuple[int, int]
 
 DEFAULT_PRESET = "bilinear"
 
+#: ``padding`` of a kernel that asks for an output exactly ``stride`` times its input.
+SAME = "same"
+
 
 @dataclass(frozen=True)
 class Kernel:
@@ -62,9 +83,11 @@ class Kernel:
     Attributes
     ----------
     weight : ndarray, float64, shape (kH, kW) or (C_in, C_out/groups, kH, kW)
+        (a pixel-shuffle or resize-convolution kernel: see the module docstring)
     stride, padding, output_padding, dilation : (h, w) pairs
+        ``padding`` may also be :data:`SAME` (a file's ``"padding": "same"``).
     groups : int or None
-    bias : ndarray of shape (C_out,) or None
+    bias : ndarray of shape (C_out,), a 0-d array (one value for every channel), or None
     edge : "zero", "replicate" or "reflect"
     name : preset name or file stem
     description : one line for listings
@@ -91,6 +114,8 @@ class Kernel:
                 continue
             if key in ("stride", "dilation"):
                 value = int_pair(value, key, minimum=1)
+            elif key == "padding" and value == SAME:
+                pass
             elif key in ("padding", "output_padding"):
                 value = int_pair(value, key, minimum=0)
             elif key == "edge" and value not in EDGE_MODES:
@@ -244,10 +269,10 @@ def _check_weight(weight: Any, origin: str) -> np.ndarray:
         raise KernelError(
             f"{origin}: kernel weights must be numbers in a rectangular array"
         ) from None
-    if w.ndim not in (2, 4):
+    if w.ndim not in (2, 3, 4):
         raise KernelError(
-            f"{origin}: kernel must be 2-D (kH, kW) or 4-D (C_in, C_out/groups, kH, kW), "
-            f"got shape {w.shape}"
+            f"{origin}: kernel must be 2-D (kH, kW), 3-D (S², kH, kW) or 4-D "
+            f"(C_in, C_out/groups, kH, kW), got shape {w.shape}"
         )
     if w.size == 0:
         raise KernelError(f"{origin}: kernel is empty (shape {w.shape})")
@@ -259,12 +284,35 @@ def _check_weight(weight: Any, origin: str) -> np.ndarray:
 _JSON_KEYS = ("weight", "stride", "padding", "output_padding", "dilation", "groups", "bias", "edge")
 
 
-def load_kernel(path: str | Path) -> Kernel:
-    """Read a kernel file (``.npy`` or ``.json``, see the module docstring).
+def load_kernel(
+    path: str | Path,
+    *,
+    layout: str | None = None,
+    bias: str = "auto",
+    transposed: bool = True,
+) -> Kernel:
+    """Read a kernel file (``.npy`` or ``.json``) or a weight file (``FILE[:KEY]``, see the
+    module docstring).
+
+    ``layout`` is the layout of a plain array (:data:`upsamp.weights.LAYOUTS`; None: PyTorch's)
+    and sends a ``.npy`` through :func:`upsamp.weights.read_weights`; ``bias`` is ``"auto"``
+    (the file's bias) or ``"none"``. ``transposed=False`` reads an ordinary convolution's
+    weight (PyTorch ``Conv2d``, ``(C_out, C_in/groups, kH, kW)``, for pixel shuffle and
+    resize-convolution): only the torch layout, no ONNX ``ConvTranspose`` node, and no groups
+    implied by the bias.
 
     Raises :class:`~upsamp.errors.KernelError` with a one-line message naming the file and the
-    problem (missing, wrong rank, non-numeric, empty, NaN/Inf, unknown keys, bad geometry).
+    problem (missing, wrong rank, non-numeric, empty, NaN/Inf, unknown keys, bad geometry,
+    a missing or unknown KEY, a layout that does not fit).
     """
+    text = str(path)
+    suffix = Path(text).suffix.lower()
+    if is_weight_source(text) or (layout is not None and suffix == ".npy"):
+        return _weight_file_kernel(text, layout or "torch", bias, transposed)
+    if layout is not None:
+        raise KernelError(
+            f"{text}: --layout applies to .npy arrays and weight files, not to {suffix or text}"
+        )
     path = Path(path)
     origin = str(path)
     if not path.is_file():
@@ -288,7 +336,10 @@ def load_kernel(path: str | Path) -> Kernel:
             raise KernelError(f"{origin}: kernel must be numeric, got dtype {raw.dtype}")
         return Kernel(weight=_check_weight(raw, origin), name=path.stem, source=origin)
     if suffix != ".json":
-        raise KernelError(f"{origin}: kernel files must be .npy or .json")
+        raise KernelError(
+            f"{origin}: kernel files must be .npy or .json, or weight files (.npz, "
+            ".safetensors, .onnx, .pt, .pth)"
+        )
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -319,15 +370,36 @@ def load_kernel(path: str | Path) -> Kernel:
         groups = doc.get("groups")
         if groups is not None and (not isinstance(groups, int) or groups < 1):
             raise ParameterError(f"groups must be a positive integer, got {groups!r}")
-        geometry = {k: _json_pair(doc[k], k) for k in _JSON_KEYS[1:5] if doc.get(k) is not None}
+        geometry = {
+            k: doc[k] if k == "padding" and doc[k] == SAME else _json_pair(doc[k], k)
+            for k in _JSON_KEYS[1:5]
+            if doc.get(k) is not None
+        }
         kernel = kernel.with_overrides(**geometry, groups=groups, bias=bias, edge=doc.get("edge"))
         check_transconv_params(
-            kernel.stride, kernel.padding, kernel.output_padding, kernel.dilation
+            kernel.stride,
+            (0, 0) if kernel.padding == SAME else kernel.padding,
+            kernel.output_padding,
+            kernel.dilation,
         )
     except (ParameterError, TypeError, ValueError) as exc:
         raise KernelError(f"{origin}: {_first_line(exc)}") from None
     check_kernel_size(kernel.weight.size, kernel.stride, origin)
     return kernel
+
+
+def expects_overshoot(kernel: Kernel | None) -> bool:
+    """True for a preset with negative taps (bicubic): an interpolating kernel whose results
+    leave the input's range near edges by design, so clipping them is expected.
+
+    >>> expects_overshoot(preset("bicubic", 2)), expects_overshoot(preset("bilinear", 2))
+    (True, False)
+    """
+    return (
+        kernel is not None
+        and kernel.source == "preset"
+        and bool(np.min(np.asarray(kernel.weight)) < 0)
+    )
 
 
 def _json_pair(value: Any, key: str) -> Any:
@@ -359,7 +431,7 @@ def save_kernel(kernel: Kernel, path: str | Path) -> dict[str, Any] | np.ndarray
     doc: dict[str, Any] = {
         "weight": kernel.weight.tolist(),
         "stride": list(kernel.stride),
-        "padding": list(kernel.padding),
+        "padding": SAME if kernel.padding == SAME else list(kernel.padding),
         "output_padding": list(kernel.output_padding),
         "dilation": list(kernel.dilation),
         "edge": kernel.edge,
@@ -371,18 +443,68 @@ def save_kernel(kernel: Kernel, path: str | Path) -> dict[str, Any] | np.ndarray
     return doc
 
 
-def resolve_kernel(spec: str | Path, stride: int | tuple[int, int]) -> Kernel:
-    """A preset name or a kernel file path. A file's own stride is kept unless the caller
-    overrides it; a preset is built for ``stride``."""
+def _weight_file_kernel(spec: str, layout: str, bias: str, transposed: bool = True) -> Kernel:
+    """A :class:`Kernel` from a weight file: weight, bias and the geometry the file states (an
+    ONNX node states all of it; other files none, so the defaults and the command line apply)."""
+    if not transposed:
+        if layout not in ("torch", "onnx"):
+            raise KernelError(
+                f"{spec}: --layout {layout} converts transposed-convolution weights; an ordinary "
+                "convolution's weight is read in PyTorch's Conv2d layout"
+            )
+        if split_source(spec)[0].suffix.lower() == ".onnx":
+            raise KernelError(
+                f"{spec}: an ONNX source names a ConvTranspose node; this method takes an "
+                "ordinary convolution's weight (export it to .npy, .npz or .safetensors)"
+            )
+    layer = read_weights(spec, layout=layout, bias=bias, transposed=transposed)
+    geometry = layer.geometry()
+    name = layer.key if layer.key is not None else Path(layer.source).stem
+    kernel = Kernel(
+        weight=np.asarray(layer.weight, dtype=np.float64),
+        bias=layer.bias,
+        name=name,
+        description=layer.description,
+        source=layer.source,
+        stated=frozenset(geometry),
+    )
+    try:
+        kernel = kernel.with_overrides(**geometry)
+        check_transconv_params(
+            kernel.stride, kernel.padding, kernel.output_padding, kernel.dilation
+        )
+    except (ParameterError, TypeError, ValueError) as exc:
+        raise KernelError(f"{layer.source}: {_first_line(exc)}") from None
+    return kernel
+
+
+def resolve_kernel(
+    spec: str | Path,
+    stride: int | tuple[int, int],
+    *,
+    layout: str | None = None,
+    bias: str = "auto",
+) -> Kernel:
+    """A preset name, a kernel file path or a weight file ``FILE[:KEY]``. A file's own stride
+    is kept unless the caller overrides it; a preset is built for ``stride``. ``layout`` and
+    ``bias`` as for :func:`load_kernel` (a preset takes no layout)."""
     text = str(spec)
     if text in PRESETS:
+        if layout is not None:
+            raise KernelError(
+                f"--layout applies to arrays read from files, not to the preset {text!r}"
+            )
         return preset(text, stride)
     path = Path(text)
-    if path.suffix.lower() not in (".npy", ".json") and not path.exists():
+    if (
+        path.suffix.lower() not in (".npy", ".json")
+        and not path.exists()
+        and not is_weight_source(text)
+    ):
         raise KernelError(
             f"unknown kernel {text!r}: not a preset ({', '.join(PRESETS)}) nor a file"
         )
-    return load_kernel(path)
+    return load_kernel(text, layout=layout, bias=bias)
 
 
 def normalize(kernel: Kernel) -> Kernel:
@@ -423,24 +545,54 @@ def build_kernel(
     dilation: tuple[int, int] | None = None,
     edge: str | None = None,
     normalize_phases: bool = False,
+    groups: int | None = None,
+    bias: str | np.ndarray | None = None,
+    layout: str | None = None,
 ) -> Kernel:
-    """Resolve a preset name or kernel file and apply explicit overrides.
+    """Resolve a preset name, kernel file or weight file and apply explicit overrides.
 
     ``stride`` None keeps a kernel file's own stride (2 when the file does not state one);
-    ``padding="same"`` picks padding and output_padding so that ``H_out = H * stride``.
+    ``padding="same"`` (or a file's ``"padding": "same"``) picks padding and output_padding so
+    that ``H_out = H * stride``. A 3-D weight (pixel-shuffle phases) is refused.
+    ``groups`` overrides the file's groups. ``bias`` overrides the file's bias: ``"none"``
+    drops it, other text is read by :func:`upsamp.weights.read_bias` (numbers or
+    ``FILE[:KEY]``), an array is taken as it is; one value is added to every output channel,
+    and for a 4-D weight without groups the bias length states them
+    (``C_out = weight.shape[1] * groups``). ``layout`` is the layout of a plain array
+    (:data:`upsamp.weights.LAYOUTS`).
     """
     base_stride = stride if stride is not None else 2
-    kernel = resolve_kernel(spec if spec is not None else DEFAULT_PRESET, base_stride)
+    drop_bias = isinstance(bias, str) and bias.strip().lower() == "none"
+    kernel = resolve_kernel(
+        spec if spec is not None else DEFAULT_PRESET,
+        base_stride,
+        layout=layout,
+        bias="none" if drop_bias else "auto",
+    )
+    if kernel.weight.ndim == 3:
+        raise KernelError(
+            f"{kernel.source}: a 3-D kernel {tuple(kernel.weight.shape)} holds pixel-shuffle "
+            "phase filters, not a transposed convolution; use --method pixel-shuffle, or "
+            "convert it with 'upsamp kernels convert --from pixel-shuffle --to transconv'"
+        )
+    if kernel.padding == SAME and padding is None:
+        padding = SAME
     if kernel.source != "preset" and stride is None and "stride" not in kernel.stated:
         stride = (2, 2)
     kernel = kernel.with_overrides(
         stride=stride,
-        padding=None if padding == "same" else padding,
+        padding=(0, 0) if padding == SAME else padding,
         output_padding=output_padding,
         dilation=dilation,
         edge=edge,
     )
-    if padding == "same":
+    if groups is not None:
+        if isinstance(groups, bool) or int(groups) < 1:
+            raise KernelError(f"groups must be a positive integer, got {groups!r}")
+        kernel = replace(kernel, groups=int(groups))
+    if bias is not None:
+        kernel = _with_bias(kernel, None if drop_bias else bias)
+    if padding == SAME:
         kh, kw = kernel.spatial_shape
         geo = [
             same_size_geometry(
@@ -455,3 +607,30 @@ def build_kernel(
     if normalize_phases:
         kernel = normalize(kernel)
     return kernel
+
+
+def _with_bias(kernel: Kernel, bias: str | np.ndarray | None) -> Kernel:
+    """``kernel`` with the bias given on the command line (None: no bias)."""
+    if bias is None:
+        return replace(kernel, bias=None)
+    values = read_bias(bias) if isinstance(bias, str) else np.asarray(bias, dtype=np.float64)
+    if values is None:
+        return replace(kernel, bias=None)
+    values = np.atleast_1d(np.asarray(values, dtype=np.float64))
+    if values.ndim != 1 or not np.all(np.isfinite(values)):
+        raise KernelError("--bias must be finite numbers, one per output channel")
+    w = kernel.weight
+    groups = kernel.groups
+    if w.ndim == 4:
+        if values.size == 1:
+            values = np.full(int(w.shape[1]) * (groups or 1), float(values[0]))
+        elif groups is None:
+            groups = groups_from_bias(w, values, origin="--bias")
+        elif values.size != w.shape[1] * groups:
+            raise KernelError(
+                f"--bias has {values.size} values but the kernel {tuple(w.shape)} with groups="
+                f"{groups} has {w.shape[1] * groups} output channels"
+            )
+    elif values.size == 1:
+        values = np.asarray(float(values[0]))  # a 2-D kernel: the same bias for every channel
+    return replace(kernel, bias=values, groups=groups)

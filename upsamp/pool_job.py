@@ -19,6 +19,7 @@ import numpy as np
 
 from . import imageio
 from .errors import InputError, OutputError, ParameterError
+from .geometry import format_size
 from .indices import PoolIndices, indices_from_guide, indices_payload
 
 __all__ = ["PoolOutcome", "pool_file", "pool_image"]
@@ -51,8 +52,8 @@ def pool_image(
     else:
         if guide.shape[:2] != image.shape[:2]:
             raise InputError(
-                f"the guide is {guide.shape[1]}x{guide.shape[0]} but the image is "
-                f"{image.shape[1]}x{image.shape[0]}"
+                f"the guide is {format_size(guide.shape)} but the image is "
+                f"{format_size(image.shape)}"
             )
         g = guide.pixels if guide.pixels.ndim == 3 else guide.pixels[:, :, None]
         if guide.has_alpha and image.has_alpha:

@@ -31,8 +31,10 @@ Per method
     :func:`upsamp.diagnostics.checkerboard_stats` of the float output (before quantization, so
     that rounding and clipping cannot hide a grid).
 ``artifact_free``
-    The kernel analysis for transposed convolution (:func:`upsamp.diagnostics.analyze_kernel`,
-    equal phase sums); for every other method ``cb_dc <= 1e-9``.
+    The kernel analysis (:func:`upsamp.diagnostics.analyze_kernel`, equal phase sums) of the
+    transposed-convolution form of a kernel-bearing method's kernel (``Method.
+    kernel_to_transconv``: a sub-pixel kernel is analysed per phase, so ICNR comes out clean and
+    a random kernel does not); for every other method ``cb_dc <= 1e-9``.
 ``verdict``
     ``"checkerboard"`` when the method is not artifact-free or ``cb_dc > 1e-6`` (a flat region
     does not come out flat); else ``"clean"``. ``cb_rel`` is reported for information only: it
@@ -51,6 +53,7 @@ import numpy as np
 
 from . import imageio
 from ._arrays import check_image, int_pair
+from .colour import premultiply
 from .diagnostics import (
     ARTIFACT_TOLERANCE,
     CheckerboardStats,
@@ -64,8 +67,9 @@ from .diagnostics import (
     worst_plane,
 )
 from .errors import InputError, KernelError, MethodError, ParameterError
+from .geometry import format_size
 from .kernel_analysis import finite_or_none, kernel_analysis, kernel_json
-from .kernels import Kernel, resolve_kernel
+from .kernels import Kernel
 from .methods import MethodOptions, available_methods, get_method
 
 __all__ = [
@@ -73,6 +77,7 @@ __all__ = [
     "MethodEntry",
     "MethodResult",
     "Report",
+    "aggregate",
     "crop_to_stride",
     "data_range",
     "downsample_mean",
@@ -103,26 +108,44 @@ class MethodEntry:
     """One row of the report: a registered method, with a kernel for a kernel-bearing method.
 
     ``name`` is the method's name, or ``<method>:<preset or file stem>`` for an explicit kernel.
+    ``analysed`` is the transposed-convolution kernel equal to the method with ``kernel``
+    (``Method.kernel_to_transconv``: a sub-pixel kernel's phases, a resize-convolution's
+    kernel convolved with the resize), analysed phase by phase; None when it has none.
     """
 
     name: str
     method: str
     kernel: Kernel | None = None
+    analysed: Kernel | None = None
 
     def options(self, stride: Pair) -> MethodOptions:
         """The :class:`MethodOptions` of this entry at ``stride`` (no max-unpool positions)."""
         return MethodOptions(stride=stride, kernel=self.kernel)
 
 
+def _entry(name: str, method: str, kernel: Kernel | None, stride: Pair) -> MethodEntry:
+    """The entry with its kernel's transposed-convolution form (for the phase analysis)."""
+    backend = get_method(method)
+    analysed = None
+    if kernel is not None and backend.kernel_to_transconv is not None:
+        options = MethodOptions(stride=stride, kernel=kernel)
+        try:
+            analysed = backend.kernel_to_transconv(kernel, options)
+        except KernelError:
+            analysed = None  # judged by its flat-input probe instead
+    return MethodEntry(name=name, method=method, kernel=kernel, analysed=analysed)
+
+
 def _kernel_entry(method: str, spec: str, stride: Pair) -> MethodEntry:
-    kernel = resolve_kernel(spec, stride)
-    if kernel.source != "preset" and "stride" in kernel.stated and kernel.stride != stride:
+    backend = get_method(method)
+    own = backend.build_kernel(spec, None)
+    if own.source != "preset" and "stride" in own.stated and tuple(own.stride) != stride:
         raise KernelError(
-            f"{spec}: the kernel file states stride {kernel.stride[0]},{kernel.stride[1]} but the "
+            f"{spec}: the kernel file states stride {own.stride[0]},{own.stride[1]} but the "
             f"report runs at stride {stride[0]},{stride[1]}"
         )
-    kernel = kernel.with_overrides(stride=stride)
-    return MethodEntry(name=f"{method}:{kernel.name}", method=method, kernel=kernel)
+    kernel = backend.build_kernel(spec, stride)
+    return _entry(f"{method}:{kernel.name}", method, kernel, stride)
 
 
 def method_entries(
@@ -141,8 +164,9 @@ def method_entries(
         registration order. A plain kernel-bearing method gets its ``default_kernel`` built
         for ``stride`` (transconv: the bilinear preset).
     kernels : sequence of str
-        Presets or kernel files; each adds ``<method>:<preset or file stem>`` after the methods,
-        for every kernel-bearing method.
+        Presets or transposed-convolution kernel files; each adds ``<method>:<preset or file
+        stem>`` after the methods, for every method whose kernel is a transposed convolution's
+        (no ``Method.make_kernel`` of its own: transconv).
     stride : int or (h, w)
         Presets are built for it; a kernel file takes it (a file stating another stride is
         refused).
@@ -172,8 +196,13 @@ def method_entries(
             continue
         method = get_method(name)  # raises with the list of known names
         kernel = method.default_kernel(s) if method.default_kernel is not None else None
-        entries.append(MethodEntry(name=name, method=name, kernel=kernel))
-    kernel_methods = [m for m in available_methods() if get_method(m).takes_kernel]
+        entries.append(_entry(name, name, kernel, s))
+    # A transposed-convolution kernel (the default builder's) goes to the methods that take
+    # one as it is; the others name theirs in ``methods`` (``pixel-shuffle:icnr:bilinear``).
+    kernel_methods = [
+        m for m in available_methods()
+        if get_method(m).takes_kernel and get_method(m).make_kernel is None
+    ]  # fmt: skip
     for spec in kernels:
         entries.extend(_kernel_entry(m, spec, s) for m in kernel_methods)
     seen: set[str] = set()
@@ -344,7 +373,9 @@ def downsample_mean(image: np.ndarray, stride: int | Sequence[int]) -> np.ndarra
     g = np.asarray(image, dtype=np.float64)
     h, w = g.shape[:2]
     if h % sh or w % sw:
-        raise ParameterError(f"image {h}×{w} is not a multiple of the stride {sh}×{sw}")
+        raise ParameterError(
+            f"image {format_size((h, w))} is not a multiple of the stride {sh},{sw}"
+        )
     cells = g.reshape(h // sh, sh, w // sw, sw, *g.shape[2:])
     return cells.mean(axis=(1, 3))
 
@@ -398,8 +429,8 @@ def _offset(
     offset = []
     for axis in range(2):
         out, ref = int(output_shape[axis]), int(reference_shape[axis])
-        if entry.kernel is not None:
-            hint = _transconv_offset(entry.kernel, axis)
+        if entry.analysed is not None:
+            hint = _transconv_offset(entry.analysed, axis)
         else:
             hint = (out - ref) // 2
         if out >= ref:
@@ -461,16 +492,16 @@ def _upsampler(entry: MethodEntry, stride: Pair) -> Callable[[np.ndarray], np.nd
 def _probe(entry: MethodEntry, stride: Pair) -> ProbeResult:
     """Flat-input probe with a border wider than the kernel's reach."""
     border = max(8, 4 * max(stride))
-    channels = 1
-    if entry.kernel is not None:
-        k = entry.kernel
+    channels = get_method(entry.method).input_channels(entry.options(stride)) or 1
+    if entry.analysed is not None:
+        k = entry.analysed
         reach = max(
             k.dilation[a] * (k.spatial_shape[a] - 1) + 1 + k.padding[a] + k.stride[a]
             for a in range(2)
         )
         border = max(border, reach)
-        if np.ndim(k.weight) == 4:
-            channels = int(np.shape(k.weight)[0])
+    elif entry.kernel is not None:
+        border = max(border, 2 * max(entry.kernel.spatial_shape) + max(stride))
     size = max(32, 2 * -(-border // min(stride)) + 8)
     return constant_probe(
         _upsampler(entry, stride), stride=stride, size=size, border=border, channels=channels
@@ -535,10 +566,10 @@ def _analyze(
         out_sl, ref_sl = _overlap(output.shape, grid_shape, offset)
         size = (ref_sl[0].stop - ref_sl[0].start, ref_sl[1].stop - ref_sl[1].start)
         notes.append(
-            f"{entry.name}: the output is {output.shape[1]}×{output.shape[0]}, not "
-            f"{grid_shape[1]}×{grid_shape[0]}; "
+            f"{entry.name}: the output is {format_size(output.shape)}, not "
+            f"{format_size(grid_shape)}; "
             + (
-                f"PSNR/SSIM compare the {size[1]}×{size[0]} overlap (output offset "
+                f"PSNR/SSIM compare the {format_size(size)} overlap (output offset "
                 f"{offset[1]},{offset[0]})"
                 if truth is not None
                 else f"it is aligned on the kernel's centre (output offset {offset[1]},{offset[0]})"
@@ -559,8 +590,9 @@ def _analyze(
             b = stored[out_sl].reshape(a.shape)
             if min(a.shape[:2]) < 11:
                 raise InputError(
-                    f"{entry.name}: the compared region is {a.shape[1]}×{a.shape[0]}; SSIM needs "
-                    "at least 11×11 pixels (use a larger image)"
+                    f"{entry.name}: the compared region is {format_size(a.shape)}; SSIM needs "
+                    "at least 11×11 pixels (use a larger image, or --no-roundtrip for the "
+                    "artifact metrics alone)"
                 )
             quality = [
                 psnr(a, b, data_range=data_range_value),
@@ -568,7 +600,7 @@ def _analyze(
             ]
     probe = _probe(entry, stride)
     stats = checkerboard_stats(output, stride=stride)
-    analysis = kernel_analysis(entry.kernel) if entry.kernel is not None else None
+    analysis = kernel_analysis(entry.analysed) if entry.analysed is not None else None
     if analysis is not None:
         artifact_free = analysis.artifact_free
         why, fix = analysis.explain(), analysis.suggest_fix()
@@ -650,18 +682,22 @@ def report_arrays(
         need = (max(11, 3 * s[0]), max(11, 3 * s[1]))
         if reference.shape[0] < need[0] or reference.shape[1] < need[1]:
             raise InputError(
-                f"{name}: {w}×{h} is too small for a round trip at stride {s[0]},{s[1]}: it needs "
-                f"at least {need[1]}×{need[0]} pixels"
+                f"{name}: {format_size((h, w))} is too small for a round trip at stride "
+                f"{s[0]},{s[1]}: it needs at least {format_size(need)} pixels; --no-roundtrip "
+                "reports the artifact metrics with the image as the input"
             )
         if reference.shape[:2] != (h, w):
             notes.append(
-                f"the image was cropped from {w}×{h} to {reference.shape[1]}×"
-                f"{reference.shape[0]} (a multiple of the stride)"
+                f"the image was cropped from {format_size((h, w))} to "
+                f"{format_size(reference.shape)} (a multiple of the stride)"
             )
         source = downsample_mean(reference, s)
     else:
         if h < 3 or w < 3:
-            raise InputError(f"{name}: {w}×{h} is too small: the report needs at least 3×3 pixels")
+            raise InputError(
+                f"{name}: {format_size((h, w))} is too small: the report needs at least 3×3 "
+                "pixels"
+            )
         reference = image
         source = np.asarray(image, dtype=np.float64)
     range_value = data_range(mode, reference)
@@ -730,19 +766,51 @@ def report_file(
     stride: int | Sequence[int],
     roundtrip: bool = True,
     max_pixels: int | None = None,
+    alpha: str = "premultiplied",
+    frame: int | None = None,
 ) -> Report:
-    """Load ``path`` with :func:`upsamp.imageio.load_input` and run :func:`report_arrays`."""
-    loaded = imageio.load_input(path, max_pixels=max_pixels)
+    """Load ``path`` (frame ``frame``, default 0) with :func:`upsamp.imageio.load_input` and
+    run :func:`report_arrays`.
+
+    An image with alpha is reported on its colour as the enlargement resamples it: with
+    ``alpha="premultiplied"`` the colour multiplied by alpha (rounded to the image's type),
+    with ``"separate"`` the colour channels alone; a note says which. A file with several
+    frames gets a note naming the frame reported.
+    """
+    if alpha not in ("premultiplied", "separate"):
+        raise ParameterError(f"alpha must be premultiplied or separate, got {alpha!r}")
+    loaded = imageio.load_input(path, max_pixels=max_pixels, frame=frame)
     _check_report_memory(loaded.shape, len(entries), str(path))
-    return report_arrays(
-        loaded.pixels,
+    pixels = loaded.pixels
+    premultiplied = loaded.has_alpha and alpha == "premultiplied"
+    if premultiplied:
+        assert loaded.alpha is not None
+        top = imageio.value_range(imageio.split_mode(loaded.mode)[0])
+        scale = top[1] if top is not None else 1.0
+        weighted = premultiply(pixels, loaded.alpha, alpha_max=scale)
+        pixels = np.rint(weighted).astype(pixels.dtype)
+    result = report_arrays(
+        pixels,
         entries,
         stride=stride,
         mode=loaded.mode,
         roundtrip=roundtrip,
         name=str(path),
-        has_alpha=loaded.has_alpha,
+        has_alpha=loaded.has_alpha and not premultiplied,
     )
+    if premultiplied:
+        result.notes.insert(
+            0,
+            "the metrics use the colour multiplied by alpha, as the enlargement resamples it "
+            "(--alpha separate: the colour channels alone)",
+        )
+    if loaded.frame_count > 1:
+        result.notes.insert(
+            0,
+            f"the file has {loaded.frame_count} frames; this is frame {loaded.frame_index} "
+            f"(--frame N picks another, 0..{loaded.frame_count - 1})",
+        )
+    return result
 
 
 def report_enlarged(
@@ -774,14 +842,14 @@ def report_enlarged(
     else:
         s = int_pair(stride if stride is not None else options.stride, "stride", minimum=1)
     label = f"{method}:{kernel.name}" if kernel is not None else method
-    entry = MethodEntry(name=label, method=method, kernel=kernel)
+    entry = _entry(label, method, kernel, tuple(kernel.stride) if kernel is not None else s)
     source = check_image(source, name="source")
     if mode is None:
         mode = imageio.array_mode(source)
     out = np.asarray(output, dtype=np.float64)
     if out.shape[0] < 3 * s[0] or out.shape[1] < 3 * s[1]:
         raise InputError(
-            f"{name}: the output {out.shape[1]}×{out.shape[0]} is too small for a report at "
+            f"{name}: the output {format_size(out.shape)} is too small for a report at "
             f"stride {s[0]},{s[1]} (at least 3 strides per side)"
         )
     notes: list[str] = []
@@ -816,6 +884,51 @@ def report_enlarged(
 
 # --------------------------------------------------------------------------------------------
 # Figures' numbers: detail region and spectra
+def _mean(values: list[float]) -> float | None:
+    return float(np.mean(values)) if values else None
+
+
+def aggregate(reports: Sequence[Report]) -> list[dict[str, Any]]:
+    """Per method (entry name, in the order first met) over several reports: the number of
+    images, the mean and the worst PSNR and SSIM (the lowest) and ``cb_rel`` (the highest),
+    and how many images it made a checkerboard on.
+
+    Scores that were not measured (no round trip, other channels) or are NaN are left out; a
+    method with none has None. An infinite PSNR (identical images) counts as it is, so a mean
+    with one is infinite.
+
+    >>> aggregate([])
+    []
+    """
+    rows: dict[str, dict[str, Any]] = {}
+    for report in reports:
+        for result in report.methods:
+            row = rows.setdefault(
+                result.name,
+                {"name": result.name, "images": 0, "checkerboard": 0,
+                 "psnr": [], "ssim": [], "cb_rel": []},
+            )  # fmt: skip
+            row["images"] += 1
+            row["checkerboard"] += result.verdict == "checkerboard"
+            for key in ("psnr", "ssim", "cb_rel"):
+                value = getattr(result, key)
+                if value is not None and not math.isnan(value):
+                    row[key].append(float(value))
+    out = []
+    for row in rows.values():
+        psnr_values, ssim_values, cb_values = row.pop("psnr"), row.pop("ssim"), row.pop("cb_rel")
+        row.update(
+            psnr_mean=_mean(psnr_values),
+            psnr_worst=min(psnr_values) if psnr_values else None,
+            ssim_mean=_mean(ssim_values),
+            ssim_worst=min(ssim_values) if ssim_values else None,
+            cb_rel_mean=_mean(cb_values),
+            cb_rel_worst=max(cb_values) if cb_values else None,
+        )
+        out.append(row)
+    return out
+
+
 def format_score(value: float | None, digits: int) -> str:
     """A score for tables and figures: ``—`` when not measured, ``n/a`` for NaN, ``∞`` for an
     infinite value (e.g. the PSNR of identical images), else ``digits`` decimals."""

@@ -14,6 +14,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .errors import KernelError, OutputError
+from .geometry import format_size
 
 __all__ = [
     "DEFAULT_MAX_OUTPUT_PIXELS",
@@ -22,13 +23,16 @@ __all__ = [
     "MAX_KERNEL_WORK",
     "check_kernel_size",
     "available_memory",
+    "banded_bytes",
     "check_output_budget",
     "estimate_bytes",
     "usable_cpus",
 ]
 
-#: Twice Pillow's decompression-bomb limit (89,478,485 pixels).
-DEFAULT_MAX_OUTPUT_PIXELS = 2 * 89_478_485
+#: 2**30 (1,073,741,824) pixels: a x2 enlargement of the largest input read by default
+#: (2**28 pixels, :data:`upsamp.imageio.DEFAULT_MAX_PIXELS`), so that a 150-megapixel photo can
+#: be enlarged x2 without options; the memory check below is the guard that matters.
+DEFAULT_MAX_OUTPUT_PIXELS = 1 << 30
 
 
 #: The largest kernel upsamp builds, reads or analyses: taps of the whole weight, and phases
@@ -104,6 +108,28 @@ def estimate_bytes(
     return itemsize * (n_in + 3 * n_out) + n_out
 
 
+def banded_bytes(
+    input_shape: tuple[int, ...],
+    out_shape: tuple[int, ...],
+    *,
+    storage_itemsize: int,
+    alpha: bool,
+    band_values: int,
+) -> int:
+    """Peak working memory of a banded enlargement into an image: the stored output (its
+    colour and alpha in the storage type), a float32 copy of the input (premultiplied or
+    linear colour), and a few float32 bands of ``band_values`` values.
+
+    >>> banded_bytes((10, 10), (20, 20), storage_itemsize=1, alpha=False, band_values=100)
+    2400
+    """
+    plane_out = int(out_shape[0]) * int(out_shape[1])
+    plane_in = int(input_shape[0]) * int(input_shape[1])
+    out_values = int(np.prod(out_shape)) + (plane_out if alpha else 0)
+    in_values = int(np.prod(input_shape)) + (plane_in if alpha else 0)
+    return storage_itemsize * out_values + 4 * in_values + 4 * 4 * band_values
+
+
 def available_memory() -> int | None:
     """Bytes of memory available to new allocations (``MemAvailable``), or None if unknown."""
     try:
@@ -131,13 +157,13 @@ def check_output_budget(
     pixels = int(out_shape[0]) * int(out_shape[1])
     if pixels > max_output_pixels:
         raise OutputError(
-            f"the output would be {out_shape[1]}x{out_shape[0]} = {pixels:,} pixels, more than "
+            f"the output would be {format_size(out_shape)} = {pixels:,} pixels, more than "
             f"--max-output-pixels {max_output_pixels:,}"
         )
     need = estimate(input_shape, out_shape)
     available = available_memory()
     if available is not None and need > available:
         raise OutputError(
-            f"the output would be {out_shape[1]}x{out_shape[0]} and needs about "
+            f"the output would be {format_size(out_shape)} and needs about "
             f"{need / 2**30:.1f} GiB of memory; only {available / 2**30:.1f} GiB is available"
         )

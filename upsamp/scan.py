@@ -211,7 +211,12 @@ def _kernel_finding(
         kernel_shape=kernel_shape,
         stride=analysis.stride,
         padding=padding,
-        phase_spread=analysis.phase_spread,
+        # a flat input's phases: the weights' phase sums (the analysis) plus the bias
+        phase_spread=(
+            analysis.phase_spread
+            if analysis.bias is None
+            else _flat_spread(analysis.phase_sums + analysis.bias[:, None, None])
+        ),
         verdict=CLEAN if analysis.artifact_free else CHECKERBOARD,
         explanation=analysis.explain(),
         fix=analysis.suggest_fix(),
@@ -438,7 +443,7 @@ def _sub_pixel_finding(
         analysis = kernel_analysis(replace(transposed, bias=phase_bias.mean(axis=(1, 2))))
     except UpsampError as exc:
         return _unknown(label, kind, str(exc), kernel_shape=shape, stride=stride, padding=padding)
-    weight_sums = analysis.phase_sums - phase_bias.mean(axis=(1, 2))[:, None, None]
+    weight_sums = analysis.phase_sums  # the weights' alone (the bias is reported apart)
     flat = weight_sums + phase_bias
     spread = _flat_spread(flat)
     scale = np.abs(flat).max(axis=(1, 2)) + 1e-300

@@ -18,7 +18,8 @@ A *kernel source* is ``FILE`` or ``FILE:KEY``:
     tensors and plain containers; nothing else is unpickled). Needs PyTorch.
 
 A file holding one kernel-shaped tensor (2-D or 4-D) needs no KEY; with several, the error
-lists them. With a KEY ending in ``.weight``, the tensor ``<prefix>.bias`` is the bias when it
+lists them. With a KEY ending in ``.weight`` (or the KEY ``weight`` of a single layer's
+state_dict), the tensor ``<prefix>.bias`` (``bias``) is the bias when it
 exists (``bias="none"`` turns that off), and a bias whose length is a multiple of the weight's
 second axis states the number of groups (``C_out = weight.shape[1] * groups``).
 
@@ -680,6 +681,7 @@ def read_weights(
     *,
     layout: str = "torch",
     bias: str = "auto",
+    transposed: bool = True,
 ) -> LayerWeights:
     """Read a transposed-convolution kernel (and its bias and geometry) from a weight file.
 
@@ -690,8 +692,12 @@ def read_weights(
     layout : {"torch", "onnx", "keras", "tflite"}
         The layout of a plain 4-D array; ONNX nodes are always in the ONNX layout.
     bias : {"auto", "none"}
-        ``auto``: the ONNX node's bias, or ``<prefix>.bias`` for a KEY ending in ``.weight``;
+        ``auto``: the ONNX node's bias, or ``<prefix>.bias`` for a KEY ending in ``.weight``
+        (``bias`` for the KEY ``weight``);
         ``none``: no bias.
+    transposed : bool
+        False reads an ordinary convolution's weight (``Conv2d``, ``(C_out, C_in/groups, kH,
+        kW)``): the bias then implies no groups.
 
     Returns
     -------
@@ -714,7 +720,7 @@ def read_weights(
     path, key = split_source(spec)
     container = _open(path)
     name = _choose(container, key, (2, 4), what="tensor")
-    return _weights(container, name, layout, bias)
+    return _weights(container, name, layout, bias, transposed)
 
 
 def read_all_weights(
@@ -753,7 +759,9 @@ def read_all_weights(
     return found
 
 
-def _weights(container: _Container, name: str, layout: str, bias: str) -> LayerWeights:
+def _weights(
+    container: _Container, name: str, layout: str, bias: str, transposed: bool = True
+) -> LayerWeights:
     path = container.path
     if container.kind == "onnx":
         if layout not in ("torch", "onnx"):
@@ -765,12 +773,12 @@ def _weights(container: _Container, name: str, layout: str, bias: str) -> LayerW
     weight = to_torch_layout(_checked(container, name, (2, 4)), layout, origin=f"{path}:{name}")
     bias_array = None
     bias_name = None
-    if bias == "auto" and name.endswith(".weight"):
-        candidate = name[: -len(".weight")] + ".bias"
+    if bias == "auto" and (name.endswith(".weight") or name == "weight"):
+        candidate = name[: -len("weight")] + "bias"  # a bare layer's state_dict: weight, bias
         if candidate in container.infos:
             bias_array = _checked(container, candidate, (1,))
             bias_name = candidate
-    groups = groups_from_bias(weight, bias_array, origin=f"{path}:{name}")
+    groups = groups_from_bias(weight, bias_array, origin=f"{path}:{name}") if transposed else None
     source = str(path) if container.kind == "npy" else f"{path}:{name}"
     parts = [f"shape {tuple(weight.shape)}"]
     if layout not in ("torch", "onnx"):

@@ -237,7 +237,9 @@ def test_alpha_survives_and_is_not_mixed_into_colour(run_cli, tmp_path, small_rg
 
     out_a = tmp_path / "a.png"
     out_b = tmp_path / "b.png"
-    assert_ok(run_cli(*_enlarge_args(method, small_rgba, tmp_path, out_a)))
+    # --alpha separate: alpha goes through on its own (premultiplied colour is tested in
+    # test_enlarge_images.py)
+    assert_ok(run_cli(*_enlarge_args(method, small_rgba, tmp_path, out_a), "--alpha", "separate"))
     args_b = _enlarge_args(method, rgb_path, tmp_path, out_b)
     if method == "max-unpool":  # same positions: the RGBA guide's colour channels
         guide_rgba = tmp_path / f"guide_{small_rgba.stem}.png"
@@ -282,7 +284,7 @@ def test_fully_opaque_rgba_stays_opaque_with_transconv(run_cli, tmp_path):
 
 JSON_KEYS = {
     "input", "output", "method", "parameters", "input_shape", "output_shape",
-    "clipped_fraction", "seconds",
+    "frames", "input_frames", "encoder", "notes", "clipped_fraction", "seconds",
 }
 
 
@@ -339,7 +341,7 @@ def test_scale_1_5(run_cli, tmp_path, small_rgb, method):
 
 @pytest.mark.parametrize("method", ["nearest", "bilinear"])
 def test_size_is_width_by_height(run_cli, tmp_path, small_rgb, method):
-    result = run_cli("enlarge", small_rgb, "-m", method, "--size", "30x20", "-o", "o.png")
+    result = run_cli("enlarge", small_rgb, "-m", method, "--size", "30x20!", "-o", "o.png")
     assert_ok(result)
     with Image.open(tmp_path / "o.png") as im:
         assert im.size == (30, 20)  # PIL size is (width, height)
@@ -348,7 +350,7 @@ def test_size_is_width_by_height(run_cli, tmp_path, small_rgb, method):
 def test_size_values_match_the_api(run_cli, tmp_path):
     x = np.random.default_rng(3).random((4, 6))
     save_npy(tmp_path / "x.npy", x)
-    assert_ok(run_cli("enlarge", "x.npy", "-m", "bilinear", "--size", "9x7", "-o", "y.npy"))
+    assert_ok(run_cli("enlarge", "x.npy", "-m", "bilinear", "--size", "9x7!", "-o", "y.npy"))
     np.testing.assert_allclose(np.load(tmp_path / "y.npy"), upsamp.bilinear(x, size=(7, 9)))
 
 
@@ -382,8 +384,8 @@ def test_option_that_does_not_apply_is_a_usage_error(run_cli, tmp_path, small_rg
     before = listing(tmp_path)
     result = run_cli("enlarge", small_rgb, *args)
     assert result.exit_code == 2
-    assert "Usage:" in result.stderr
-    assert flag in result.stderr
+    assert result.stderr.startswith("upsamp: error: ")
+    assert flag in result.stderr.splitlines()[0]
     assert result.stdout == ""
     assert listing(tmp_path) == before
 
@@ -562,6 +564,17 @@ def test_clipping_warning_names_the_remedies(run_cli, tmp_path, small_l):
     assert result.stdout == ""
 
 
+def test_clipping_after_a_preset_does_not_suggest_normalize(run_cli, tmp_path):
+    """The checkerboard preset is normalised already (mean phase sum 1) yet its heavy phase
+    clips a white image: --normalize would change nothing, so only --range rescale is named."""
+    Image.fromarray(np.full((12, 12), 255, np.uint8)).save(tmp_path / "white.png")
+    result = run_cli("enlarge", "white.png", "-m", "transconv", "-k", "checkerboard", "-o",
+                     "o.png")
+    assert_ok(result)
+    assert "clipped" in result.stderr and "--range rescale" in result.stderr
+    assert "--normalize" not in result.stderr
+
+
 def test_range_rescale_removes_the_warning_and_keeps_values_in_range(run_cli, tmp_path, small_l):
     save_npy(tmp_path / "tens.npy", np.full((2, 2), 10.0))
     common = ["enlarge", small_l, "-m", "transconv", "-k", "tens.npy", "--stride", "2"]
@@ -705,7 +718,8 @@ def test_npy_output_of_rgba_appends_alpha(run_cli, tmp_path, small_rgba):
         (["-m", "bilinear"], "small_rgb_bilinearx2.png"),
         (["-m", "bed-of-nails", "--stride", "2,3"], "small_rgb_bed-of-nailsx2x3.png"),
         (["-m", "bilinear", "--scale", "1.5"], "small_rgb_bilinearx1.5.png"),
-        (["-m", "nearest", "--size", "30x20"], "small_rgb_nearest_30x20.png"),
+        (["-m", "nearest", "--size", "30x20!"], "small_rgb_nearest_30x20.png"),
+        (["-m", "nearest", "--size", "30x20"], "small_rgb_nearest_25x20.png"),
         (["-m", "transconv", "--stride", "3"], "small_rgb_transconvx3.png"),
     ],
 )

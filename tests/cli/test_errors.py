@@ -35,12 +35,20 @@ def assert_one_line_error(result, code: int = 1, *needles: str) -> str:
     return line
 
 
-def assert_usage_error(result, *needles: str) -> None:
+def assert_usage_error(result, *needles: str) -> str:
+    """Exit 2, nothing on stdout, stderr one ``upsamp: error:`` line holding every needle and at
+    most a second line ``Try 'upsamp COMMAND --help'`` (as the README's exit codes say)."""
     assert result.exit_code == 2, (result.exit_code, result.stdout, result.stderr)
     assert "Traceback" not in result.output
-    assert "Usage:" in result.stderr and "Error:" in result.stderr
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert 1 <= len(lines) <= 2, result.stderr
+    assert lines[0].startswith("upsamp: error: "), lines[0]
+    if len(lines) == 2:
+        assert lines[1].startswith("Try 'upsamp") and lines[1].endswith(" --help'"), lines[1]
     for needle in needles:
-        assert needle in result.stderr, (needle, result.stderr)
+        assert needle in lines[0], (needle, lines[0])
+    return lines[0]
 
 
 @pytest.fixture
@@ -142,8 +150,149 @@ def test_max_output_pixels_with_max_unpool_guide(check, tmp_path, small_rgb):
            "--max-output-pixels", "10", "-o", "u.png"], 1, "--max-output-pixels")
 
 
+# ------------------------------------------------------------------------------------------
+# Options that leave no output: one line, exit 2, in every command
+# ------------------------------------------------------------------------------------------
+
+EMPTY = "output size would be 0×0: padding 3 is too large for a 4×4 input"
+
+
+@pytest.fixture
+def no_output_case(tmp_path):
+    """A 4×4 array and a 3×3 kernel: at stride 1, padding 3 leaves a 0×0 output."""
+    np.save(tmp_path / "in4.npy", np.arange(16.0).reshape(4, 4))
+    (tmp_path / "k3.json").write_text(json.dumps(np.ones((3, 3)).tolist()))
+    return ["-m", "transconv", "-k", "k3.json", "--stride", "1", "--padding", "3"]
+
+
+@pytest.mark.parametrize("output", ["zz.npy", "zz.png"])
+def test_padding_that_leaves_no_output_enlarge(check, no_output_case, output):
+    check(["enlarge", "in4.npy", *no_output_case, "-o", output], 2, EMPTY)
+
+
+def test_padding_that_leaves_no_output_scheduler(check, no_output_case):
+    pytest.importorskip("distributed")
+    check(["enlarge", "in4.npy", *no_output_case, "-o", "zz.png", "--scheduler", "local"], 2,
+          EMPTY)
+
+
+def test_padding_that_leaves_no_output_batch(run_cli, tmp_path, no_output_case):
+    (tmp_path / "src").mkdir()
+    (tmp_path / "in4.npy").rename(tmp_path / "src" / "in4.npy")
+    result = run_cli("batch", "src", "-o", "out", *no_output_case, "--json")
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(r["status"], r["reason"]) for r in records] == [("failed", EMPTY)]
+    assert "Traceback" not in result.output and not list((tmp_path / "out").rglob("*.png"))
+
+
+def test_padding_that_leaves_no_output_report(check, tmp_path):
+    np.save(tmp_path / "in12.npy", np.random.default_rng(0).random((24, 24)))
+    (tmp_path / "kpad.json").write_text(json.dumps({"weight": np.ones((3, 3)).tolist(),
+                                                    "padding": 20}))
+    check(["report", "in12.npy", "--methods", "transconv:kpad.json"], 2,
+          "output size would be -15×-15: padding 20 is too large for a 12×12 input")
+
+
+def test_padding_that_leaves_no_output_explain(check, tmp_path):
+    check(["explain", "transconv", "--input", "1 2 3 4; 1 2 3 4; 1 2 3 4; 1 2 3 4", "--kernel",
+           "[[1,1,1],[1,1,1],[1,1,1]]", "--stride", "1", "--padding", "3"], 2,
+          "output size would be 0×0: the padding is too large for a 4×4 input")
+
+
+def test_a_method_that_leaves_no_output_is_refused_before_any_band(tmp_path):
+    """The pipeline refuses an empty output for any method (a plugin's too), up front."""
+    from upsamp.errors import EmptyOutputError
+    from upsamp.methods import Method
+    from upsamp.methods.registry import registered
+    from upsamp.pipeline import EnlargeSettings, enlarge_file
+
+    def never(x, options, rows=None):
+        raise AssertionError("no band may be computed")
+
+    empty = Method("empty-demo", "demo", never, lambda shape, o: (0, shape[1]),
+                   supports_rows=True)
+    np.save(tmp_path / "in.npy", np.zeros((4, 6)))
+    with registered(empty), pytest.raises(EmptyOutputError, match="6×0: empty-demo with"):
+        enlarge_file(tmp_path / "in.npy", tmp_path / "out.png",
+                     EnlargeSettings(method="empty-demo"))
+    assert EmptyOutputError.exit_code == 2
+
+
+# ------------------------------------------------------------------------------------------
+# Shrinking is refused: upsamp enlarges
+# ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("scale", ["0.25", "1,0.5", "0.99"])
+def test_scale_below_1_is_a_usage_error(check, small_rgb, scale):
+    check(["enlarge", small_rgb.name, "--scale", scale, "-o", "o.png"], 2, "--scale",
+          "would shrink the image")
+    check(["batch", ".", "-o", "out", "--scale", scale], 2, "--scale", "would shrink the image")
+
+
+@pytest.mark.parametrize(
+    ("size", "resolved"),
+    [("9x8!", "9×8"), ("10x7!", "10×7"), ("5x100!", "5×100"), ("9x100", "9×7"), ("x7", "9×7")],
+)
+def test_size_smaller_than_the_input_is_refused(check, small_rgb, size, resolved):
+    """small_rgb is 10×8: a size (as resolved: a box keeps the aspect ratio) narrower or lower
+    than the input on either axis is refused, exit 2."""
+    check(["enlarge", small_rgb.name, "-m", "nearest", "--size", size, "-o", "o.png"], 2,
+          f"size {resolved} is smaller than the 10×8 input")
+
+
+def test_size_smaller_than_the_input_fails_that_file_in_batch(run_cli, tmp_path, small_rgb):
+    (tmp_path / "src").mkdir()
+    small_rgb.rename(tmp_path / "src" / small_rgb.name)
+    result = run_cli("batch", "src", "-o", "out", "--size", "9x20!", "--json")
+    [record] = [json.loads(line) for line in result.stdout.splitlines()]
+    assert record["status"] == "failed"
+    assert record["reason"].startswith("size 9×20 is smaller than the 10×8 input")
+
+
+@pytest.mark.parametrize(
+    "args", [["--scale", "1"], ["--scale", "1,1.5"], ["--size", "10x9!"], ["--size", "20x"]]
+)
+def test_equal_or_larger_sizes_are_fine(run_cli, small_rgb, args):
+    result = run_cli("enlarge", small_rgb.name, "-m", "bilinear", *args, "-o", "o.png")
+    assert result.exit_code == 0, result.stderr
+
+
+def test_the_pipeline_refuses_shrinking_settings(small_rgb):
+    from upsamp.errors import ShrinkingError
+    from upsamp.methods import MethodOptions
+    from upsamp.pipeline import EnlargeSettings, output_shape
+
+    for options in (MethodOptions(scale=0.5), MethodOptions(size=(4, 20))):
+        with pytest.raises(ShrinkingError):
+            output_shape((8, 10, 3), EnlargeSettings(method="bilinear", options=options))
+    assert ShrinkingError.exit_code == 2
+
+
 def test_stride_0_is_a_usage_error(check, small_rgb):
     check(["enlarge", small_rgb.name, "--stride", "0"], 2, "--stride")
+
+
+@pytest.mark.parametrize(
+    ("args", "first", "second"),
+    [
+        (["enlarge", "small_rgb.png", "--stride", "0"], "upsamp: error: --stride: ",
+         "Try 'upsamp enlarge --help'"),
+        (["enlarge", "small_rgb.png", "--bogus"], "upsamp: error: No such option '--bogus'",
+         "Try 'upsamp enlarge --help'"),
+        (["--bogus"], "upsamp: error: No such option '--bogus'", "Try 'upsamp --help'"),
+        (["kernels", "show"], "upsamp: error: Missing argument 'NAME|FILE",
+         "Try 'upsamp kernels show --help'"),
+        (["enlarge", "small_rgb.png", "-m", "nearest", "--normalize"],
+         "upsamp: error: --normalize does not apply to nearest", "Try 'upsamp enlarge --help'"),
+    ],
+)
+def test_usage_errors_are_one_line_and_a_hint(run_cli, small_rgb, args, first, second):
+    """Click's three lines (usage, hint, ``Error:``) become the one-line error and the hint."""
+    result = run_cli(*args)
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.splitlines() == [result.stderr.splitlines()[0], second]
+    assert result.stderr.startswith(first), result.stderr
 
 
 def test_negative_padding_is_a_usage_error(check, small_rgb):
@@ -160,7 +309,7 @@ def test_bad_size_is_a_usage_error(check, small_rgb):
 
 
 def test_unknown_method_is_a_usage_error(check, small_rgb):
-    check(["enlarge", small_rgb.name, "--method", "lanczos"], 2, "lanczos", "transconv")
+    check(["enlarge", small_rgb.name, "--method", "lanczos-5"], 2, "lanczos-5", "transconv")
 
 
 def test_output_padding_not_smaller_than_stride(check, small_rgb):
@@ -168,8 +317,15 @@ def test_output_padding_not_smaller_than_stride(check, small_rgb):
            "o.png"], 1, "output_padding")
 
 
-def test_16bit_rgb_png_is_refused(check, png16_rgb):
-    check(["enlarge", png16_rgb.name, "-m", "nearest", "-o", "o.png"], 1, "rgb16.png", "16-bit")
+def test_16bit_rgb_png_is_enlarged_exactly(run_cli, png16_rgb):
+    from png_reference import decode_plain
+
+    result = run_cli("enlarge", png16_rgb.name, "-m", "nearest", "-o", "o.png")
+    assert result.exit_code == 0, result.stderr
+    source = decode_plain(png16_rgb.read_bytes())
+    out = decode_plain((png16_rgb.parent / "o.png").read_bytes())
+    assert source.dtype == out.dtype == np.uint16
+    np.testing.assert_array_equal(out, source.repeat(2, axis=0).repeat(2, axis=1))
 
 
 def test_unreadable_file(check, tmp_path, small_rgb):
@@ -245,6 +401,17 @@ def test_4d_kernel_with_the_wrong_channel_count_names_the_file(check, tmp_path, 
     np.save(tmp_path / "k4.npy", np.ones((2, 1, 2, 2)))  # 2 input channels; the image has 3
     check(["enlarge", small_rgb.name, "-m", "transconv", "-k", "k4.npy", "-o", "o.png"], 1,
           "k4.npy", "channels")
+
+
+def test_channels_first_array_error_says_arrays_are_read_as_hwc(check, tmp_path):
+    """A (3, 5, 5) channels-first array is read as 5 wide, 3 high, 5 channels: say so."""
+    np.save(tmp_path / "cf.npy", np.random.default_rng(0).random((3, 5, 5)))
+    np.save(tmp_path / "k4.npy", np.ones((3, 3, 2, 2)))
+    check(["enlarge", "cf.npy", "-m", "transconv", "-k", "k4.npy", "-o", "o.npy"], 1,
+          "k4.npy", "but the image has 5", "arrays are read as (H, W, C)", "(3, 5, 5) array is 5×3",
+          "np.moveaxis(a, 0, -1)")
+    check(["enlarge", "cf.npy", "-m", "nearest", "-o", "o.png"], 1,
+          "the result has 5 channels", "arrays are read as (H, W, C)")
 
 
 def test_4d_kernel_json_with_the_wrong_channel_count_names_the_file(check, tmp_path, small_l):

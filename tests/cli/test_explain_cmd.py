@@ -125,7 +125,7 @@ def test_presets_keep_their_edge_mode_as_in_enlarge(run_cli, tmp_path):
         (("transconv", "--input", "[]"), ("--input", "empty")),
         (("transconv", "--input", "[[]]"), ("--input", "empty")),
         (("transconv", "--input", "missing.npy"), ("--input", "no such file")),
-        (("transconv", "--input", "big.npy"), ("--input", "17×3", "up to 16×16")),
+        (("transconv", "--input", "big.npy"), ("--input", "3×17", "up to 16×16")),  # W×H
         (("bilinear", "--view", "pool"), ("pool view does not apply to bilinear",)),
         (("max-unpool",), ("--guide",)),
         (("bilinear", "--kernel", "[[1]]"), ("--kernel", "bilinear")),

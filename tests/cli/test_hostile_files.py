@@ -174,7 +174,7 @@ def test_absurd_scale(run_cli, tmp_path, method, scale):
     result = run_cli("enlarge", "in.png", "--method", method, "--scale", scale, "-o", "o.png")
     assert "Traceback" not in result.output
     if result.exit_code == 2:  # refused by the option itself (Click's usage message)
-        assert "Invalid value for '--scale'" in result.stderr
+        assert "--scale" in result.stderr
     else:
         assert result.exit_code == 1, result.output
         one_line(result.stderr, "too large to represent")

@@ -19,6 +19,7 @@ import pytest
 from PIL import Image
 
 import upsamp.imageio as upsamp_imageio
+import upsamp.pipeline as upsamp_pipeline
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -277,7 +278,7 @@ def test_python_warnings_become_one_line(run_cli, monkeypatch, tmp_path):
     """Any warning raised while a command runs (here a numpy overflow, and a multi-line one)
     is one ``upsamp: warning:`` line on stderr."""
     _png(tmp_path / "in.png")
-    original = upsamp_imageio.load_input
+    original = upsamp_pipeline.enlarge_file
 
     def noisy(*args, **kwargs):
         with np.errstate(over="warn"):
@@ -285,7 +286,7 @@ def test_python_warnings_become_one_line(run_cli, monkeypatch, tmp_path):
         warnings.warn("first line\nsecond line", UserWarning, stacklevel=1)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(upsamp_imageio, "load_input", noisy)
+    monkeypatch.setattr(upsamp_pipeline, "enlarge_file", noisy)
     result = run_cli("enlarge", "in.png", "--method", "nearest", "-o", "o.png")
     assert result.exit_code == 0
     lines = [line for line in result.stderr.splitlines() if "warning" in line]

@@ -182,3 +182,41 @@ def test_show_weights_are_not_cut_off_in_an_80_column_terminal(run_cli, monkeypa
     assert all("…" not in c for row in cells for c in row), "weights are cut off:\n" + result.stdout
     shown = np.array([[float(c) for c in row] for row in cells])
     np.testing.assert_allclose(shown, preset(name, stride).weight, rtol=1e-3, atol=1e-9)
+
+
+def test_show_analyses_the_weights_and_reports_the_bias_apart(run_cli, tmp_path):
+    """A bias adds the same to every phase: the spread of a 3×3 ones kernel at stride 2 stays
+    (4 − 1)/2.25 with a bias of 2, and the bias is reported on its own."""
+    ones = np.ones((3, 3)).tolist()
+    (tmp_path / "plain.json").write_text(json.dumps({"weight": ones, "stride": 2}))
+    (tmp_path / "biased.json").write_text(json.dumps({"weight": ones, "stride": 2, "bias": [2.0]}))
+    docs = {}
+    for name in ("plain", "biased"):
+        result = run_cli("kernels", "show", f"{name}.json", "--json")
+        assert result.exit_code == 0, result.stderr
+        docs[name] = json.loads(result.stdout)["analysis"]
+    assert docs["biased"]["phase_spread"] == pytest.approx(3 / 2.25)
+    assert docs["biased"]["phase_sums"] == docs["plain"]["phase_sums"] == [[4, 2], [2, 1]]
+    assert docs["biased"]["bias"] == [2.0] and docs["plain"]["bias"] is None
+    text = run_cli("kernels", "show", "biased.json").stdout
+    assert "bias 2: added to every phase alike" in text
+
+
+def test_show_save_npy_prints_the_flags_that_give_back_the_geometry(run_cli, tmp_path):
+    """A .npy file holds the weights only: saving the bilinear preset (padding 1, edge
+    replicate) warns with the flags, and those flags reproduce the preset's result exactly."""
+    result = run_cli("kernels", "show", "bilinear", "--stride", "2", "--save", "bil.npy")
+    assert result.exit_code == 0, result.stderr
+    [note] = [line for line in result.stderr.splitlines() if "holds only the weights" in line]
+    flags = note.split("--kernel bil.npy ")[1].split(" (")[0].split()
+    assert flags == ["--stride", "2,2", "--padding", "1,1", "--edge", "replicate"]
+    np.save(tmp_path / "x.npy", np.random.default_rng(3).random((6, 5)))
+    assert run_cli("enlarge", "x.npy", "-m", "transconv", "-o", "preset.npy").exit_code == 0
+    assert run_cli("enlarge", "x.npy", "-m", "transconv", "--kernel", "bil.npy", *flags,
+                   "-o", "file.npy").exit_code == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "file.npy"), np.load(tmp_path / "preset.npy"))
+    # nothing is lost (stride 2, no padding, zero edges): no note; .json keeps everything
+    plain = run_cli("kernels", "show", "nearest", "--stride", "2", "--save", "n.npy")
+    assert "holds only the weights" not in plain.stderr
+    kept = run_cli("kernels", "show", "bilinear", "--stride", "2", "--save", "bil.json")
+    assert "holds only the weights" not in kept.stderr

@@ -20,7 +20,12 @@ from PIL import Image
 from upsamp.diagnostics import analyze_kernel
 from upsamp.kernels import PRESETS, load_kernel, preset
 
-BUILTINS = ["nearest", "bilinear", "bed-of-nails", "max-unpool", "transconv"]
+BUILTINS = [
+    "nearest", "bilinear", "bicubic", "lanczos", "bed-of-nails", "max-unpool", "transconv",
+    "pixel-shuffle", "resize-conv",
+]  # fmt: skip
+#: The methods whose kernel is analysed phase by phase (a transposed-convolution form).
+KERNEL_METHODS = ("transconv", "pixel-shuffle", "resize-conv")
 CLEAN_PRESETS = {"nearest", "bilinear", "bicubic", "gaussian"}
 METHOD_KEYS = {
     "name",
@@ -182,7 +187,7 @@ def test_json_schema_with_round_trip(run_cli, cat_crop):
         assert isinstance(m["cb_dc"], float) and isinstance(m["cb_rel"], float)
         assert isinstance(m["cb_rel_tile_max"], float)
         assert isinstance(m["artifact_free"], bool)
-        if m["name"].startswith("transconv"):
+        if m["name"].startswith(KERNEL_METHODS):
             assert KERNEL_KEYS <= set(m["kernel"])
             assert isinstance(m["kernel"]["overlap_min"], int)
         else:
@@ -315,7 +320,7 @@ def test_methods_list_and_transconv_colon_preset(run_cli, camera_crop):
 
 
 def test_unknown_method_is_a_usage_error(run_cli, camera_crop):
-    result = run_cli("report", camera_crop, "--methods", "nearest,lanczos")
+    result = run_cli("report", camera_crop, "--methods", "nearest,lanczos-5")
     assert result.exit_code == 2
     assert "lanczos" in result.stderr and "bilinear" in result.stderr
 
@@ -331,6 +336,15 @@ def test_too_small_image_is_a_one_line_error(run_cli, tmp_path):
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "tiny.png")
     line = assert_one_line_error(run_cli("report", "tiny.png"))
     assert "too small" in line
+
+
+def test_too_small_for_a_round_trip_suggests_no_roundtrip(run_cli, tmp_path):
+    """A 10×10 image is too small for a round trip at stride 2 (it needs 11×11)
+    and large enough for the artifact metrics alone: the error says --no-roundtrip, which works."""
+    Image.fromarray(np.zeros((10, 10), np.uint8)).save(tmp_path / "tiny.png")
+    line = assert_one_line_error(run_cli("report", "tiny.png", "--methods", "nearest"))
+    assert "too small for a round trip" in line and "--no-roundtrip" in line
+    assert_ok(run_cli("report", "tiny.png", "--methods", "nearest", "--no-roundtrip"))
 
 
 def test_alpha_is_noted_on_stderr(run_cli, small_rgba):

@@ -792,3 +792,119 @@ def test_many_small_bands_and_threads(monkeypatch, edge, kind):
     np.testing.assert_allclose(y, expected, rtol=1e-10, atol=1e-10)
     y1 = upsamp.transconv(x, w, **kwargs, threads=1)
     np.testing.assert_array_equal(y, y1)
+
+
+# --------------------------------------------------------------------------------------------
+# NaN and infinity: the scatter definition in IEEE arithmetic
+# --------------------------------------------------------------------------------------------
+
+
+def _assert_same_ieee(got, expected, tol):
+    """Same NaN positions, same infinities (with sign), finite values close."""
+    got, expected = np.asarray(got, dtype=np.float64), np.asarray(expected, dtype=np.float64)
+    assert got.shape == expected.shape
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
+    np.testing.assert_array_equal(np.isposinf(got), np.isposinf(expected))
+    np.testing.assert_array_equal(np.isneginf(got), np.isneginf(expected))
+    finite = np.isfinite(expected)
+    scale = 1.0 + np.abs(expected[finite]).max(initial=0.0)
+    np.testing.assert_allclose(got[finite], expected[finite], rtol=tol, atol=tol * scale)
+
+
+def _sprinkle(x, rng, fraction):
+    """``x`` with a random ``fraction`` of its values replaced by NaN, +inf or -inf."""
+    x = x.copy()
+    mask = rng.random(x.shape) < fraction
+    x[mask] = rng.choice([np.nan, np.inf, -np.inf], size=int(mask.sum()))
+    return x
+
+
+def _torch_transconv(torch, x, w4, bias, groups, **kwargs):
+    return (
+        torch.nn.functional.conv_transpose2d(
+            torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1))[None]),
+            torch.from_numpy(np.ascontiguousarray(w4)),
+            None if bias is None else torch.from_numpy(bias),
+            groups=groups,
+            **kwargs,
+        )[0]
+        .numpy()
+        .transpose(1, 2, 0)
+    )
+
+
+def test_non_finite_examples():
+    """A zero tap times NaN is NaN (the separable path skipped it); a position no tap reaches
+    stays 0 (the channel-mixing path multiplied inf by the zeros of absent taps)."""
+    assert np.isnan(upsamp.transconv(np.array([[np.nan]]), np.array([[1.0, 0.0]]))).all()
+    y = upsamp.transconv(np.array([[np.inf, 0.0]]), np.array([[1.0, 2.0], [3.0, 5.0]]), stride=3)
+    np.testing.assert_array_equal(y, [[np.inf, np.inf, 0, 0, 0], [np.inf, np.inf, 0, 0, 0]])
+    y = upsamp.transconv(np.array([[np.inf, -np.inf]]), np.array([[1.0, 1.0]]), bias=2.0)
+    np.testing.assert_array_equal(y, [[np.inf, np.nan, -np.inf]])
+    y = upsamp.transconv(np.array([[np.inf, -np.inf]]), np.array([[1.0, -1.0]]), bias=2.0)
+    np.testing.assert_array_equal(y, [[np.inf, -np.inf, np.inf]])
+
+
+@pytest.mark.parametrize("kind", ["separable", "dense", "mixing", "grouped"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_non_finite_against_torch(kind, dtype):
+    """Float images with NaN/inf masks, kernels with zero taps, on every engine path."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng({"separable": 1, "dense": 2, "mixing": 3, "grouped": 4}[kind])
+    for case in range(40):
+        s = tuple(int(v) for v in rng.integers(1, 4, size=2))
+        d = tuple(int(v) for v in rng.integers(1, 3, size=2))
+        kh, kw = (int(v) for v in rng.integers(1, 5, size=2))
+        channels, groups = {"separable": (2, 2), "dense": (3, 3), "mixing": (2, 1)}.get(
+            kind, (4, 2)
+        )
+        if kind == "separable":
+            u, v = rng.integers(-2, 3, size=kh), rng.integers(-2, 3, size=kw)
+            u[0], v[-1] = 1, 0  # a zero column, and a non-zero kernel
+            weight = np.outer(u, v).astype(np.float64)
+        elif kind == "dense":
+            weight = rng.integers(-2, 3, size=(kh, kw)).astype(np.float64)
+            weight[0, 0] = 3.0
+        else:
+            weight = rng.integers(-2, 3, size=(channels, 2, kh, kw)).astype(np.float64)
+        w4 = np.broadcast_to(weight, (channels, 1, kh, kw)) if weight.ndim == 2 else weight
+        op = tuple(int(rng.integers(0, max(s[a], d[a]))) for a in range(2))
+        h, w = (int(v) for v in rng.integers(1, 7, size=2))
+        full = [(h - 1) * s[0] + d[0] * (kh - 1) + 1, (w - 1) * s[1] + d[1] * (kw - 1) + 1]
+        p = tuple(int(rng.integers(0, (full[a] - 1) // 2 + 1)) for a in range(2))
+        x = _sprinkle(rng.normal(size=(h, w, channels)), rng, 0.15).astype(dtype)
+        bias = rng.normal(size=w4.shape[1] * groups).astype(dtype) if case % 2 else None
+        kwargs = dict(stride=s, padding=p, output_padding=op, dilation=d)
+        expected = _torch_transconv(torch, x, w4.astype(dtype), bias, groups, **kwargs)
+        got = upsamp.transconv(
+            x, weight, **kwargs, groups=groups if weight.ndim == 4 else None, bias=bias
+        )
+        _assert_same_ieee(got, expected, 1e-10 if dtype == np.float64 else 1e-5)
+        # the scatter reference (the oracle of the edge modes below) agrees with torch too
+        oracle = ref.scatter_transconv(x, w4, s, p, op, d, groups, bias)
+        _assert_same_ieee(oracle, expected, 1e-10 if dtype == np.float64 else 1e-5)
+
+
+@pytest.mark.parametrize("edge", ["replicate", "reflect"])
+@pytest.mark.parametrize("kind", ["separable", "dense", "mixing"])
+def test_non_finite_edge_modes_and_bands(monkeypatch, edge, kind):
+    """The edge modes (no torch equivalent) against the scatter reference, in many bands."""
+    from upsamp.methods import polyphase
+
+    rng = np.random.default_rng(7)
+    x = _sprinkle(rng.normal(size=(9, 7, 2)), rng, 0.1)
+    x[0, 0, 0], x[-1, 3, 1] = np.nan, -np.inf  # on the borders, so the edge modes copy them
+    if kind == "separable":
+        weight = np.outer([1.0, 0.0, 2.0], [0.5, 1.0, 0.0, -1.0])
+    elif kind == "dense":
+        weight = rng.integers(-1, 2, size=(3, 4)).astype(np.float64)
+    else:
+        weight = rng.integers(-1, 2, size=(2, 3, 3, 4)).astype(np.float64)
+    kwargs = dict(stride=(2, 3), padding=(1, 2), output_padding=(1, 0), edge=edge, bias=0.5)
+    expected, _ = _reference(x, weight, dict(kwargs, dilation=1, groups=None))
+    _assert_same_ieee(upsamp.transconv(x, weight, **kwargs), expected, 1e-10)
+    monkeypatch.setattr(polyphase, "BAND_VALUES", 1)
+    whole = upsamp.transconv(x, weight, **kwargs, threads=2)
+    _assert_same_ieee(whole, expected, 1e-10)
+    band = upsamp.transconv(x, weight, **kwargs, rows=(3, 11))
+    np.testing.assert_array_equal(band, whole[3:11])

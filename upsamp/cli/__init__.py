@@ -2,7 +2,8 @@
 
 Expected failures (:class:`upsamp.errors.UpsampError`, and operating-system errors such as a full
 disk) become one line on stderr and the exit code the error carries; ``--debug`` shows the
-traceback instead. Usage errors exit 2 with Click's usage line.
+traceback instead. Usage errors are one line too (``upsamp: error: --stride: ...``), followed
+by ``Try 'upsamp enlarge --help'``, and exit 2.
 """
 
 from __future__ import annotations
@@ -31,9 +32,39 @@ COMMANDS = {
 }
 
 
+class OneLineUsageError(click.UsageError):
+    """A usage error shown as ``upsamp: error: <message>`` and, when the command is known,
+    ``Try '<command> --help'`` (instead of Click's usage line, hint and ``Error:`` line)."""
+
+    def __init__(self, original: click.UsageError) -> None:
+        super().__init__(_usage_message(original), original.ctx)
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"upsamp: error: {self.message}", err=True)
+        if self.ctx is not None:
+            click.echo(f"Try '{self.ctx.command_path} --help'", err=True)
+
+
+def _usage_message(exc: click.UsageError) -> str:
+    """One line: ``--stride: <reason>`` for a bad option value, else Click's message."""
+    if isinstance(exc, OneLineUsageError):
+        return exc.message
+    param = getattr(exc, "param", None)
+    if isinstance(exc, click.BadParameter) and not isinstance(exc, click.MissingParameter) and (
+        param is not None
+    ):
+        names = [name for name in param.opts if name.startswith("--")] or param.opts
+        label = names[0] if isinstance(param, click.Option) else param.human_readable_name
+        text = f"{label}: {exc.message}"
+    else:
+        text = exc.format_message()
+    return " ".join(text.split())
+
+
 class UpsampGroup(click.Group):
-    """A group whose invocation turns expected errors into one-line messages, and whose
-    sub-commands are imported lazily from :data:`COMMANDS`."""
+    """A group whose invocation turns expected errors into one-line messages (usage errors
+    included: :class:`OneLineUsageError`), and whose sub-commands are imported lazily from
+    :data:`COMMANDS`."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(COMMANDS)
@@ -47,6 +78,12 @@ class UpsampGroup(click.Group):
         module_name, attribute = target.split(":")
         return getattr(import_module(module_name), attribute)
 
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        try:
+            return super().make_context(*args, **kwargs)
+        except click.UsageError as exc:  # the group's own options
+            raise OneLineUsageError(exc) from None
+
     def invoke(self, ctx: click.Context) -> Any:
         from ..process import one_line_warnings, sigterm_as_keyboard_interrupt, standard_streams
 
@@ -57,6 +94,8 @@ class UpsampGroup(click.Group):
                     return super().invoke(ctx)
                 finally:
                     _flush_stdout()
+        except click.UsageError as exc:  # every sub-command's options and arguments
+            raise OneLineUsageError(exc) from None
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except BrokenPipeError:

@@ -13,6 +13,7 @@ import click
 
 from ..batch import OUTPUT_FORMATS  # a light import: numpy and Pillow load when a run starts
 from .options import (
+    image_options,
     method_option,
     method_options,
     output_options,
@@ -36,6 +37,7 @@ from .options import (
     "It may lie inside INPUT_DIR: it is never searched for inputs.",
 )
 @method_options
+@image_options
 @output_options
 @click.option("-r", "--recursive", is_flag=True, help="Also enlarge the images of sub-folders.")
 @click.option(
@@ -145,6 +147,8 @@ def batch(
     Examples:
       upsamp batch photos -o big -r --method transconv --stride 2
       upsamp batch photos -o big -r --skip-existing          # resume
+      upsamp batch photos -o hd -r --size 1920x1080 --strip   # fit inside, no EXIF/GPS
+      upsamp batch icons -o big --stride 4 --format jpeg --background white
       upsamp batch scans -o out --include '*.tif' --format png --jobs 4 --json
       upsamp batch /shared/photos -o /shared/big -r --scheduler tcp://10.0.0.5:8786
     """
@@ -218,6 +222,9 @@ def batch(
                 render.printable(f"upsamp: failed: {result.input}: {result.reason}"), err=True
             )
     else:
+        for result in report.results:
+            for note in result.notes:
+                render.info(f"note: {_relative(result.input, plan.input_dir)}: {note}")
         _show_summary(plan, report)
     ctx.exit(int(report.exit_code))
 
@@ -334,7 +341,9 @@ def _size(nbytes: int | None) -> str:
 
 
 def _dimensions(shape: tuple[int, ...] | None) -> str:
-    return "?" if shape is None else f"{shape[1]}×{shape[0]}"
+    from ..geometry import format_size  # with numpy: imported when a plan is printed
+
+    return "?" if shape is None else format_size(shape)
 
 
 def _show_plan(plan: Any, jobs: int, as_json: bool) -> None:

@@ -48,8 +48,9 @@ MATRIX_PRINT_LIMIT = 64
 @click.option(
     "-k",
     "--kernel",
-    metavar="ARRAY|FILE|PRESET",
-    help="Transconv kernel: an ARRAY, a kernel file (.npy/.json as for enlarge) or a preset "
+    metavar="ARRAY|FILE[:KEY]|PRESET",
+    help="Transconv kernel: an ARRAY, a kernel file (.npy/.json as for enlarge), a weight file "
+    "tensor (FILE.safetensors:KEY, FILE.onnx:NODE, ... as for enlarge) or a preset "
     "[default: bilinear].",
 )
 @click.option(
@@ -204,6 +205,11 @@ def _explanation(
     ):
         if value is not None and not takes_kernel:
             raise _usage(f"{flag} applies to methods with a kernel (transconv), not {method.name}")
+        if value is not None and flag[2:].replace("-", "_") not in (method.cli_options or ()):
+            raise _usage(
+                f"{flag} does not apply to {method.name}; it takes "
+                f"{', '.join(method.option_flags())}"
+            )
     if guide_array is not None and "indices" not in method.uses:
         raise _usage(f"--guide applies to max-unpool, not {method.name}")
     if align_corners and "align_corners" not in method.uses:
@@ -212,7 +218,7 @@ def _explanation(
     guide = None if guide_array is None else parse_array(guide_array, name="--guide", limit=64)
     kernel = None
     if takes_kernel:
-        kernel = _kernel(kernel_spec, stride, padding, output_padding, dilation, edge)
+        kernel = _kernel(method, kernel_spec, stride, padding, output_padding, dilation, edge)
     return build(
         method.name,
         x,
@@ -226,6 +232,7 @@ def _explanation(
 
 
 def _kernel(
+    method: Any,
     spec: str | None,
     stride: tuple[int, int] | None,
     padding: tuple[int, int] | str | None,
@@ -236,19 +243,19 @@ def _kernel(
     """The kernel of ``--kernel`` with the geometry options applied as ``enlarge`` applies
     them (a preset keeps its own edge mode unless ``--edge`` says otherwise)."""
     from ..explain.arrays import ARRAY_LIMIT, looks_like_file, parse_array
-    from ..geometry import check_transconv_params
-    from ..kernels import PRESETS, Kernel, build_kernel, same_size_geometry
+    from ..geometry import check_transconv_params, format_size
+    from ..kernels import PRESETS, Kernel, same_size_geometry
+    from ..weights import is_weight_source
 
     text = None if spec is None else spec.strip()
-    as_kernel_file = (
-        text is not None
-        and looks_like_file(text)
-        and Path(text).suffix.lower() in (".npy", ".json")
+    as_kernel_file = text is not None and (
+        is_weight_source(text)
+        or (looks_like_file(text) and Path(text).suffix.lower() in (".npy", ".json"))
     )
-    if text is None or text in PRESETS or as_kernel_file:
-        kernel = build_kernel(
+    if text is None or text in PRESETS or as_kernel_file or method.make_kernel is not None:
+        kernel = method.build_kernel(
             text,
-            stride=stride,
+            stride,
             padding=padding,
             output_padding=output_padding,
             dilation=dilation,
@@ -256,7 +263,7 @@ def _kernel(
         )
         if max(kernel.spatial_shape) > ARRAY_LIMIT:
             raise _usage(
-                f"--kernel is {kernel.spatial_shape[0]}×{kernel.spatial_shape[1]}; explain shows "
+                f"--kernel is {format_size(kernel.spatial_shape)}; explain shows "
                 f"kernels up to {ARRAY_LIMIT}×{ARRAY_LIMIT}"
             )
     else:
@@ -319,7 +326,10 @@ def _number(value: float) -> str:
 
 
 def _size(shape: Any) -> str:
-    return f"{len(shape)}×{len(shape[0]) if len(shape) else 0}"
+    """The size of a nested-list array, width first (:func:`upsamp.geometry.format_size`)."""
+    from ..geometry import format_size  # numpy is loaded by now
+
+    return format_size((len(shape), len(shape[0]) if len(shape) else 0))
 
 
 def grid_table(

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..errors import UpsampError
+from ..input_range import INPUT_RANGES
+from ..weights import LAYOUTS
 
 if TYPE_CHECKING:
     from ..methods import Method
@@ -44,37 +46,77 @@ class PairType(click.ParamType):
 
 
 class ScaleType(click.ParamType):
-    """A positive float, or ``SY,SX``."""
+    """A positive factor or percentage (``1.5``, ``200%``), or ``SY,SX``
+    (:func:`upsamp.sizespec.parse_scale`)."""
 
-    name = "F|SY,SX"
+    name = "F|N%|SY,SX"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from ..errors import ParameterError
+        from ..sizespec import parse_scale
+
         if isinstance(value, (float, tuple)):
             return value
         try:
-            parts = [float(p) for p in str(value).split(",")]
-        except ValueError:
-            self.fail(f"{value!r} is not a number or an SY,SX pair", param, ctx)
-        if len(parts) not in (1, 2) or not all(0 < p < float("inf") for p in parts):
-            self.fail(f"{value!r} must be one or two positive numbers", param, ctx)
-        return parts[0] if len(parts) == 1 else (parts[0], parts[1])
+            scale = parse_scale(str(value))
+        except ParameterError as exc:
+            self.fail(str(exc), param, ctx)
+        from ..errors import ShrinkingError
+        from ..geometry import check_enlarging  # with numpy: imported when --scale is given
+
+        try:
+            check_enlarging((1, 1), scale=scale)
+        except ShrinkingError as exc:
+            self.fail(str(exc), param, ctx)
+        return scale
 
 
 class SizeType(click.ParamType):
-    """``WxH`` in pixels, returned as ``(h, w)``."""
+    """An output size as ImageMagick users type it: ``WxH`` (fit inside, keeping the aspect),
+    ``WxH!`` (exactly), ``Wx`` or ``xH`` (:class:`upsamp.sizespec.SizeSpec`)."""
 
-    name = "WxH"
+    name = "WxH[!]|Wx|xH"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from ..errors import ParameterError
+        from ..sizespec import SizeSpec, parse_size
+
+        if isinstance(value, SizeSpec):
+            return value
+        try:
+            return parse_size(str(value))
+        except ParameterError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+class ColourType(click.ParamType):
+    """A colour: a name (``white``), ``#rrggbb``, ``#rgb`` or ``rgb(r,g,b)``, as 8-bit RGB."""
+
+    name = "COLOR"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from ..errors import ParameterError
+        from ..imageio import parse_colour  # Pillow's colour names; loaded only when given
+
         if isinstance(value, tuple):
             return value
         try:
-            w, h = (int(p) for p in str(value).lower().split("x"))
-        except ValueError:
-            self.fail(f"{value!r} is not WIDTHxHEIGHT (e.g. 1920x1080)", param, ctx)
-        if w < 1 or h < 1:
-            self.fail(f"{value!r}: width and height must be >= 1", param, ctx)
-        return (h, w)
+            return parse_colour(str(value))
+        except ParameterError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+class CubicAType(click.FloatRange):
+    """``--cubic-a``: a finite number in [-1, 0] (a NaN passes a plain range check)."""
+
+    def __init__(self) -> None:
+        super().__init__(-1.0, 0.0)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if number != number:
+            self.fail(f"{value!r} is not a number in [-1, 0]", param, ctx)
+        return number
 
 
 class MethodType(click.ParamType):
@@ -96,6 +138,8 @@ class MethodType(click.ParamType):
 
 
 EDGE_CHOICES = ("zero", "replicate", "reflect")
+#: ``--resize``: the interpolations a resize-convolution may start with.
+RESIZE_CHOICES = ("nearest", "bilinear")
 
 
 class MethodOption(click.Option):
@@ -202,6 +246,28 @@ def scheduler_option(help: str) -> Callable[[Callable[..., Any]], Callable[..., 
     return both
 
 
+#: How a kernel read from a file is used: ``enlarge``, ``batch`` and ``kernels show|fix``.
+_KERNEL_SOURCE_OPTIONS: list[F] = [
+    method_option(
+        "--groups",
+        type=click.IntRange(min=1),
+        help="{Methods}: channel groups of a 4-D kernel (C for one filter per channel) "
+        "[default: the file's, or the bias length's].",
+    ),
+    method_option(
+        "--bias",
+        metavar="ARRAY|FILE[:KEY]|none",
+        help="{Methods}: the bias, one value or one per output channel (0.1,0.2,0.3), a "
+        ".npy/.json/weight file tensor, or none [default: the file's, e.g. <prefix>.bias].",
+    ),
+    method_option(
+        "--layout",
+        type=click.Choice(LAYOUTS),
+        help="{Methods}: the layout of a plain 4-D array: torch/onnx (C_in, C_out/groups, "
+        "kH, kW), keras (kH, kW, C_out, C_in), tflite (C_out, kH, kW, C_in) [default: torch].",
+    ),
+]
+
 #: Every option of the method and its parameters; ``enlarge`` and ``batch`` both apply it.
 _METHOD_OPTIONS: list[F] = [
     click.option(
@@ -218,15 +284,26 @@ _METHOD_OPTIONS: list[F] = [
         "Integer enlargement factor, N or H,W (every method; default 2, or a kernel file's "
         "own stride).",
     ),
-    method_option("--scale", type=ScaleType(), help="Non-integer factor ({methods})."),
-    method_option("--size", type=SizeType(), help="Exact output size WxH ({methods})."),
+    method_option(
+        "--scale",
+        type=ScaleType(),
+        help="Factor or percentage, e.g. 1.5 or 200% ({methods}).",
+    ),
+    method_option(
+        "--size",
+        type=SizeType(),
+        help="Output size: 1920x (width, height keeps the aspect), x1080, 1920x1080 (fit "
+        "inside, keeping the aspect) or 1920x1080! (exactly) ({methods}).",
+    ),
     method_option("--align-corners", is_flag=True, help="{Methods}: PyTorch align_corners=True."),
     method_option(
         "-k",
         "--kernel",
-        metavar="PRESET|FILE",
-        help="{Methods} kernel: a preset (see 'upsamp kernels list') or a .npy/.json file "
-        "[default: bilinear].",
+        metavar="PRESET|FILE[:KEY]",
+        help="{Methods} kernel: a preset (see 'upsamp kernels list'), a .npy/.json file, or a "
+        "tensor of a weight file: FILE.npz:KEY, FILE.safetensors:KEY, FILE.onnx:NODE, "
+        "FILE.pt:KEY; a sub-pixel kernel may also be icnr:PRESET or icnr:FILE (every phase the "
+        "same filter) [default: bilinear].",
     ),
     method_option(
         "--padding",
@@ -244,6 +321,26 @@ _METHOD_OPTIONS: list[F] = [
         "--normalize",
         is_flag=True,
         help="Scale the kernel so its mean phase sum is 1 (a flat image keeps its level).",
+    ),
+    *_KERNEL_SOURCE_OPTIONS,
+    method_option(
+        "--input-range",
+        type=click.Choice(tuple(INPUT_RANGES)),
+        help="{Methods}: the range the kernel's weights and bias were trained on; pixel values "
+        "are mapped to it before the method and back after [default: the image's own: 0..255 "
+        "for 8-bit, the type's range for other integers; float images are never mapped].",
+    ),
+    method_option(
+        "--resize",
+        type=click.Choice(RESIZE_CHOICES),
+        help="{Methods}: the interpolation before the convolution [default: nearest].",
+    ),
+    method_option(
+        "--cubic-a",
+        type=CubicAType(),
+        metavar="A",
+        help="{Methods}: the parameter a of Keys' cubic kernel, in [-1, 0]; -0.75 is PyTorch's "
+        "and OpenCV's, -0.5 Pillow's [default: -0.75].",
     ),
 ]
 
@@ -277,7 +374,7 @@ _OUTPUT_OPTIONS: list[F] = [
         "--max-output-pixels",
         type=click.IntRange(min=1),
         default=None,
-        help="Refuse outputs with more pixels [default: 178,956,970].",
+        help="Refuse outputs with more pixels [default: 1,073,741,824 = 2**30].",
     ),
     click.option(
         "--compress-level",
@@ -286,6 +383,69 @@ _OUTPUT_OPTIONS: list[F] = [
     ),
     click.option(
         "--quality", type=click.IntRange(1, 100), help="JPEG/WebP quality [default: 95]."
+    ),
+]
+
+
+#: ``--alpha`` choices (the values of :data:`upsamp.pipeline.ALPHA_MODES`, which needs numpy).
+ALPHA_CHOICES = ("premultiplied", "separate")
+#: ``--subsampling`` and ``--tiff-compression`` choices (:data:`upsamp.imageio.SUBSAMPLINGS`,
+#: :data:`upsamp.imageio.TIFF_COMPRESSIONS`; imageio loads Pillow).
+SUBSAMPLING_CHOICES = ("keep", "444", "422", "420")
+TIFF_COMPRESSION_CHOICES = ("none", "lzw", "deflate")
+
+#: ``--alpha``: ``enlarge``, ``batch`` and ``report``.
+alpha_option = click.option(
+    "--alpha",
+    type=click.Choice(ALPHA_CHOICES),
+    default="premultiplied",
+    show_default=True,
+    help="Images with alpha: resample colour weighted by alpha (no dark or coloured fringes "
+    "at transparent edges), or colour and alpha each on its own.",
+)
+
+
+def frame_option(help: str) -> F:
+    """``--frame N``: one frame (0-based) of an animation or page of a multi-page TIFF."""
+    return click.option("--frame", type=click.IntRange(min=0), metavar="N", help=help)
+
+
+#: How the pixels of an image are treated, and how the output is encoded; ``enlarge`` and
+#: ``batch`` both apply it.
+_IMAGE_OPTIONS: list[F] = [
+    alpha_option,
+    click.option(
+        "--linear",
+        is_flag=True,
+        help="Resample in linear light: decode sRGB before, encode after (8/16-bit images).",
+    ),
+    frame_option(
+        "Enlarge only frame N (0-based) of an animation or multi-page TIFF [default: every "
+        "frame]."
+    ),
+    click.option(
+        "--background",
+        type=ColourType(),
+        metavar="COLOR",
+        help="Composite images with alpha onto this colour (name or #rrggbb): the output has "
+        "no alpha (the way to write such an image as JPEG).",
+    ),
+    click.option(
+        "--strip",
+        is_flag=True,
+        help="Drop EXIF (with GPS), XMP, IPTC, comments and PNG text; keep the ICC profile "
+        "and DPI.",
+    ),
+    click.option(
+        "--subsampling",
+        type=click.Choice(SUBSAMPLING_CHOICES),
+        help="JPEG chroma subsampling; 'keep' also keeps a JPEG input's quality tables unless "
+        "--quality is given [default: the input's when it is a JPEG, else 420].",
+    ),
+    click.option(
+        "--tiff-compression",
+        type=click.Choice(TIFF_COMPRESSION_CHOICES),
+        help="TIFF compression [default: the input's when it is a TIFF, else none].",
     ),
 ]
 
@@ -300,8 +460,10 @@ def _stack(options: list[F]) -> Callable[[F], F]:
 
 
 method_options = _stack(_METHOD_OPTIONS)
+kernel_source_options = _stack(_KERNEL_SOURCE_OPTIONS)
 unpool_options = _stack(_UNPOOL_OPTIONS)
 output_options = _stack(_OUTPUT_OPTIONS)
+image_options = _stack(_IMAGE_OPTIONS)
 
 def _flag(option: str) -> str:
     return "--" + option.replace("_", "-")
@@ -338,7 +500,7 @@ def settings_from_options(params: dict[str, Any], *, require_indices: bool = Tru
 
     Options that do not apply to the chosen built-in method are usage errors.
     """
-    from ..kernels import build_kernel
+    from ..input_range import parse_input_range
     from ..methods import MethodOptions, get_method
     from ..pipeline import DEFAULT_MAX_OUTPUT_PIXELS, EnlargeSettings
 
@@ -369,22 +531,28 @@ def settings_from_options(params: dict[str, Any], *, require_indices: bool = Tru
         stride, stride_given = found.stride, True
     kernel = None
     if method.takes_kernel:
-        kernel = build_kernel(
+        kernel = method.build_kernel(
             params.get("kernel"),
-            stride=stride,
+            stride,
             padding=params.get("padding"),
             output_padding=params.get("output_padding"),
             dilation=params.get("dilation"),
             edge=params.get("edge"),
-            normalize_phases=bool(params.get("normalize")),
+            normalize=bool(params.get("normalize")),
+            resize=params.get("resize"),
+            groups=params.get("groups"),
+            bias=params.get("bias"),
+            layout=params.get("layout"),
         )
         stride = kernel.stride
+    defaults = MethodOptions()
     options = MethodOptions(
         stride=stride or (2, 2),
         scale=params.get("scale"),
-        size=params.get("size"),
         align_corners=bool(params.get("align_corners")),
         kernel=kernel,
+        resize=params.get("resize") or defaults.resize,
+        cubic_a=defaults.cubic_a if params.get("cubic_a") is None else params["cubic_a"],
     )
     return EnlargeSettings(
         method=method.name,
@@ -399,6 +567,18 @@ def settings_from_options(params: dict[str, Any], *, require_indices: bool = Tru
         quality=params.get("quality"),
         stride_given=stride_given,
         positions=found,
+        input_range=(
+            None if params.get("input_range") is None else parse_input_range(params["input_range"])
+        ),
+        alpha=params.get("alpha") or "premultiplied",
+        linear=bool(params.get("linear")),
+        frame=params.get("frame"),
+        background=params.get("background"),
+        strip=bool(params.get("strip")),
+        subsampling=params.get("subsampling"),
+        tiff_compression=params.get("tiff_compression"),
+        output_format=params.get("output_format"),
+        size_spec=params.get("size"),
     )
 
 __all__ = [
@@ -411,7 +591,15 @@ __all__ = [
     "method_option",
     "positions_missing",
     "method_options",
+    "kernel_source_options",
     "scheduler_option",
+    "alpha_option",
+    "frame_option",
+    "image_options",
+    "ColourType",
+    "ALPHA_CHOICES",
+    "SUBSAMPLING_CHOICES",
+    "TIFF_COMPRESSION_CHOICES",
     "SchedulerType",
     "max_pixels_option",
     "overwrite_option",

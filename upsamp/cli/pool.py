@@ -64,8 +64,11 @@ def pool(
         overwrite=overwrite,
         max_pixels=max_pixels,
     )
-    height, width = done.pooled_shape[:2]
-    render.info(f"{input_path} → {output} ({width}×{height}), indices → {indices_out}")
+    from ..geometry import format_size  # numpy is loaded by now
+
+    render.info(
+        f"{input_path} → {output} ({format_size(done.pooled_shape)}), indices → {indices_out}"
+    )
     if show:
         from .explain import render_pool_view
 

@@ -98,11 +98,13 @@ def array_tables(array: np.ndarray, title: str) -> list[Any]:
     """Rich tables of a small ``(H, W)`` or ``(H, W, C)`` array, one per channel."""
     from rich.table import Table
 
+    from ..geometry import format_size  # with numpy: imported when arrays are shown
+
     planes = [array] if array.ndim == 2 else [array[:, :, c] for c in range(array.shape[2])]
     tables = []
     for index, plane in enumerate(planes):
         name = title if len(planes) == 1 else f"{title} (channel {index})"
-        table = Table(title=f"{name} {plane.shape[0]}×{plane.shape[1]}", show_header=False)
+        table = Table(title=f"{name} {format_size(plane.shape)}", show_header=False)
         for _ in range(plane.shape[1]):
             table.add_column(justify="right")
         for row in plane:
@@ -119,11 +121,13 @@ def wide_console() -> Any:
 
 def show_arrays(named: dict[str, np.ndarray]) -> None:
     """Print small arrays as tables on stdout (data asked for with ``--show``)."""
+    from ..geometry import format_size  # with numpy: imported when arrays are shown
+
     console = wide_console()
     for name, array in named.items():
         if array.shape[0] > SHOW_LIMIT or array.shape[1] > SHOW_LIMIT:
             warn(
-                f"{name} is {array.shape[0]}×{array.shape[1]}: --show prints arrays up to "
+                f"{name} is {format_size(array.shape)}: --show prints arrays up to "
                 f"{SHOW_LIMIT}×{SHOW_LIMIT} only"
             )
             continue

@@ -13,7 +13,14 @@ from typing import Any
 
 import click
 
-from .options import max_pixels_option, method_option, overwrite_option, stride_option
+from .options import (
+    alpha_option,
+    frame_option,
+    max_pixels_option,
+    method_option,
+    overwrite_option,
+    stride_option,
+)
 
 __all__ = ["report", "render_report", "render_kernel_analysis", "print_report_notes"]
 
@@ -74,7 +81,9 @@ class MethodListOption(click.Option):
 
 
 def _shape_text(shape: tuple[int, ...]) -> str:
-    return f"{shape[1]}×{shape[0]}"
+    from ..geometry import format_size  # with numpy: imported when a report is printed
+
+    return format_size(shape)
 
 
 def _stride_text(stride: tuple[int, int]) -> str:
@@ -226,6 +235,11 @@ def render_kernel_analysis(analysis: Any, console: Any, *, heading: str = "analy
         verdict, style=VERDICT_STYLES["clean" if analysis.artifact_free else "checkerboard"]
     )
     console.print(line)
+    if analysis.bias is not None:
+        values = ", ".join(format_number(float(v)) for v in analysis.bias)
+        console.print(
+            Text(f"  bias {values}: added to every phase alike (not in the phase sums)")
+        )
     console.print(Text(f"  why: {analysis.explain()}"))
     fix = analysis.suggest_fix()
     if fix:
@@ -237,8 +251,59 @@ def render_kernel_analysis(analysis: Any, console: Any, *, heading: str = "analy
 # --------------------------------------------------------------------------------------------
 
 
+def aggregate_table(rows: list[dict[str, Any]], count: int) -> Any:
+    """The Rich table of :func:`upsamp.report.aggregate` over ``count`` images."""
+    from rich.table import Table
+
+    from ..report import format_score
+
+    table = Table(
+        title=f"all {count} images · mean and worst per method",
+        caption="worst: lowest PSNR and SSIM, highest cb_rel · checkerboard: images with that "
+        "verdict",
+        caption_justify="left",
+        title_justify="left",
+    )
+    table.add_column("method", style="bold", no_wrap=True)
+    for label in ("PSNR mean", "PSNR worst", "SSIM mean", "SSIM worst", "cb_rel mean"):
+        table.add_column(label, justify="right", no_wrap=True)
+    table.add_column("cb_rel worst", justify="right", no_wrap=True)
+    table.add_column("checkerboard", justify="right", no_wrap=True)
+    for row in rows:
+        table.add_row(
+            row["name"],
+            format_score(row["psnr_mean"], 2),
+            format_score(row["psnr_worst"], 2),
+            format_score(row["ssim_mean"], 4),
+            format_score(row["ssim_worst"], 4),
+            format_score(row["cb_rel_mean"], 3),
+            format_score(row["cb_rel_worst"], 3),
+            f"{row['checkerboard']}/{row['images']}",
+        )
+    return table
+
+
+def folder_names(paths: list[Path]) -> list[str]:
+    """One subfolder name per image: its stem (unsafe characters as ``_``), with ``-2``,
+    ``-3``, ... added when another image already has it, so no two images share a folder."""
+    import re
+
+    taken: set[str] = set()
+    names = []
+    for path in paths:
+        stem = re.sub(r"[^A-Za-z0-9._-]", "_", path.stem) or "image"
+        name, n = stem, 2
+        while name in taken:
+            name, n = f"{stem}-{n}", n + 1
+        taken.add(name)
+        names.append(name)
+    return names
+
+
 @click.command()
-@click.argument("image", metavar="IMAGE", type=click.Path(path_type=Path))
+@click.argument(
+    "inputs", nargs=-1, required=True, metavar="IMAGE|DIR...", type=click.Path(path_type=Path)
+)
 @stride_option("2", "Enlargement factor, N or H,W.")
 @click.option(
     "--methods",
@@ -254,7 +319,8 @@ def render_kernel_analysis(analysis: Any, console: Any, *, heading: str = "analy
     takes="kernel",
     multiple=True,
     metavar="PRESET|FILE",
-    help="Add {methods}:<preset or file stem> (repeatable).",
+    help="Add transconv:<preset or file stem> (repeatable); other kernel-bearing methods "
+    "take theirs in --methods (pixel-shuffle:icnr:bilinear).",
 )
 @click.option(
     "--no-roundtrip",
@@ -272,10 +338,14 @@ def render_kernel_analysis(analysis: Any, console: Any, *, heading: str = "analy
     type=click.Path(file_okay=False, path_type=Path),
     help="Write each method's output (as saved) here, and the cropped ground truth.",
 )
+@alpha_option
+@frame_option("Report frame N (0-based) of an animation or multi-page TIFF [default: 0].")
 @overwrite_option("Replace existing figure and output files.")
 @max_pixels_option
+@click.pass_context
 def report(
-    image: Path,
+    ctx: click.Context,
+    inputs: tuple[Path, ...],
     stride: tuple[int, int],
     methods: list[str] | None,
     kernels: tuple[str, ...],
@@ -285,49 +355,98 @@ def report(
     save_outputs: Path | None,
     overwrite: bool,
     max_pixels: int | None,
+    alpha: str,
+    frame: int | None,
 ) -> None:
-    """Compare upsampling methods on IMAGE: quality and checkerboard artifacts.
+    """Compare upsampling methods on each IMAGE: quality and checkerboard artifacts.
 
-    By default IMAGE is the ground truth: it is cropped to a multiple of the stride,
+    By default an IMAGE is the ground truth: it is cropped to a multiple of the stride,
     downsampled by the mean of each cell (max-pooled for max-unpool), enlarged again by every
     method and compared (PSNR, SSIM). Every method is also fed a flat image (cb_dc) and its
     output is searched for a grid (cb_rel); kernels are analysed phase by phase. A method is a
     checkerboard when a flat region does not come out flat.
 
+    Several images or a folder (searched recursively, like batch): one table per image, then
+    the mean and worst scores per method over all of them; --json prints a list; --figures
+    and --save-outputs write one subfolder per image, named by its stem.
+
     \b
     Examples:
       upsamp report photo.png --stride 2 --kernel checkerboard --figures out/
       upsamp report photo.png --methods nearest,transconv:bicubic --json
+      upsamp report photos/ --methods bilinear,transconv:gen.safetensors:up.weight
     """
     from .. import report as library
     from .. import report_files
+    from ..errors import ExitCode, UpsampError
     from . import render
+    from .measure import find_images
 
     entries = library.method_entries(methods, kernels, stride=stride)
-    result = library.report_file(
-        image, entries, stride=stride, roundtrip=not no_roundtrip, max_pixels=max_pixels
-    )
+    several = len(inputs) > 1 or any(path.is_dir() for path in inputs)
+    failed: list[tuple[Path, str]] = []
+    if several:
+        found, failed = find_images(inputs)
+        paths = [path for path, _ in found]
+    else:
+        paths = list(inputs)  # one file: its errors end the command, as for enlarge
+    reports = []
+    for path in paths:
+        try:
+            reports.append(
+                library.report_file(
+                    path,
+                    entries,
+                    stride=stride,
+                    roundtrip=not no_roundtrip,
+                    max_pixels=max_pixels,
+                    alpha=alpha,
+                    frame=frame,
+                )
+            )
+        except UpsampError as exc:
+            if not several:
+                raise
+            failed.append((path, str(exc)))
+    names = folder_names([Path(r.image) for r in reports]) if several else [""] * len(reports)
     planned: list[Path] = []
-    if figures is not None:
-        from ..figures import figure_files
+    for result, name in zip(reports, names, strict=True):
+        if figures is not None:
+            from ..figures import figure_files
 
-        planned += list(figure_files(figures).values())
-    if save_outputs is not None:
-        planned += list(report_files.output_files(result, save_outputs).values())
+            planned += list(figure_files(figures / name).values())
+        if save_outputs is not None:
+            planned += list(report_files.output_files(result, save_outputs / name).values())
     named_kernels = [m.split(":", 1)[1] for m in methods or () if ":" in m]
-    read = [image, *kernels, *named_kernels]  # never written over, even with --overwrite
+    read = [*(r.image for r in reports), *kernels, *named_kernels]  # never written over
     report_files.check_free(planned, overwrite=overwrite, sources=read)
 
     if as_json:
-        render.print_json(result.to_json())
+        docs = [result.to_json() for result in reports]
+        render.print_json(docs if several else docs[0])
     else:
-        render_report(result)
-    print_report_notes(result)
-    if figures is not None:
-        from ..figures import write_figures
+        for result in reports:
+            render_report(result)
+        if len(reports) > 1:
+            render.wide_console().print(
+                aggregate_table(library.aggregate(reports), len(reports))
+            )
+    for result in reports:
+        print_report_notes(result)
+    for result, name in zip(reports, names, strict=True):
+        if figures is not None:
+            from ..figures import write_figures
 
-        written = write_figures(result, figures, overwrite=overwrite)
-        render.info(f"figures: {', '.join(str(p) for p in written)}")
-    if save_outputs is not None:
-        written = report_files.save_outputs(result, save_outputs, overwrite=overwrite)
-        render.info(f"outputs: {', '.join(str(p) for p in written)}")
+            written = write_figures(result, figures / name, overwrite=overwrite)
+            render.info(f"figures: {', '.join(str(p) for p in written)}")
+        if save_outputs is not None:
+            written = report_files.save_outputs(result, save_outputs / name, overwrite=overwrite)
+            render.info(f"outputs: {', '.join(str(p) for p in written)}")
+    for path, reason in failed:
+        text = str(reason)
+        line = text if text.startswith(str(path)) else f"{path}: {text}"
+        click.echo(f"upsamp: error: {' '.join(line.split())}", err=True)
+    if several and not paths and not failed:
+        render.warn("no images found in " + ", ".join(str(p) for p in inputs))
+    if failed:
+        ctx.exit(int(ExitCode.FAILURE))

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
+from ..geometry import format_size
 
 __all__ = ["ARRAY_LIMIT", "FILE_SUFFIXES", "looks_like_file", "parse_array"]
 
@@ -182,6 +183,7 @@ def _checked(array: np.ndarray, name: str, limit: int) -> np.ndarray:
     rows, cols = array.shape
     if rows > limit or cols > limit:
         raise InputError(
-            f"{name}: the array is {rows}×{cols}; explain shows arrays up to {limit}×{limit}"
+            f"{name}: the array is {format_size(array.shape)}; explain shows arrays up to "
+            f"{limit}×{limit}"
         )
     return array.astype(np.float64, copy=False)

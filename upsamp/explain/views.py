@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ParameterError, UpsampError
+from ..geometry import check_output_size, format_size
 
 __all__ = [
     "DEFAULT_INPUT",
@@ -709,7 +710,8 @@ def pool(
     ph, pw = h // stride[0], w // stride[1]
     if ph < 1 or pw < 1:
         raise ParameterError(
-            f"the {h}×{w} guide is smaller than one {stride[0]}×{stride[1]} pooling window"
+            f"the {format_size((h, w))} guide is smaller than one "
+            f"{format_size(stride)} pooling window"
         )
     pooled = np.zeros((ph, pw))
     indices = np.zeros((ph, pw), dtype=np.int64)
@@ -749,8 +751,8 @@ def pool(
     if x is not None:
         if x.shape != pooled.shape:
             raise ParameterError(
-                f"the input is {x.shape[0]}×{x.shape[1]} but pooling the {h}×{w} guide by "
-                f"{stride[0]}×{stride[1]} gives {ph}×{pw}"
+                f"the input is {format_size(x.shape)} but pooling the {format_size((h, w))} "
+                f"guide by {format_size(stride)} windows gives {format_size((ph, pw))}"
             )
         unpooled = np.zeros((h, w))
         for window in windows:
@@ -799,7 +801,9 @@ def explain(
         The input (default :data:`DEFAULT_INPUT`; for max-unpool, the pooled guide).
     kernel : upsamp.kernels.Kernel, optional
         Methods that take a kernel: a 2-D weight without bias; its geometry and edge are used
-        (default: the method's own). Other methods that are a transposed convolution use
+        (default: the method's own). The views show its transposed-convolution form
+        (``Method.kernel_to_transconv``: for pixel-shuffle, the phases view shows the
+        sub-filters). Other methods that are a transposed convolution use
         ``Method.as_transconv(stride)``.
     guide : 2-D array, optional
         Max-unpool: the array that was max-pooled.
@@ -868,6 +872,11 @@ def explain(
         step = _pair(stride or 2)
         if plan.as_transconv is not None and set(chosen) & set(TRANSCONV_VIEW_NAMES):
             kernel = plan.as_transconv(step)
+    method_kernel = kernel
+    if takes_kernel and method.kernel_to_transconv is not None:
+        # The views show the transposed convolution equal to the method with its kernel (a
+        # sub-pixel kernel's phases, a resize-convolution's kernel convolved with the resize).
+        kernel = method.kernel_to_transconv(kernel, MethodOptions(stride=step, kernel=kernel))
     if kernel is not None:
         _check_kernel(kernel)
     geometry = (
@@ -883,7 +892,7 @@ def explain(
 
     options: dict[str, Any] = {"stride": step}
     if takes_kernel:
-        options["kernel"] = kernel
+        options["kernel"] = method_kernel
     if "align_corners" in method.uses:
         options["align_corners"] = align_corners
     if takes_indices:
@@ -899,9 +908,9 @@ def explain(
         options["output_size"] = guide.shape
         if x.shape != options["indices"].shape:
             raise ParameterError(
-                f"the input is {x.shape[0]}×{x.shape[1]} but pooling the "
-                f"{guide.shape[0]}×{guide.shape[1]} guide by {step[0]}×{step[1]} gives "
-                f"{options['indices'].shape[0]}×{options['indices'].shape[1]}"
+                f"the input is {format_size(x.shape)} but pooling the "
+                f"{format_size(guide.shape)} guide by {format_size(step)} windows gives "
+                f"{format_size(options['indices'].shape)}"
             )
     if x is None:
         x = np.array(DEFAULT_INPUT)
@@ -910,14 +919,10 @@ def explain(
         out_shape = geometry.output_shape(x.shape, kernel.weight.shape)
     else:
         out_shape = (x.shape[0] * step[0], x.shape[1] * step[1])
-    if min(out_shape) < 1:
-        raise ParameterError(
-            f"the output would be {out_shape[0]}×{out_shape[1]}: the padding is too large for a "
-            f"{x.shape[0]}×{x.shape[1]} input"
-        )
+    check_output_size(out_shape, x.shape, "the padding is too large")
     if max(out_shape) > OUTPUT_LIMIT:
         raise ParameterError(
-            f"the output would be {out_shape[0]}×{out_shape[1]}; explain shows outputs up to "
+            f"the output would be {format_size(out_shape)}; explain shows outputs up to "
             f"{OUTPUT_LIMIT}×{OUTPUT_LIMIT}"
         )
     output = np.asarray(method.upsample(x, MethodOptions(**options)), dtype=np.float64)

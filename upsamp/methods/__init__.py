@@ -1,6 +1,15 @@
 """Upsampling methods: the registry and the built-in backends (one module per family)."""
 
-from . import interpolate, pooling, transconv  # noqa: F401  (each module registers its methods)
+# Each module registers its methods; the order is that of listings and reports.
+from . import (  # noqa: F401, I001  (registration order, not alphabetical)
+    interpolate,
+    cubic,
+    lanczos,
+    pooling,
+    transconv,
+    pixel_shuffle,
+    resize_conv,
+)
 from .registry import (
     ENTRY_POINT_GROUP,
     Method,

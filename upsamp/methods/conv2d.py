@@ -19,9 +19,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._arrays import EDGE_MODES, as_planes, check_image, choice, restore_rank, result_dtype
+from .._arrays import (
+    EDGE_MODES,
+    as_planes,
+    bias_vector,
+    check_image,
+    choice,
+    restore_rank,
+    result_dtype,
+)
 from ..errors import KernelError, ParameterError
-from .polyphase import BAND_VALUES, extended_indices, run_in_bands
+from ..geometry import format_size
+from ..threads import run_in_bands
+from .polyphase import BAND_VALUES, extended_take
 
 __all__ = ["conv2d", "conv2d_padding", "conv2d_output_size", "Conv2dWeight", "conv2d_weight"]
 
@@ -135,22 +145,6 @@ def conv2d_weight(weight: object, channels: int, groups: int | None = None) -> C
     return Conv2dWeight(w.astype(np.float64), g, False)
 
 
-def bias_vector(bias: object, c_out: int) -> np.ndarray | None:
-    """``bias`` as one finite value per output channel (a scalar is repeated), or None."""
-    if bias is None:
-        return None
-    b = np.asarray(bias, dtype=np.float64)
-    if b.ndim == 0:
-        b = np.full(c_out, float(b))
-    if b.shape != (c_out,):
-        raise KernelError(
-            f"bias must have one value per output channel ({c_out}), got shape {b.shape}"
-        )
-    if not np.all(np.isfinite(b)):
-        raise KernelError("bias contains NaN or infinite values")
-    return b
-
-
 def extended_block(
     x: np.ndarray,
     rows: tuple[int, int],
@@ -160,33 +154,8 @@ def extended_block(
 ) -> np.ndarray:
     """``x_ext[rows[0]:rows[1], cols[0]:cols[1]]`` as ``dtype``: ``x`` extended beyond its
     borders with zeros, or its edge pixels repeated (``replicate``) or mirrored (``reflect``)."""
-    block = _extend_axis(x, rows, 0, edge, dtype)
-    return _extend_axis(block, cols, 1, edge, dtype)
-
-
-def _extend_axis(
-    x: np.ndarray, span: tuple[int, int], axis: int, edge: str, dtype: np.dtype
-) -> np.ndarray:
-    start, stop = span
-    n = x.shape[axis]
-    if 0 <= start and stop <= n:
-        index = [slice(None)] * x.ndim
-        index[axis] = slice(start, stop)
-        return x[tuple(index)].astype(dtype, copy=False)
-    source = extended_indices(start, stop, n, edge)
-    if source is not None:
-        return np.take(x, source, axis=axis).astype(dtype, copy=False)
-    shape = list(x.shape)
-    shape[axis] = stop - start
-    out = np.zeros(shape, dtype=dtype)
-    lo, hi = max(start, 0), min(stop, n)
-    if hi > lo:
-        src = [slice(None)] * x.ndim
-        src[axis] = slice(lo, hi)
-        dst = [slice(None)] * x.ndim
-        dst[axis] = slice(lo - start, hi - start)
-        out[tuple(dst)] = x[tuple(src)]
-    return out
+    block = extended_take(x, rows[0], rows[1], 0, edge, dtype)
+    return extended_take(block, cols[0], cols[1], 1, edge, dtype)
 
 
 def correlate_valid(block: np.ndarray, weight: Conv2dWeight, dtype: np.dtype) -> np.ndarray:
@@ -272,7 +241,8 @@ def conv2d(
     out_h, out_w = h + top + bottom - kh + 1, w + left + right - kw + 1
     if out_h < 1 or out_w < 1:
         raise ParameterError(
-            f"a {kh}x{kw} kernel with this padding leaves no output for a {h}x{w} input"
+            f"a {format_size((kh, kw))} kernel with this padding leaves no output for a "
+            f"{format_size((h, w))} input"
         )
     c_out = cw.out_channels(c)
     b = bias_vector(bias, c_out)

@@ -23,7 +23,9 @@ import numpy as np
 
 from .._arrays import check_image
 from ..errors import ParameterError
-from .interpolate import resolve_output_size
+from ..geometry import resolve_output_size
+from .interpolate import resized_shape, scale_or_size
+from .registry import Method, MethodOptions, Rows, register, resized_tag
 from .resample import AxisTaps, resample_separable
 
 __all__ = ["bicubic", "cubic_taps", "check_cubic_a", "DEFAULT_CUBIC_A"]
@@ -120,3 +122,24 @@ def bicubic(
     rows_taps = cubic_taps(x.shape[0], out_h, rh, a=a, align_corners=align_corners)
     cols_taps = cubic_taps(x.shape[1], out_w, rw, a=a, align_corners=align_corners)
     return resample_separable(x, rows_taps, cols_taps, rows=rows, threads=threads)
+
+
+def _bicubic_backend(x: np.ndarray, options: MethodOptions, rows: Rows = None) -> np.ndarray:
+    scale, size = scale_or_size(options)
+    return bicubic(
+        x, scale, options.align_corners, size=size, cubic_a=options.cubic_a, rows=rows
+    )
+
+
+register(
+    Method(
+        name="bicubic",
+        summary="bicubic interpolation at any scale (PyTorch; --cubic-a -0.5 for Pillow's)",
+        upsample=_bicubic_backend,
+        supports_rows=True,
+        output_shape=resized_shape,
+        output_tag=resized_tag,
+        uses=frozenset({"stride", "scale", "size", "align_corners", "cubic_a"}),
+        overshoots=lambda options: True,
+    )
+)

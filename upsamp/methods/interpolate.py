@@ -13,6 +13,7 @@ polyphase engine, and exactly in integers for 8/16-bit images (:mod:`upsamp.meth
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -23,27 +24,35 @@ from ..geometry import (
     bilinear_taps,
     half_pixel_padding,
     resolve_output_size,
+    scale_pair,
     whole_factor,
 )
 from ..kernels import Kernel, preset
 from .polyphase import full_window, run_in_bands
 from .registry import Method, MethodOptions, Rows, register, resized_tag
-from .rounded import ROUNDED_DTYPES, bilinear_rounded
+from .rounded import (
+    ROUNDED_DTYPES,
+    bilinear_rounded,
+    linear_axis,
+    linear_rounded,
+    round_near_halves,
+)
 
 __all__ = ["nearest", "bilinear", "bilinear_transconv"]
 
 
-def _nearest_index(n: int, n_out: int, r: float, by_size: bool) -> np.ndarray:
-    """``min(floor((o + 0.5) * r), n - 1)``: PyTorch ``nearest-exact`` / Pillow NEAREST.
+def _nearest_index(n: int, n_out: int, scale: float | None) -> np.ndarray:
+    """Source index of every output sample, as PyTorch ``nearest-exact`` computes it for float32
+    and uint8 tensors, in float32 steps:
 
-    With an explicit size ``r = n / n_out`` is rational and the floor is taken exactly,
-    ``((2o + 1) * n) // (2 * n_out)``, so ties are not lost to rounding.
+    ``r = float32(1 / scale)`` (or ``float32(n) / float32(n_out)`` for a size),
+    ``u = max(r * (o + 1/2) - 1/2, 0)`` in float32, index ``min(floor(float32(u + 1/2)), n - 1)``.
     """
-    o = np.arange(n_out, dtype=np.int64)
-    if by_size:
-        index = ((2 * o + 1) * n) // (2 * n_out)
-    else:
-        index = np.floor((o + 0.5) * r).astype(np.int64)
+    f32 = np.float32
+    r = f32(1.0 / scale) if scale is not None else f32(n) / f32(n_out)
+    u = (r * (np.arange(n_out) + 0.5).astype(f32)).astype(f32) - f32(0.5)
+    np.maximum(u, f32(0), out=u)
+    index = np.floor((u.astype(np.float64) + 0.5).astype(f32)).astype(np.int64)
     return np.minimum(index, n - 1).astype(np.intp)
 
 
@@ -58,9 +67,18 @@ def nearest(
     """Nearest-neighbour upsampling with half-pixel centres.
 
     Output pixel ``o`` copies input pixel ``min(floor((o + 0.5) * r), n - 1)`` on each axis
-    (see :func:`upsamp.methods.geometry.resolve_output_size` for ``r``). For an integer factor this
-    is exact pixel
-    replication, ``np.repeat`` along both axes.
+    (``r = 1/scale``, or ``n / n_out`` for a size), evaluated in float32 steps exactly as PyTorch
+    ``nearest-exact`` does for float32 and uint8 tensors: ``r32 = float32(1/scale)`` (or
+    ``float32(n) / float32(n_out)``), ``u = max(r32 * (o + 0.5) - 0.5, 0)`` in float32, index
+    ``min(floor(float32(u + 0.5)), n - 1)``. The float32 steps only matter at exact ties, where
+    ``(o + 0.5) * r`` is an integer ``k``: there they pick ``k`` or ``k - 1`` as PyTorch does.
+
+    So ``nearest`` equals ``F.interpolate(mode="nearest-exact")`` on float32 and uint8 tensors
+    (on float64 tensors PyTorch computes in double precision and can differ at exact ties).
+    Pillow NEAREST evaluates the same formula in 16.16 fixed point and differs at exact ties
+    (640 -> 960: 111 of the 320 tied columns). For an integer factor every variant is exact
+    pixel replication, ``np.repeat`` along both axes. See docs/references.md
+    [PyTorch-interpolate], [Pillow-resize].
 
     Parameters
     ----------
@@ -87,11 +105,12 @@ def nearest(
            [3., 3., 4., 4.]], dtype=float32)
     """
     x = check_image(x)
-    (out_h, out_w), (rh, rw) = resolve_output_size(x.shape[:2], scale, size)
+    (out_h, out_w), _ = resolve_output_size(x.shape[:2], scale, size)
     r0, r1 = row_range(rows, out_h)
     dtype = x.dtype if keep_dtype else result_dtype(x)
-    src_rows = _nearest_index(x.shape[0], out_h, rh, size is not None)[r0:r1]
-    src_cols = _nearest_index(x.shape[1], out_w, rw, size is not None)
+    scales = (None, None) if size is not None else scale_pair(scale)  # type: ignore[arg-type]
+    src_rows = _nearest_index(x.shape[0], out_h, scales[0])[r0:r1]
+    src_cols = _nearest_index(x.shape[1], out_w, scales[1])
     return gather_pixels(x, src_rows, src_cols).astype(dtype, copy=False)
 
 
@@ -126,6 +145,18 @@ def gather_pixels(x: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarr
     return out.reshape((len(rows), -1) + x.shape[2:])
 
 
+def _bilinear_geometry(
+    shape: tuple[int, int], scale: Scale | None, size: Sequence[int] | None
+) -> tuple[tuple[int, int], tuple[float, float]]:
+    """:func:`upsamp.geometry.resolve_output_size`, except that an axis keeping its
+    length is copied (source step 1), as PyTorch's linear modes do."""
+    out, steps = resolve_output_size(shape, scale, size)
+    return out, (
+        1.0 if out[0] == shape[0] else steps[0],
+        1.0 if out[1] == shape[1] else steps[1],
+    )
+
+
 def _linear_weights(
     n: int, n_out: int, r: float, align_corners: bool
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -155,18 +186,25 @@ def bilinear(
 
     Per axis ``u = max((o + 0.5) * r - 0.5, 0)``, ``i0 = floor(u)``, ``i1 = min(i0 + 1, n - 1)``,
     ``y[o] = (1 - (u - i0)) * x[i0] + (u - i0) * x[i1]``; the two axes are applied one after the
-    other. This is PyTorch ``bilinear`` (``align_corners=False``) and the float result of Pillow
-    BILINEAR and OpenCV INTER_LINEAR when upsampling. ``align_corners=True`` uses
+    other. This is PyTorch's ``bilinear`` (``align_corners=False``), and the float result of Pillow
+    BILINEAR and OpenCV INTER_LINEAR when upsampling, to float rounding (not bit for bit: the
+    order of the operations differs). ``align_corners=True`` uses
     ``u = o * (n - 1) / (n_out - 1)`` as PyTorch.
+
+    An axis whose length a ``scale`` keeps (``floor(n * scale) == n``, e.g. 2 rows at 1.25) is
+    copied, as PyTorch does: ``r = 1`` there, not ``1 / scale``.
 
     ``rows=(start, stop)`` computes only those output rows (banded processing). For an integer
     factor (and ``align_corners=False``) the same formula is evaluated as the transposed
     convolution of :func:`bilinear_transconv` by the polyphase engine; it agrees with the
     two-pass form to rounding.
 
-    ``keep_dtype=True`` returns an integer image in its own dtype, rounded half to even and
-    clipped to the dtype's range; for an 8/16-bit image and an integer factor this is computed
-    exactly in integer arithmetic (:func:`upsamp.methods.rounded.bilinear_rounded`).
+    ``keep_dtype=True`` returns an integer image in its own dtype, rounded half to even. For an
+    8/16-bit image the result is exact for every request (integer factors, scales, sizes,
+    ``align_corners``): the exact value of the formula, a scale read as the decimal it prints
+    as (1.1 is 11/10), rounded half to even (:mod:`upsamp.methods.rounded`). Rounding this
+    function's float32 result instead can miss it by one where float32 moves a value across a
+    half. Other integer dtypes get the float result rounded and clipped to the dtype's range.
 
     Notes
     -----
@@ -186,18 +224,31 @@ def bilinear(
     x = check_image(x)
     if keep_dtype and x.dtype.kind in "iu":
         return _bilinear_integer(x, scale, align_corners, size, rows)
-    (out_h, out_w), (rh, rw) = resolve_output_size(x.shape[:2], scale, size)
+    (out_h, out_w), (rh, rw) = _bilinear_geometry(x.shape[:2], scale, size)
     r0, r1 = row_range(rows, out_h)
     dtype = result_dtype(x)
     factor = whole_factor(x.shape[:2], (out_h, out_w), (rh, rw))
     if not align_corners and factor is not None:
         return _bilinear_whole_factor(x, factor, (r0, r1), dtype)
-    i0, i1, f = _linear_weights(x.shape[0], out_h, rh, align_corners)
+    return _bilinear_two_pass(x, (out_h, out_w), (rh, rw), align_corners, (r0, r1), dtype)
+
+
+def _bilinear_two_pass(
+    x: np.ndarray,
+    out: tuple[int, int],
+    steps: tuple[float, float],
+    align_corners: bool,
+    rows: tuple[int, int],
+    dtype: np.dtype,
+) -> np.ndarray:
+    """Rows ``rows`` of the half-pixel formula in ``dtype``: rows first, then columns."""
+    r0, r1 = rows
+    i0, i1, f = _linear_weights(x.shape[0], out[0], steps[0], align_corners)
     i0, i1, f = i0[r0:r1], i1[r0:r1], f[r0:r1]
     f = f.astype(dtype).reshape((-1,) + (1,) * (x.ndim - 1))
     top, bottom = x[i0].astype(dtype, copy=False), x[i1].astype(dtype, copy=False)
     band = top * (1 - f) + bottom * f
-    j0, j1, g = _linear_weights(x.shape[1], out_w, rw, align_corners)
+    j0, j1, g = _linear_weights(x.shape[1], out[1], steps[1], align_corners)
     g = g.astype(dtype).reshape((1, -1) + (1,) * (x.ndim - 2))
     return band[:, j0] * (1 - g) + band[:, j1] * g
 
@@ -252,50 +303,83 @@ def _bilinear_integer(
     size: Sequence[int] | None,
     rows: tuple[int, int] | None,
 ) -> np.ndarray:
-    """``bilinear(..., keep_dtype=True)`` for an integer image."""
-    (out_h, out_w), (rh, rw) = resolve_output_size(x.shape[:2], scale, size)
-    factor = whole_factor(x.shape[:2], (out_h, out_w), (rh, rw))
-    if factor is not None and not align_corners and x.dtype in ROUNDED_DTYPES:
+    """``bilinear(..., keep_dtype=True)`` for an integer image: exact for 8/16-bit images."""
+    out, steps = _bilinear_geometry(x.shape[:2], scale, size)
+    r0, r1 = row_range(rows, out[0])
+    if x.dtype not in ROUNDED_DTYPES:
+        floats = bilinear(x, scale, align_corners, size=size, rows=rows)
+        info = np.iinfo(x.dtype)
+        return np.clip(np.rint(floats), info.min, info.max).astype(x.dtype)
+    factor = whole_factor(x.shape[:2], out, steps)
+    if factor is not None and not align_corners:
         return bilinear_rounded(x, factor, rows=rows)
-    floats = bilinear(x, scale, align_corners, size=size, rows=rows)
-    info = np.iinfo(x.dtype)
-    return np.clip(np.rint(floats), info.min, info.max).astype(x.dtype)
+    exact = _exact_steps(x.shape[:2], out, scale, size, align_corners)
+    axes = (
+        linear_axis(x.shape[0], out[0], exact[0], align_corners),
+        linear_axis(x.shape[1], out[1], exact[1], align_corners),
+    )
+    if axes[0] is not None and axes[1] is not None:
+        result = linear_rounded(x, (axes[0], axes[1]), rows=(r0, r1))
+        if result is not None:
+            return result
+    floats = _bilinear_two_pass(x, out, steps, align_corners, (r0, r1), np.dtype(np.float64))
+    return round_near_halves(floats, x, exact, align_corners, r0)
 
 
-def _factor(options: MethodOptions) -> tuple[Scale | None, tuple[int, int] | None]:
+def _exact_steps(
+    shape: tuple[int, int],
+    out: tuple[int, int],
+    scale: Scale | None,
+    size: Sequence[int] | None,
+    align_corners: bool,
+) -> tuple[Fraction, Fraction]:
+    """The source step of each axis as an exact fraction: ``(n - 1) / (n_out - 1)`` with
+    ``align_corners``, ``n / n_out`` for a size, 1 on an axis a scale keeps at its length, else
+    ``1 / scale`` with the scale read as the decimal it prints as (1.1 is 11/10, not the
+    nearest double, whose 52-bit denominator would turn the ties of 11/10 into near-ties)."""
+    scales = scale_pair(scale) if size is None else (None, None)  # type: ignore[arg-type]
+    steps = []
+    for n, n_out, axis_scale in zip(shape, out, scales, strict=True):
+        if align_corners:
+            steps.append(Fraction(n - 1, n_out - 1) if n_out > 1 else Fraction(0))
+        elif axis_scale is None:
+            steps.append(Fraction(n, n_out))
+        else:
+            steps.append(Fraction(1) if n_out == n else 1 / Fraction(repr(axis_scale)))
+    return steps[0], steps[1]
+
+
+def scale_or_size(options: MethodOptions) -> tuple[Scale | None, tuple[int, int] | None]:
+    """``(scale, size)`` of an any-scale method's options: the size when given, else the
+    scale, else the integer stride."""
     if options.size is not None:
         return None, options.size
     return (options.scale if options.scale is not None else options.stride), None
 
 
 def _nearest_backend(x: np.ndarray, options: MethodOptions, rows: Rows = None) -> np.ndarray:
-    scale, size = _factor(options)
+    scale, size = scale_or_size(options)
     return nearest(x, scale, size=size, rows=rows, keep_dtype=options.keep_dtype)
 
 
 def _bilinear_backend(x: np.ndarray, options: MethodOptions, rows: Rows = None) -> np.ndarray:
-    scale, size = _factor(options)
+    scale, size = scale_or_size(options)
     return bilinear(x, scale, options.align_corners, size=size, rows=rows)
-
-
-def integer_factor(shape: tuple[int, int], options: MethodOptions) -> tuple[int, int] | None:
-    """The integer enlargement ``options`` asks of nearest/bilinear for ``shape``, or None."""
-    scale, size = _factor(options)
-    (out_h, out_w), (rh, rw) = resolve_output_size(shape, scale, size)
-    return whole_factor(shape, (out_h, out_w), (rh, rw))
 
 
 def _bilinear_rounded_backend(
     x: np.ndarray, options: MethodOptions, rows: Rows = None
 ) -> np.ndarray | None:
-    factor = integer_factor(x.shape[:2], options)
-    if factor is None or options.align_corners or x.dtype not in ROUNDED_DTYPES:
+    """For an 8/16-bit image: the exactly rounded result (``keep_dtype``); else None."""
+    if x.dtype not in ROUNDED_DTYPES:
         return None
-    return bilinear_rounded(x, factor, rows=rows)
+    scale, size = scale_or_size(options)
+    return bilinear(x, scale, options.align_corners, size=size, rows=rows, keep_dtype=True)
 
 
-def _resized_shape(shape: tuple[int, int], options: MethodOptions) -> tuple[int, int]:
-    scale, size = _factor(options)
+def resized_shape(shape: tuple[int, int], options: MethodOptions) -> tuple[int, int]:
+    """The output size of an any-scale method (stride, scale or size)."""
+    scale, size = scale_or_size(options)
     return resolve_output_size(shape, scale, size)[0]
 
 
@@ -318,7 +402,7 @@ register(
         upsample=_nearest_backend,
         supports_rows=True,
         copies_values=True,
-        output_shape=_resized_shape,
+        output_shape=resized_shape,
         output_tag=resized_tag,
         uses=frozenset({"stride", "scale", "size"}),
         explain_views=("weights", *TRANSCONV_VIEWS),
@@ -332,7 +416,7 @@ register(
         upsample=_bilinear_backend,
         supports_rows=True,
         upsample_rounded=_bilinear_rounded_backend,
-        output_shape=_resized_shape,
+        output_shape=resized_shape,
         output_tag=resized_tag,
         uses=frozenset({"stride", "scale", "size", "align_corners"}),
         explain_views=("weights", *TRANSCONV_VIEWS),

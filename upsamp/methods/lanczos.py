@@ -18,7 +18,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from .._arrays import check_image
-from .interpolate import resolve_output_size
+from ..geometry import resolve_output_size
+from .interpolate import resized_shape, scale_or_size
+from .registry import Method, MethodOptions, Rows, register, resized_tag
 from .resample import AxisTaps, resample_separable
 
 __all__ = ["lanczos", "lanczos_taps", "LOBES"]
@@ -90,3 +92,22 @@ def lanczos(
     rows_taps = lanczos_taps(x.shape[0], out_h, rh)
     cols_taps = lanczos_taps(x.shape[1], out_w, rw)
     return resample_separable(x, rows_taps, cols_taps, rows=rows, threads=threads)
+
+
+def _lanczos_backend(x: np.ndarray, options: MethodOptions, rows: Rows = None) -> np.ndarray:
+    scale, size = scale_or_size(options)
+    return lanczos(x, scale, size=size, rows=rows)
+
+
+register(
+    Method(
+        name="lanczos",
+        summary="Lanczos-3 resampling at any scale (Pillow's LANCZOS)",
+        upsample=_lanczos_backend,
+        supports_rows=True,
+        output_shape=resized_shape,
+        output_tag=resized_tag,
+        uses=frozenset({"stride", "scale", "size"}),
+        overshoots=lambda options: True,
+    )
+)

@@ -12,11 +12,20 @@ its kernel as the phases (:mod:`upsamp.kernel_convert`).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from .._arrays import as_planes, check_image, int_pair, restore_rank, result_dtype, row_range
 from ..errors import KernelError, ParameterError
+from ..kernel_convert import (
+    pixel_shuffle_to_transconv,
+    subpixel_kernel,
+    transconv_to_pixel_shuffle,
+)
+from ..kernels import DEFAULT_PRESET, Kernel, expects_overshoot
 from .conv2d import ceil_div, conv2d, conv2d_output_size
+from .registry import Method, MethodOptions, Rows, register
 
 __all__ = ["pixel_shuffle", "depth_to_space", "pixel_shuffle_output_size", "subpixel_weight"]
 
@@ -170,3 +179,102 @@ def pixel_shuffle(
     start = conv_rows[0] * s_int
     y = y[r0 - start : r1 - start].astype(result_dtype(x), copy=False)
     return restore_rank(y, was_2d and y.shape[2] == 1)
+
+
+# --- the registered method --------------------------------------------------------------
+
+
+def make_subpixel_kernel(
+    spec: str | None,
+    stride: tuple[int, int] | None,
+    *,
+    padding: tuple[int, int] | str | None = None,
+    edge: str | None = None,
+) -> Kernel:
+    """The kernel of ``--method pixel-shuffle --kernel SPEC`` (:func:`~upsamp.kernel_convert.
+    subpixel_kernel`: a preset's sub-pixel form, ``icnr:PRESET``, ``icnr:FILE`` or a weight
+    file), with ``--stride``, ``--padding`` (default: the kernel's own, ``same`` for a file
+    that states none) and ``--edge`` applied; its output channels are checked against S²."""
+    kernel = subpixel_kernel(spec if spec is not None else DEFAULT_PRESET, stride or (2, 2))
+    if stride is not None and tuple(stride) != tuple(kernel.stride):
+        kernel = replace(kernel, stride=tuple(stride))
+    if kernel.stride[0] != kernel.stride[1]:
+        raise ParameterError(
+            f"pixel shuffle needs one stride for both axes, got {kernel.stride[0]},"
+            f"{kernel.stride[1]}"
+        )
+    kernel = kernel.with_overrides(padding=padding, edge=edge)
+    s = kernel.stride[0]
+    w = np.asarray(kernel.weight)
+    origin = kernel.name if kernel.source == "preset" else kernel.source
+    if w.ndim == 2:
+        raise KernelError(
+            f"{origin}: a pixel-shuffle kernel is 3-D (S², kH, kW) or 4-D "
+            f"(S²·C_out, C_in/groups, kH, kW), got a 2-D {w.shape}; use icnr:FILE for ICNR of "
+            "a 2-D filter"
+        )
+    try:
+        subpixel_weight(w, s, 1 if w.ndim == 3 else int(w.shape[1]) * (kernel.groups or 1))
+    except KernelError as exc:
+        raise KernelError(f"{origin}: {exc}") from None
+    return kernel
+
+
+def _kernel(options: MethodOptions) -> Kernel:
+    if options.kernel is not None:
+        return options.kernel
+    return make_subpixel_kernel(None, options.stride)
+
+
+def _pixel_shuffle_backend(x: np.ndarray, options: MethodOptions, rows: Rows = None) -> np.ndarray:
+    k = _kernel(options)
+    return pixel_shuffle(
+        x, k.weight, k.stride[0], bias=k.bias, padding=k.padding, groups=k.groups, edge=k.edge,
+        rows=rows,
+    )  # fmt: skip
+
+
+def _pixel_shuffle_shape(shape: tuple[int, int], options: MethodOptions) -> tuple[int, int]:
+    k = _kernel(options)
+    return pixel_shuffle_output_size(shape, k.spatial_shape, k.stride[0], k.padding)
+
+
+def _pixel_shuffle_channels(channels: int, options: MethodOptions) -> int:
+    """A 4-D weight gives ``weight.shape[0] / S²`` channels; a 3-D one keeps them."""
+    w = np.asarray(_kernel(options).weight)
+    s = _kernel(options).stride[0]
+    return int(w.shape[0]) // (s * s) if w.ndim == 4 else channels
+
+
+def _pixel_shuffle_input_channels(options: MethodOptions) -> int | None:
+    k = options.kernel
+    if k is not None and np.ndim(k.weight) == 4:
+        return int(np.shape(k.weight)[1]) * (k.groups or 1)
+    return None
+
+
+def _as_transconv(stride: tuple[int, int]) -> Kernel:
+    return pixel_shuffle_to_transconv(make_subpixel_kernel(None, stride))
+
+
+register(
+    Method(
+        name="pixel-shuffle",
+        summary="sub-pixel convolution: a convolution to S² phases, then pixel shuffle (PyTorch)",
+        upsample=_pixel_shuffle_backend,
+        supports_rows=True,
+        output_shape=_pixel_shuffle_shape,
+        uses=frozenset({"stride", "kernel"}),
+        cli_options=frozenset({"stride", "kernel", "padding", "edge", "input_range"}),
+        output_channels=_pixel_shuffle_channels,
+        per_channel=lambda options: np.ndim(_kernel(options).weight) == 3,
+        default_kernel=lambda stride: make_subpixel_kernel(None, stride),
+        make_kernel=make_subpixel_kernel,
+        kernel_to_transconv=lambda kernel, options: pixel_shuffle_to_transconv(kernel),
+        kernel_from_transconv=lambda kernel, options: transconv_to_pixel_shuffle(kernel),
+        overshoots=lambda options: expects_overshoot(_kernel(options)),
+        input_channels=_pixel_shuffle_input_channels,
+        as_transconv=_as_transconv,
+        explain_views=("phases", "matrix"),
+    )
+)

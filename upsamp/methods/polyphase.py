@@ -27,7 +27,7 @@ import numpy as np
 
 from ..threads import run_in_bands
 
-__all__ = ["AxisPlan", "axis_plan", "rank_one_factors", "full_window"]
+__all__ = ["AxisPlan", "axis_plan", "extended_take", "rank_one_factors", "full_window"]
 
 #: Target number of output values per band (about 4 MiB of float32).
 BAND_VALUES = 1 << 20
@@ -116,11 +116,27 @@ def extended_indices(start: int, stop: int, n: int, edge: str) -> np.ndarray | N
     return np.where(index > n - 1, period - index, index)
 
 
-def _take(
-    x: np.ndarray, start: int, stop: int, axis: int, edge: str, dtype: np.dtype
+def extended_take(
+    x: np.ndarray,
+    start: int,
+    stop: int,
+    axis: int,
+    edge: str,
+    dtype: np.dtype,
+    zero_non_finite: bool = False,
 ) -> np.ndarray:
     """``x`` indexed ``[start, stop)`` along ``axis``, extended beyond ``[0, n)`` by ``edge``,
-    as ``dtype`` (the input is cast one band at a time)."""
+    as ``dtype`` (the input is cast one band at a time); NaN and infinities read as 0 when
+    ``zero_non_finite``."""
+    block = _take_finite(x, start, stop, axis, edge, dtype)
+    if zero_non_finite:
+        return np.where(np.isfinite(block), block, 0).astype(dtype, copy=False)
+    return block
+
+
+def _take_finite(
+    x: np.ndarray, start: int, stop: int, axis: int, edge: str, dtype: np.dtype
+) -> np.ndarray:
     n = x.shape[axis]
     if start >= 0 and stop <= n:
         index = [slice(None)] * x.ndim
@@ -170,7 +186,7 @@ def _pass_axis(
     """1-D polyphase pass along ``axis`` (0 or 1) of a 3-D block; returns the phase-major buffer
     flattened along that axis (length ``(qb - qa) * s``)."""
     s, big_m = plan.stride, plan.max_shift
-    block = _take(x, qa - big_m, qb, axis, edge, dtype)
+    block = extended_take(x, qa - big_m, qb, axis, edge, dtype)
     q = qb - qa
     if axis == 0:
         out = np.empty((q, s) + x.shape[1:], dtype=dtype)
@@ -195,6 +211,7 @@ def _band_input(
     origin: tuple[int, int],
     dtype: np.dtype,
     edge: str,
+    zero_non_finite: bool,
 ) -> tuple[np.ndarray, tuple[int, int], tuple[int, int]]:
     """The input block a band of outputs reads: rows ``[qa_h - M_h, qb_h)`` and columns
     ``[qa_w - M_w, qb_w)``, extended by ``edge``; with ``(qh, qw)``, the phase-major buffer's
@@ -202,8 +219,8 @@ def _band_input(
     ph, pw = plans
     qa_h, qb_h, start_h = _window(rows[0], rows[1], origin[0], ph.stride)
     qa_w, qb_w, start_w = _window(cols[0], cols[1], origin[1], pw.stride)
-    needed_rows = _take(x, qa_h - ph.max_shift, qb_h, 0, edge, dtype)
-    block = _take(needed_rows, qa_w - pw.max_shift, qb_w, 1, edge, dtype)
+    needed_rows = extended_take(x, qa_h - ph.max_shift, qb_h, 0, edge, dtype, zero_non_finite)
+    block = extended_take(needed_rows, qa_w - pw.max_shift, qb_w, 1, edge, dtype)
     return block, (qb_h - qa_h, qb_w - qa_w), (start_h, start_w)
 
 
@@ -217,6 +234,7 @@ def _band_depthwise(
     dtype: np.dtype,
     edge: str,
     factors: tuple[np.ndarray, np.ndarray] | None,
+    zero_non_finite: bool,
 ) -> np.ndarray:
     """Output rows ``rows`` (all columns ``cols``) of a depthwise transposed convolution;
     ``factors`` ``(u, v)`` with ``w2 = outer(u, v)`` select the two 1-D passes."""
@@ -228,7 +246,7 @@ def _band_depthwise(
         # Columns first, on just the input rows this band needs; then rows, so the second and
         # larger pass writes whole contiguous rows.
         u, v = factors
-        needed = _take(x, qa_h - ph.max_shift, qb_h, 0, edge, dtype)
+        needed = extended_take(x, qa_h - ph.max_shift, qb_h, 0, edge, dtype, zero_non_finite)
         cols_done = _pass_axis(needed, v.astype(dtype), pw, qa_w, qb_w, 1, dtype, edge)
         cols_done = cols_done[:, start_w : start_w + n_cols]
         q_rows = qb_h - qa_h
@@ -236,7 +254,7 @@ def _band_depthwise(
             cols_done, u.astype(dtype), ph, ph.max_shift, ph.max_shift + q_rows, 0, dtype, edge
         )
         return both[start_h : start_h + n_rows]
-    block, (qh, qw), _ = _band_input(x, plans, rows, cols, origin, dtype, edge)
+    block, (qh, qw), _ = _band_input(x, plans, rows, cols, origin, dtype, edge, zero_non_finite)
     out = np.empty((qh, ph.stride, qw, pw.stride, x.shape[2]), dtype=dtype)
     scratch = np.empty((qh, qw, x.shape[2]), dtype=dtype)
     w_cast = w2.astype(dtype)
@@ -291,9 +309,12 @@ def _band_mixing(
     origin: tuple[int, int],
     dtype: np.dtype,
     edge: str,
+    zero_non_finite: bool,
 ) -> np.ndarray:
     ph, pw = plans
-    block, (qh, qw), (start_h, start_w) = _band_input(x, plans, rows, cols, origin, dtype, edge)
+    block, (qh, qw), (start_h, start_w) = _band_input(
+        x, plans, rows, cols, origin, dtype, edge, zero_non_finite
+    )
     c_in = x.shape[2]
     stacked = np.empty((qh, qw, len(shifts) * c_in), dtype=dtype)
     for n, (mh, mw) in enumerate(shifts):
@@ -328,6 +349,7 @@ def full_window(
     edge: str = "zero",
     threads: int | None = None,
     factors: tuple[np.ndarray, np.ndarray] | None = None,
+    zero_non_finite: bool = False,
 ) -> np.ndarray:
     """Rows ``rows`` (default all) of ``y[o_h, o_w] = F[o_h + origin_h, o_w + origin_w]``, where
     ``F`` is the full scatter of ``x`` (``(H, W, C)``, extended beyond its borders by ``edge``:
@@ -336,6 +358,8 @@ def full_window(
 
     ``factors`` ``(u, v)``, when given for a depthwise kernel ``outer(u, v)``, are used as the
     two 1-D passes (integer taps stay integers); otherwise a rank-one kernel is detected.
+    ``zero_non_finite`` reads NaN and infinite input values as 0 (the caller accounts for them:
+    products with zero weights and absent taps are skipped or multiplied by 0 here).
     Returns a C-contiguous ``(rows, out_w, C_out)`` array of ``dtype``.
     """
     kh, kw = w4.shape[2:]
@@ -359,14 +383,14 @@ def full_window(
 
         def work(a: int, b: int) -> None:
             out[a - r0 : b - r0] = _band_depthwise(
-                x, w2, plans, (a, b), cols, origin, dtype, edge, factors
+                x, w2, plans, (a, b), cols, origin, dtype, edge, factors, zero_non_finite
             )
     else:
         shifts, matrix = _mixing_matrix(w4, groups, plans, dtype)
 
         def work(a: int, b: int) -> None:
             out[a - r0 : b - r0] = _band_mixing(
-                x, shifts, matrix, plans, (a, b), cols, origin, dtype, edge
+                x, shifts, matrix, plans, (a, b), cols, origin, dtype, edge, zero_non_finite
             )
 
     run_in_bands(work, r0, r1, rows_per_band=band, threads=threads)

@@ -24,6 +24,7 @@ from .._arrays import (
     row_range,
 )
 from ..errors import ParameterError
+from ..geometry import format_size
 from ..kernels import Kernel, preset
 from ..threads import run_in_bands
 from .registry import Method, MethodOptions, Rows, register
@@ -104,7 +105,10 @@ def max_pool(x: np.ndarray, size: int | Iterable[int]) -> tuple[np.ndarray, np.n
     h, w, c = x3.shape
     ph, pw = h // sh, w // sw
     if ph < 1 or pw < 1:
-        raise ParameterError(f"a {h}x{w} image is smaller than one {sh}x{sw} pooling window")
+        raise ParameterError(
+            f"a {format_size((h, w))} image is smaller than one {format_size((sh, sw))} "
+            "pooling window"
+        )
     windows = (
         x3[: ph * sh, : pw * sw]
         .reshape(ph, sh, pw, sw, c)
@@ -140,10 +144,10 @@ def unpool_output_size(
         lo, hi = default[axis] - stride[axis], default[axis] + stride[axis]
         if not lo < size[axis] < hi:
             raise ParameterError(
-                f"output_size {size[0]}x{size[1]} does not fit a {shape[0]}x{shape[1]} input at "
-                f"stride {stride[0]}x{stride[1]}: each side must lie strictly between "
-                f"{default[0] - stride[0]}..{default[0] + stride[0]} and "
-                f"{default[1] - stride[1]}..{default[1] + stride[1]}"
+                f"output_size {format_size(size)} does not fit a {format_size(shape)} input at "
+                f"stride {stride[0]},{stride[1]}: the width must lie strictly between "
+                f"{default[1] - stride[1]}..{default[1] + stride[1]} and the height between "
+                f"{default[0] - stride[0]}..{default[0] + stride[0]}"
             )
     return size
 
@@ -203,7 +207,7 @@ def max_unpool(
     i3, _ = as_planes(idx.astype(np.int64, copy=False))
     if i3.min() < 0 or i3.max() >= out_h * out_w:
         raise ParameterError(
-            f"indices must lie in [0, {out_h * out_w}) for a {out_h}x{out_w} output; "
+            f"indices must lie in [0, {out_h * out_w}) for a {format_size((out_h, out_w))} output; "
             f"found {int(i3.min())}..{int(i3.max())}"
         )
     r0, r1 = row_range(rows, out_h)

@@ -55,9 +55,22 @@ CLI_OPTIONS: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "scale": ("scale",),
         "size": ("size",),
         "align_corners": ("align_corners",),
-        "kernel": ("kernel", "padding", "output_padding", "dilation", "edge", "normalize"),
+        "kernel": (
+            "kernel",
+            "padding",
+            "output_padding",
+            "dilation",
+            "edge",
+            "normalize",
+            "groups",
+            "bias",
+            "layout",
+            "input_range",
+        ),
         "indices": ("indices", "guide"),
         "output_size": (),
+        "resize": ("resize",),
+        "cubic_a": ("cubic_a",),
     }
 )
 
@@ -87,6 +100,10 @@ class MethodOptions:
         Max-unpool only: the pooled-from size.
     keep_dtype : bool
         Methods with ``copies_values`` return the input's dtype instead of float.
+    resize : {"nearest", "bilinear"}
+        Resize-convolution only: the interpolation before the convolution.
+    cubic_a : float
+        Bicubic only: the parameter ``a`` of Keys' kernel, in ``[-1, 0]`` (PyTorch's -0.75).
     """
 
     stride: tuple[int, int] = (2, 2)
@@ -97,6 +114,8 @@ class MethodOptions:
     indices: np.ndarray | None = field(default=None, repr=False)
     output_size: tuple[int, int] | None = None
     keep_dtype: bool = False
+    resize: str = "nearest"
+    cubic_a: float = -0.75
 
     def replace(self, **changes: Any) -> MethodOptions:
         """A copy with ``changes`` applied (:func:`dataclasses.replace`)."""
@@ -138,6 +157,14 @@ def _each_channel(options: MethodOptions) -> bool:
 
 def _unchanged(shape: tuple[int, ...], stride: tuple[int, int], options: MethodOptions):
     return options
+
+
+def _never(options: MethodOptions) -> bool:
+    return False
+
+
+def _any_channels(options: MethodOptions) -> int | None:
+    return None
 
 
 @dataclass(frozen=True)
@@ -183,8 +210,9 @@ class Method:
         stay in their own dtype (``MethodOptions.keep_dtype``).
     upsample_rounded : callable, optional
         The exact integer path: ``upsample_rounded(x, options, rows=None)`` returns the result
-        for an 8/16-bit ``x`` already rounded half to even into ``x``'s dtype (exactly what
-        rounding the float result gives), or None when it does not apply.
+        for an 8/16-bit ``x`` already rounded half to even into ``x``'s dtype (the exact value
+        rounded, which rounding the float32 result can miss by one), or None when it does not
+        apply.
     default_kernel : callable, optional
         Kernel-bearing methods (``"kernel"`` in ``uses``): ``default_kernel((s_h, s_w))`` is the
         kernel a plain entry gets. The report expands ``NAME:PRESET|FILE`` for these methods.
@@ -200,6 +228,32 @@ class Method:
         ``as_transconv((s_h, s_w))``: the transposed-convolution kernel
         (:class:`upsamp.kernels.Kernel`) equal to the method at an integer stride, when it has
         one.
+    make_kernel : callable, optional
+        Kernel-bearing methods: ``make_kernel(spec, stride, **settings)`` builds the method's
+        kernel from ``--kernel`` (a preset, a file or None for the default; ``stride`` None
+        keeps a file's own) and the other kernel options given on the command line
+        (``padding``, ``output_padding``, ``dilation``, ``edge``, ``normalize``, ``resize``).
+        Default: :func:`upsamp.kernels.build_kernel`, a transposed-convolution kernel.
+    kernel_to_transconv : callable, optional
+        ``kernel_to_transconv(kernel, options)``: the transposed-convolution kernel that
+        computes the method with ``kernel`` (the report analyses it phase by phase, ``upsamp
+        kernels convert`` converts through it); raises
+        :class:`~upsamp.errors.KernelError` when there is none.
+    kernel_from_transconv : callable, optional
+        The inverse: the method's kernel equal to a transposed-convolution kernel, or a
+        :class:`~upsamp.errors.KernelError` saying why there is none.
+    overshoots : callable
+        ``overshoots(options)`` is True when results outside the input's range are expected
+        (interpolating kernels with negative lobes: bicubic, Lanczos): values clipped to an
+        integer image's range are then no cause for a warning.
+    input_channels : callable
+        ``input_channels(options)``: the image channels the options' kernel needs, or None
+        when any number will do (the pipeline checks it before reading the rest).
+    fit_channels : callable, optional
+        ``fit_channels(channels, options) -> options``: checks the options' kernel against an
+        image of ``channels`` channels before anything runs and returns the options to use
+        (transposed convolution: a 4-D kernel that would mix the channels without ``groups``
+        is refused, :func:`upsamp.weights.check_channel_fit`); raises a one-line error.
     """
 
     name: str
@@ -224,6 +278,12 @@ class Method:
     probe_options: Callable[..., MethodOptions] = _unchanged
     explain_views: tuple[str, ...] = ()
     as_transconv: Callable[[tuple[int, int]], Any] | None = None
+    make_kernel: Callable[..., Any] | None = None
+    kernel_to_transconv: Callable[[Any, MethodOptions], Any] | None = None
+    kernel_from_transconv: Callable[[Any, MethodOptions], Any] | None = None
+    overshoots: Callable[[MethodOptions], bool] = _never
+    input_channels: Callable[[MethodOptions], int | None] = _any_channels
+    fit_channels: Callable[[int, MethodOptions], MethodOptions] | None = None
 
     def __post_init__(self) -> None:
         if self.cli_options is None:
@@ -234,6 +294,29 @@ class Method:
     def takes_kernel(self) -> bool:
         """True for a kernel-bearing method (``NAME:PRESET|FILE`` entries in the report)."""
         return "kernel" in self.uses
+
+    def build_kernel(
+        self, spec: str | None, stride: tuple[int, int] | None, **settings: Any
+    ) -> Any:
+        """The method's kernel from ``--kernel`` and the kernel options (see ``make_kernel``);
+        options the method does not take are not passed on."""
+        taken = {k: v for k, v in settings.items() if k in (self.cli_options or ())}
+        if self.make_kernel is not None:
+            return self.make_kernel(spec, stride, **taken)
+        from ..kernels import build_kernel  # the registry itself imports no method code
+
+        return build_kernel(
+            spec,
+            stride=stride,
+            padding=taken.get("padding"),
+            output_padding=taken.get("output_padding"),
+            dilation=taken.get("dilation"),
+            edge=taken.get("edge"),
+            normalize_phases=bool(taken.get("normalize")),
+            groups=taken.get("groups"),
+            bias=taken.get("bias"),
+            layout=taken.get("layout"),
+        )
 
     def option_flags(self) -> list[str]:
         """The command-line flags it takes, in the order of :data:`CLI_OPTIONS`

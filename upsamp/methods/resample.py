@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._arrays import as_planes, check_image, restore_rank, result_dtype, row_range
-from .polyphase import BAND_VALUES, run_in_bands
+from ..threads import run_in_bands
+from .polyphase import BAND_VALUES
 
 __all__ = ["AxisTaps", "resample_separable"]
 

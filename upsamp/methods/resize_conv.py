@@ -18,6 +18,7 @@ import numpy as np
 from .._arrays import (
     EDGE_MODES,
     as_planes,
+    bias_vector,
     check_image,
     choice,
     int_pair,
@@ -25,9 +26,14 @@ from .._arrays import (
     result_dtype,
     row_range,
 )
-from .conv2d import bias_vector, conv2d_padding, conv2d_weight, correlate_valid
+from ..errors import KernelError
+from ..kernel_convert import resize_conv_to_transconv, transconv_to_resize_conv
+from ..kernels import DEFAULT_PRESET, PRESETS, SAME, Kernel, load_kernel, preset
+from ..threads import run_in_bands
+from .conv2d import conv2d_padding, conv2d_weight, correlate_valid
 from .interpolate import bilinear, nearest
-from .polyphase import BAND_VALUES, extended_indices, run_in_bands
+from .polyphase import BAND_VALUES, extended_indices
+from .registry import Method, MethodOptions, Rows, register
 
 __all__ = ["resize_conv", "RESIZE_MODES"]
 
@@ -131,3 +137,127 @@ def resize_conv(
     if b is not None:
         out += b.astype(dtype)
     return restore_rank(out, was_2d and c_out == 1)
+
+
+# --- the registered method --------------------------------------------------------------
+
+
+def make_resize_conv_kernel(
+    spec: str | None,
+    stride: tuple[int, int] | None,
+    *,
+    edge: str | None = None,
+    resize: str | None = None,
+) -> Kernel:
+    """The kernel of ``--method resize-conv --kernel SPEC``.
+
+    A transposed-convolution preset gives its resize-convolution form for ``resize`` (when it
+    has one: ``nearest`` and ``bilinear`` do, ``checkerboard`` does not); the default is the
+    bilinear preset's (a nearest resize then ``[1, 2, 1]/4``-like smoothing with repeated
+    edges: the bilinear method). A file holds a ``Conv2d`` weight, 2-D or 4-D, always used
+    with ``same`` padding: a file stating other padding, output_padding or dilation is
+    refused rather than silently changed.
+    """
+    mode = resize or "nearest"
+    choice(mode, "resize", RESIZE_MODES)
+    text = spec if spec is not None else DEFAULT_PRESET
+    s = int_pair(stride if stride is not None else 2, "stride", minimum=1)
+    if text in PRESETS:
+        try:
+            kernel = transconv_to_resize_conv(preset(text, s), mode)
+        except KernelError:
+            raise KernelError(
+                f"the {text} preset has no {mode} resize-convolution form: its kernel is not the "
+                f"{mode} resize kernel convolved with another"
+            ) from None
+        kernel = Kernel(
+            weight=kernel.weight, stride=s, bias=kernel.bias, edge=kernel.edge, name=text,
+            description=f"{mode} resize-convolution form of the {text} preset", source="preset",
+        )  # fmt: skip
+    else:
+        kernel = load_kernel(text, transposed=False)
+        w = np.asarray(kernel.weight)
+        if w.ndim == 3:
+            raise KernelError(
+                f"{kernel.source}: a 3-D kernel {w.shape} holds pixel-shuffle phases; a "
+                "resize-convolution kernel is 2-D (kH, kW) or 4-D (C_out, C_in/groups, kH, kW)"
+            )
+        stated = [
+            key for key, default in (("padding", SAME), ("output_padding", (0, 0)),
+                                     ("dilation", (1, 1)))
+            if key in kernel.stated and getattr(kernel, key) != default
+        ]  # fmt: skip
+        if stated:
+            raise KernelError(
+                f"{kernel.source}: a resize-convolution always pads 'same'; the file states "
+                f"{', '.join(stated)}"
+            )
+        if stride is not None or "stride" not in kernel.stated:
+            kernel = kernel.with_overrides(stride=s)
+        kernel = kernel.with_overrides(padding=(0, 0))
+    return kernel.with_overrides(edge=edge)
+
+
+def _kernel(options: MethodOptions) -> Kernel:
+    if options.kernel is not None:
+        return options.kernel
+    return make_resize_conv_kernel(None, options.stride, resize=options.resize)
+
+
+def _resize_conv_backend(x: np.ndarray, options: MethodOptions, rows: Rows = None) -> np.ndarray:
+    k = _kernel(options)
+    return resize_conv(
+        x, k.weight, k.stride, resize=options.resize, bias=k.bias, groups=k.groups, edge=k.edge,
+        rows=rows,
+    )  # fmt: skip
+
+
+def _resize_conv_shape(shape: tuple[int, int], options: MethodOptions) -> tuple[int, int]:
+    sh, sw = _kernel(options).stride
+    return shape[0] * sh, shape[1] * sw
+
+
+def _resize_conv_channels(channels: int, options: MethodOptions) -> int:
+    w = np.asarray(_kernel(options).weight)
+    return int(w.shape[0]) if w.ndim == 4 else channels
+
+
+def _resize_conv_input_channels(options: MethodOptions) -> int | None:
+    k = options.kernel
+    if k is not None and np.ndim(k.weight) == 4:
+        return int(np.shape(k.weight)[1]) * (k.groups or 1)
+    return None
+
+
+def _as_transconv(stride: tuple[int, int]) -> Kernel:
+    return resize_conv_to_transconv(make_resize_conv_kernel(None, stride), "nearest")
+
+
+def _stride_only(stride: tuple[int, int]) -> Kernel:
+    return make_resize_conv_kernel(None, stride)
+
+
+register(
+    Method(
+        name="resize-conv",
+        summary="resize-convolution: nearest or bilinear resize, then a 'same' convolution",
+        upsample=_resize_conv_backend,
+        supports_rows=True,
+        output_shape=_resize_conv_shape,
+        uses=frozenset({"stride", "kernel", "resize"}),
+        cli_options=frozenset({"stride", "kernel", "edge", "resize", "input_range"}),
+        output_channels=_resize_conv_channels,
+        per_channel=lambda options: np.ndim(_kernel(options).weight) == 2,
+        default_kernel=_stride_only,
+        make_kernel=make_resize_conv_kernel,
+        kernel_to_transconv=lambda kernel, options: resize_conv_to_transconv(
+            kernel, options.resize
+        ),
+        kernel_from_transconv=lambda kernel, options: transconv_to_resize_conv(
+            kernel, options.resize
+        ),
+        input_channels=_resize_conv_input_channels,
+        as_transconv=_as_transconv,
+        explain_views=("phases", "matrix"),
+    )
+)
