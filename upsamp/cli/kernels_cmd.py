@@ -308,9 +308,9 @@ def convert(
         raise click.BadParameter("the kernel file must end in .npy or .json", param_hint="-o")
     if source == target:
         raise click.UsageError(f"--from and --to are both {source}: nothing to convert")
-    imageio.check_target(output, overwrite)
+    imageio.check_target(output, overwrite, source=[name])
     done = convert_kernel(name, source, target, stride=stride, resize=resize)
-    _write_kernel(done.converted, output, overwrite)
+    _write_kernel(done.converted, output, overwrite, source=name)
     if as_json:
         from ..kernels import save_kernel
 
