@@ -497,8 +497,8 @@ def test_views_detect_a_wrong_result():
         matrix(x, k, Geometry(), wrong)
 
 
-#: Built-in methods explain has no view for yet (their taps are not a fixed kernel).
-WITHOUT_VIEWS = {"bicubic", "lanczos"}
+#: Built-in methods explain has no view for (none now: bicubic and Lanczos have weights).
+WITHOUT_VIEWS: set[str] = set()
 
 
 def test_applicable_views_cover_every_built_in_method():

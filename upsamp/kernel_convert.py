@@ -525,7 +525,9 @@ def icnr(weight: np.ndarray, stride: int) -> np.ndarray:
     raise KernelError(f"an ICNR filter is 2-D or 4-D, got shape {w.shape}")
 
 
-def subpixel_kernel(spec: str, stride: int | tuple[int, int]) -> Kernel:
+def subpixel_kernel(
+    spec: str, stride: int | tuple[int, int], *, layout: str | None = None, bias: str = "auto"
+) -> Kernel:
     """The sub-pixel kernel ``--method pixel-shuffle --kernel SPEC`` names.
 
     * a transposed-convolution preset: its sub-pixel form (so the method equals ``--method
@@ -535,11 +537,21 @@ def subpixel_kernel(spec: str, stride: int | tuple[int, int]) -> Kernel:
     * ``icnr:FILE``: ICNR with a convolution weight from a file, ``(k, k)`` or
       ``(C_out, C_in/g, k, k)``;
     * a kernel file: the ``Conv2d`` weight itself, padding ``same`` unless the file states one.
+
+    ``layout`` is the layout of a file's plain 4-D array (``Conv2d``: torch ``(C_out,
+    C_in/groups, kH, kW)``, keras ``Conv2D`` ``(kH, kW, C_in/groups, C_out)``, tflite
+    ``CONV_2D`` ``(C_out, kH, kW, C_in/groups)``); a preset takes none. ``bias`` ``"none"``
+    drops a file's bias.
     """
     from .kernels import PRESETS, load_kernel, preset
 
     s = int_pair(stride, "stride", minimum=1)
     text = str(spec)
+    inner_text = text[len("icnr:") :] if text.startswith("icnr:") else text
+    if layout is not None and inner_text in PRESETS:
+        raise KernelError(
+            f"--layout applies to arrays read from files, not to the preset {inner_text!r}"
+        )
     if text in PRESETS:
         return transconv_to_pixel_shuffle(preset(text, s))
     if text.startswith("icnr:"):
@@ -552,12 +564,12 @@ def subpixel_kernel(spec: str, stride: int | tuple[int, int]) -> Kernel:
                 sub, weight=icnr(mean, s[0]), name=text,
                 description=f"ICNR: the mean phase filter of {inner} in every phase",
             )  # fmt: skip
-        filt = load_kernel(inner, transposed=False)
+        filt = load_kernel(inner, transposed=False, layout=layout, bias=bias)
         return Kernel(
             weight=icnr(filt.weight, _square_stride(s)), stride=s, padding="same",  # type: ignore[arg-type]
             groups=filt.groups, name=text, description=f"ICNR of {inner}", source=filt.source,
         )  # fmt: skip
-    kernel = load_kernel(text, transposed=False)
+    kernel = load_kernel(text, transposed=False, layout=layout, bias=bias)
     if "padding" not in kernel.stated:
         kernel = replace(kernel, padding="same")  # type: ignore[arg-type]
     if "stride" not in kernel.stated:

@@ -66,6 +66,7 @@ __all__ = [
     "resolve_kernel",
     "normalize",
     "build_kernel",
+    "with_conv_settings",
 ]
 
 Pair = tuple[int, int]
@@ -447,11 +448,6 @@ def _weight_file_kernel(spec: str, layout: str, bias: str, transposed: bool = Tr
     """A :class:`Kernel` from a weight file: weight, bias and the geometry the file states (an
     ONNX node states all of it; other files none, so the defaults and the command line apply)."""
     if not transposed:
-        if layout not in ("torch", "onnx"):
-            raise KernelError(
-                f"{spec}: --layout {layout} converts transposed-convolution weights; an ordinary "
-                "convolution's weight is read in PyTorch's Conv2d layout"
-            )
         if split_source(spec)[0].suffix.lower() == ".onnx":
             raise KernelError(
                 f"{spec}: an ONNX source names a ConvTranspose node; this method takes an "
@@ -607,6 +603,51 @@ def build_kernel(
     if normalize_phases:
         kernel = normalize(kernel)
     return kernel
+
+
+def with_conv_settings(
+    kernel: Kernel, *, groups: int | None = None, bias: str | np.ndarray | None = None
+) -> Kernel:
+    """An ordinary convolution's kernel (``Conv2d``: 4-D ``(C_out, C_in/groups, kH, kW)``, or a
+    2-D/3-D weight applied to each channel alone) with ``--groups`` and ``--bias`` applied.
+
+    ``bias`` as for :func:`build_kernel` (``"none"`` drops the file's); a 4-D weight takes one
+    value (added to every output channel) or ``C_out = weight.shape[0]`` values, a 2-D or 3-D
+    weight one value. ``groups`` must divide ``C_out`` (``C_in`` is checked against the image).
+    """
+    w = np.asarray(kernel.weight)
+    if groups is not None:
+        if isinstance(groups, bool) or int(groups) < 1:
+            raise KernelError(f"groups must be a positive integer, got {groups!r}")
+        if w.ndim == 4 and w.shape[0] % int(groups):
+            raise KernelError(
+                f"groups={groups} does not divide the {w.shape[0]} output channels of the "
+                f"convolution kernel {tuple(w.shape)} (C_out, C_in/groups, kH, kW)"
+            )
+        kernel = replace(kernel, groups=int(groups))
+    if bias is None:
+        return kernel
+    values = read_bias(bias) if isinstance(bias, str) else np.asarray(bias, dtype=np.float64)
+    if values is None:
+        return replace(kernel, bias=None)
+    values = np.atleast_1d(np.asarray(values, dtype=np.float64))
+    if values.ndim != 1 or not np.all(np.isfinite(values)):
+        raise KernelError("--bias must be finite numbers, one per output channel")
+    if w.ndim == 4:
+        if values.size == 1:
+            values = np.full(int(w.shape[0]), float(values[0]))
+        elif values.size != w.shape[0]:
+            raise KernelError(
+                f"--bias has {values.size} values but the convolution kernel {tuple(w.shape)} "
+                f"has {w.shape[0]} output channels"
+            )
+        return replace(kernel, bias=values)
+    if values.size != 1:
+        raise KernelError(
+            f"--bias has {values.size} values but a {w.ndim}-D kernel {tuple(w.shape)} acts on "
+            "each channel alone: give one value"
+        )
+    return replace(kernel, bias=np.asarray(float(values[0])))
 
 
 def _with_bias(kernel: Kernel, bias: str | np.ndarray | None) -> Kernel:

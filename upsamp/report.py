@@ -53,7 +53,7 @@ import numpy as np
 
 from . import imageio
 from ._arrays import check_image, int_pair
-from .colour import premultiply
+from .colour import linear_to_srgb, premultiply, srgb_to_linear
 from .diagnostics import (
     ARTIFACT_TOLERANCE,
     CheckerboardStats,
@@ -68,6 +68,7 @@ from .diagnostics import (
 )
 from .errors import InputError, KernelError, MethodError, ParameterError
 from .geometry import format_size
+from .input_range import from_model_range, storage_range, to_model_range
 from .kernel_analysis import finite_or_none, kernel_analysis, kernel_json
 from .kernels import Kernel
 from .methods import MethodOptions, available_methods, get_method
@@ -136,15 +137,18 @@ def _entry(name: str, method: str, kernel: Kernel | None, stride: Pair) -> Metho
     return MethodEntry(name=name, method=method, kernel=kernel, analysed=analysed)
 
 
-def _kernel_entry(method: str, spec: str, stride: Pair) -> MethodEntry:
+def _kernel_entry(
+    method: str, spec: str, stride: Pair, settings: dict[str, Any] | None = None
+) -> MethodEntry:
     backend = get_method(method)
-    own = backend.build_kernel(spec, None)
+    settings = settings or {}
+    own = backend.build_kernel(spec, None, **settings)
     if own.source != "preset" and "stride" in own.stated and tuple(own.stride) != stride:
         raise KernelError(
             f"{spec}: the kernel file states stride {own.stride[0]},{own.stride[1]} but the "
             f"report runs at stride {stride[0]},{stride[1]}"
         )
-    kernel = backend.build_kernel(spec, stride)
+    kernel = backend.build_kernel(spec, stride, **settings)
     return _entry(f"{method}:{kernel.name}", method, kernel, stride)
 
 
@@ -153,6 +157,7 @@ def method_entries(
     kernels: Sequence[str] = (),
     *,
     stride: int | Sequence[int] = 2,
+    kernel_settings: dict[str, Any] | None = None,
 ) -> list[MethodEntry]:
     """The entries of a report.
 
@@ -170,6 +175,11 @@ def method_entries(
     stride : int or (h, w)
         Presets are built for it; a kernel file takes it (a file stating another stride is
         refused).
+    kernel_settings : dict, optional
+        How the named kernels (``NAME:SPEC`` and ``kernels``) are read: ``groups``, ``bias``,
+        ``layout`` (as for ``enlarge``); each method receives the ones it takes
+        (:meth:`Method.build_kernel`). Given without any named kernel, a ParameterError: the
+        default kernels are presets, which they do not describe.
 
     Returns
     -------
@@ -187,12 +197,15 @@ def method_entries(
     ['nearest', 'transconv:checkerboard']
     """
     s = int_pair(stride, "stride", minimum=1)
+    settings = {k: v for k, v in (kernel_settings or {}).items() if v is not None}
     entries: list[MethodEntry] = []
+    named = 0
     for item in list(methods if methods is not None else available_methods()):
         name = item.strip()
         base, colon, spec = name.partition(":")
         if colon and spec and base in available_methods() and get_method(base).takes_kernel:
-            entries.append(_kernel_entry(base, spec, s))
+            entries.append(_kernel_entry(base, spec, s, settings))
+            named += 1
             continue
         method = get_method(name)  # raises with the list of known names
         kernel = method.default_kernel(s) if method.default_kernel is not None else None
@@ -204,7 +217,14 @@ def method_entries(
         if get_method(m).takes_kernel and get_method(m).make_kernel is None
     ]  # fmt: skip
     for spec in kernels:
-        entries.extend(_kernel_entry(m, spec, s) for m in kernel_methods)
+        entries.extend(_kernel_entry(m, spec, s, settings) for m in kernel_methods)
+        named += 1
+    if settings and not named:
+        given = ", ".join("--" + key.replace("_", "-") for key in settings)
+        raise ParameterError(
+            f"{given}: how a kernel file is read; name one with --kernel FILE or --methods "
+            "NAME:FILE (the default kernels are presets)"
+        )
     seen: set[str] = set()
     unique = []
     for entry in entries:
@@ -634,6 +654,26 @@ def _analyze(
 # --------------------------------------------------------------------------------------------
 
 
+def _fit_channels(entry: MethodEntry, image: np.ndarray, stride: Pair, name: str) -> MethodEntry:
+    """The entry with its kernel fitted to the image's channels (``Method.fit_channels``: a 4-D
+    kernel that would mix the channels without ``groups`` is refused), and refused when the
+    kernel takes another number of channels."""
+    method = get_method(entry.method)
+    channels = image.shape[2] if image.ndim == 3 else 1
+    options = entry.options(stride)
+    if method.fit_channels is not None:
+        options = method.fit_channels(channels, options)
+    needed = method.input_channels(options)
+    if needed is not None and needed != channels:
+        raise KernelError(
+            f"{name}: {entry.name}: the kernel takes {needed} input channels but the image "
+            f"has {channels}"
+        )
+    if options.kernel is entry.kernel:
+        return entry
+    return MethodEntry(entry.name, entry.method, options.kernel, entry.analysed)
+
+
 def report_arrays(
     image: np.ndarray,
     entries: Sequence[MethodEntry],
@@ -643,6 +683,8 @@ def report_arrays(
     roundtrip: bool = True,
     name: str = "image",
     has_alpha: bool = False,
+    input_range: tuple[float, float] | None = None,
+    linear: bool = False,
 ) -> Report:
     """Run the report on an array (the colour channels of an image, storage dtype).
 
@@ -661,6 +703,16 @@ def report_arrays(
         Shown as the report's ``image``.
     has_alpha : bool
         Adds the note that alpha is not part of the metrics.
+    input_range : (low, high), optional
+        ``--input-range``: for the methods that take it, what they enlarge is mapped from the
+        image's storage range (:func:`upsamp.input_range.storage_range`; 8-bit ``0..255``) to
+        this range and the result back, as ``enlarge`` does; a float image is not mapped. The
+        flat-input probe feeds the method directly.
+    linear : bool
+        ``--linear``: the round trip happens in linear light, as ``enlarge --linear``
+        resamples: the ground truth is decoded from sRGB, averaged down and enlarged in linear
+        light, and the result encoded back to sRGB before it is compared with the (sRGB)
+        ground truth. Needs an 8- or 16-bit image (a ParameterError otherwise).
 
     Returns
     -------
@@ -676,6 +728,50 @@ def report_arrays(
     if has_alpha:
         notes.append("alpha is ignored: every metric uses the colour channels only")
     dtype = _storage_dtype(image)
+    storage = storage_range(image.dtype)
+    if linear and (storage is None or storage[0] != 0):
+        raise ParameterError(
+            f"{name}: --linear needs 8- or 16-bit image colour; {image.dtype} values have no "
+            "sRGB transfer function"
+        )
+    top = storage[1] if storage is not None else 1.0
+
+    def decode(values: np.ndarray) -> np.ndarray:
+        values = np.asarray(values, dtype=np.float64)
+        return srgb_to_linear(values, scale=top) if linear else values
+
+    def encode(values: np.ndarray) -> np.ndarray:
+        return linear_to_srgb(values, scale=top) if linear else values
+
+    takers = [e.name for e in entries if "input_range" in (get_method(e.method).cli_options or ())]
+    if input_range is not None and not takers:
+        raise ParameterError(
+            "--input-range applies to methods with a kernel ("
+            + ", ".join(m for m in available_methods() if "input_range" in
+                        (get_method(m).cli_options or ()))
+            + "); the report has none"
+        )  # fmt: skip
+    mapping = None
+    if input_range is not None and storage is not None and tuple(storage) != tuple(input_range):
+        mapping = (storage, tuple(input_range))
+
+    def run(method: Any, x: np.ndarray, options: MethodOptions) -> np.ndarray:
+        if mapping is None or "input_range" not in (method.cli_options or ()):
+            return encode(method.upsample(x, options))
+        mapped = to_model_range(x, mapping[0], mapping[1])
+        return encode(from_model_range(method.upsample(mapped, options), *mapping))
+
+    if linear:
+        notes.append(
+            "linear light: the ground truth was decoded from sRGB, averaged down and enlarged "
+            "in linear light, and each result encoded back to sRGB before the comparison"
+        )
+    if mapping is not None:
+        notes.append(
+            f"the methods with a kernel saw pixel values mapped from {mapping[0][0]:g}.."
+            f"{mapping[0][1]:g} to {mapping[1][0]:g}..{mapping[1][1]:g} (--input-range)"
+        )
+    entries = [_fit_channels(entry, image, s, name) for entry in entries]
     h, w = image.shape[:2]
     if roundtrip:
         reference = crop_to_stride(image, s)
@@ -691,7 +787,7 @@ def report_arrays(
                 f"the image was cropped from {format_size((h, w))} to "
                 f"{format_size(reference.shape)} (a multiple of the stride)"
             )
-        source = downsample_mean(reference, s)
+        source = downsample_mean(decode(reference), s)
     else:
         if h < 3 or w < 3:
             raise InputError(
@@ -699,15 +795,15 @@ def report_arrays(
                 "pixels"
             )
         reference = image
-        source = np.asarray(image, dtype=np.float64)
+        source = decode(image)
     range_value = data_range(mode, reference)
     results = []
     for entry in entries:
         method = get_method(entry.method)
         options = entry.options(s)
         if roundtrip and method.roundtrip_input is not None:
-            x, options = method.roundtrip_input(np.asarray(reference, dtype=np.float64), s, options)
-            output = method.upsample(x, options)
+            x, options = method.roundtrip_input(decode(reference), s, options)
+            output = run(method, x, options)
         else:
             if not roundtrip and method.needs_positions:
                 notes.append(
@@ -716,7 +812,7 @@ def report_arrays(
                 )
             if not roundtrip:
                 options = method.probe_options(source.shape, s, options)
-            output = method.upsample(source, options)
+            output = run(method, source, options)
         results.append(
             _analyze(
                 entry,
@@ -735,7 +831,7 @@ def report_arrays(
         roundtrip=roundtrip,
         mode=mode,
         reference=reference,
-        source=source,
+        source=encode(source),
         data_range=range_value,
         display_range=_display_range(mode, reference),
         methods=results,
@@ -768,9 +864,16 @@ def report_file(
     max_pixels: int | None = None,
     alpha: str = "premultiplied",
     frame: int | None = None,
+    input_range: tuple[float, float] | None = None,
+    linear: bool = False,
 ) -> Report:
     """Load ``path`` (frame ``frame``, default 0) with :func:`upsamp.imageio.load_input` and
-    run :func:`report_arrays`.
+    run :func:`report_arrays` (with ``input_range`` and ``linear``).
+
+    ``linear`` is refused for a NumPy array (arrays have no transfer function) and for an
+    image with alpha reported premultiplied (the report premultiplies the stored sRGB values,
+    which is not what enlarging in linear light does; ``alpha="separate"`` reports the colour
+    alone).
 
     An image with alpha is reported on its colour as the enlargement resamples it: with
     ``alpha="premultiplied"`` the colour multiplied by alpha (rounded to the image's type),
@@ -783,6 +886,16 @@ def report_file(
     _check_report_memory(loaded.shape, len(entries), str(path))
     pixels = loaded.pixels
     premultiplied = loaded.has_alpha and alpha == "premultiplied"
+    if linear and loaded.format == "NPY":
+        raise ParameterError(
+            f"{path}: --linear needs 8- or 16-bit image colour; a NumPy array has no sRGB "
+            "transfer function"
+        )
+    if linear and premultiplied:
+        raise ParameterError(
+            f"{path}: report --linear on an image with alpha needs --alpha separate (the "
+            "report would premultiply sRGB values, not linear light)"
+        )
     if premultiplied:
         assert loaded.alpha is not None
         top = imageio.value_range(imageio.split_mode(loaded.mode)[0])
@@ -797,6 +910,8 @@ def report_file(
         roundtrip=roundtrip,
         name=str(path),
         has_alpha=loaded.has_alpha and not premultiplied,
+        input_range=input_range,
+        linear=linear,
     )
     if premultiplied:
         result.notes.insert(

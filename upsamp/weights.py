@@ -770,7 +770,9 @@ def _weights(
                 "applies to plain arrays only"
             )
         return _onnx_weights(container, name, bias)
-    weight = to_torch_layout(_checked(container, name, (2, 4)), layout, origin=f"{path}:{name}")
+    weight = to_torch_layout(
+        _checked(container, name, (2, 4)), layout, origin=f"{path}:{name}", transposed=transposed
+    )
     bias_array = None
     bias_name = None
     if bias == "auto" and (name.endswith(".weight") or name == "weight"):
@@ -817,17 +819,29 @@ def groups_from_bias(
     return bias.size // per_group
 
 
-def to_torch_layout(array: np.ndarray, layout: str, *, origin: str = "kernel") -> np.ndarray:
-    """Permute a 4-D weight from ``layout`` to PyTorch's ``(C_in, C_out/groups, kH, kW)``.
+def to_torch_layout(
+    array: np.ndarray, layout: str, *, origin: str = "kernel", transposed: bool = True
+) -> np.ndarray:
+    """Permute a 4-D weight from ``layout`` to PyTorch's.
 
-    ``keras`` ``(kH, kW, C_out, C_in)``: ``w[ci, co, kh, kw] = k[kh, kw, co, ci]``;
-    ``tflite`` ``(C_out, kH, kW, C_in)``: ``w[ci, co, kh, kw] = t[co, kh, kw, ci]``;
+    Transposed convolution (``transposed=True``), to ``(C_in, C_out/groups, kH, kW)``:
+    ``keras`` ``Conv2DTranspose`` ``(kH, kW, C_out, C_in)``: ``w[ci, co, kh, kw] =
+    k[kh, kw, co, ci]``; ``tflite`` ``TRANSPOSE_CONV`` ``(C_out, kH, kW, C_in)``:
+    ``w[ci, co, kh, kw] = t[co, kh, kw, ci]``.
+
+    Ordinary convolution (``transposed=False``), to ``Conv2d``'s ``(C_out, C_in/groups, kH,
+    kW)``: ``keras`` ``Conv2D`` ``(kH, kW, C_in/groups, C_out)``: ``w[co, ci, kh, kw] =
+    k[kh, kw, ci, co]``; ``tflite`` ``CONV_2D`` ``(C_out, kH, kW, C_in/groups)``:
+    ``w[co, ci, kh, kw] = t[co, kh, kw, ci]``.
+
     ``torch`` and ``onnx``: unchanged. A 2-D ``(kH, kW)`` array is returned as it is.
 
     >>> to_torch_layout(np.zeros((4, 4, 3, 5)), "keras").shape
     (5, 3, 4, 4)
     >>> to_torch_layout(np.zeros((3, 4, 4, 5)), "tflite").shape
     (5, 3, 4, 4)
+    >>> to_torch_layout(np.zeros((3, 4, 4, 5)), "tflite", transposed=False).shape
+    (3, 5, 4, 4)
     """
     if layout not in LAYOUTS:
         raise KernelError(f"{origin}: layout must be one of {', '.join(LAYOUTS)}; got {layout!r}")
@@ -836,7 +850,10 @@ def to_torch_layout(array: np.ndarray, layout: str, *, origin: str = "kernel") -
         return arr
     if arr.ndim != 4:
         raise KernelError(f"{origin}: a {layout} kernel must be 4-D, got shape {tuple(arr.shape)}")
-    axes = (3, 2, 0, 1) if layout == "keras" else (3, 0, 1, 2)
+    if layout == "keras":
+        axes = (3, 2, 0, 1)
+    else:
+        axes = (3, 0, 1, 2) if transposed else (0, 3, 1, 2)
     return np.ascontiguousarray(np.transpose(arr, axes))
 
 

@@ -363,6 +363,10 @@ def test_pixel_shuffle_reads_a_conv2d_state_dict_with_its_bias(run_cli, tmp_path
             conv(torch.from_numpy(x.transpose(2, 0, 1).copy())[None]), 2
         )[0].numpy().transpose(1, 2, 0)
     np.testing.assert_allclose(np.load(tmp_path / "y.npy"), expected, atol=ATOL)
+    # the same Conv2d weight stored as Keras Conv2D (kH, kW, C_in/groups, C_out), bias apart
+    np.save(tmp_path / "keras.npy", state["sub.weight"].transpose(2, 3, 1, 0))
     result = run_cli("enlarge", "x.npy", "-o", "z.npy", "-m", "pixel-shuffle", "-k",
-                     "sr.safetensors:sub.weight", "--layout", "keras")  # fmt: skip
-    assert result.exit_code == 2 and "--layout does not apply to pixel-shuffle" in result.stderr
+                     "keras.npy", "--layout", "keras", "--bias", "sr.safetensors:sub.bias",
+                     "--input-range", "0..1")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    np.testing.assert_allclose(np.load(tmp_path / "z.npy"), expected, atol=ATOL)

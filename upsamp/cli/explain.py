@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from ..explain import ALL_VIEWS
-from .options import PairType, stride_option
+from .options import CubicAType, PairType, ScaleType, stride_option
 
 #: Styles of the kernel positions in colour-coded formulas, row by row of the flipped kernel.
 TERM_STYLES = (
@@ -72,7 +72,21 @@ MATRIX_PRINT_LIMIT = 64
     help="Transconv border handling, as for enlarge [default: the kernel's own; zero for "
     "arrays and files].",
 )
-@click.option("--align-corners", is_flag=True, help="Bilinear: PyTorch align_corners=True.")
+@click.option(
+    "--scale",
+    type=ScaleType(),
+    help="A factor or percentage instead of --stride, e.g. 1.5 (methods that take --scale; "
+    "the weights view).",
+)
+@click.option(
+    "--align-corners", is_flag=True, help="Bilinear, bicubic: PyTorch align_corners=True."
+)
+@click.option(
+    "--cubic-a",
+    type=CubicAType(),
+    metavar="A",
+    help="Bicubic: the parameter a of Keys' cubic kernel, in [-1, 0] [default: -0.75].",
+)
 @click.option(
     "--view",
     "views",
@@ -105,7 +119,9 @@ def explain(
     output_padding: tuple[int, int] | None,
     dilation: tuple[int, int] | None,
     edge: str | None,
+    scale: Any,
     align_corners: bool,
+    cubic_a: float | None,
     views: tuple[str, ...],
     products: bool,
     as_json: bool,
@@ -122,7 +138,8 @@ def explain(
       matrix   the matrix C with y = Cᵀ·x (--products: C·Cᵀ and Cᵀ·C)
       phases   the taps each output phase receives and the checkerboard verdict
       size     the output-size formula and the same settings in PyTorch, Keras, ONNX, MXNet
-      weights  nearest/bilinear: source coordinates and weights of every row and column
+      weights  nearest, bilinear, bicubic, lanczos: source coordinates and weights of every
+               row and column
       pool     max-unpool: windows, maxima, mask, indices (--guide: the pooled array)
 
     \b
@@ -130,6 +147,7 @@ def explain(
       upsamp explain transconv --input "[[1,2],[3,4]]" --kernel "[[5,5],[5,5]]" --stride 1
       upsamp explain transconv --input "1 1; 1 1" --kernel checkerboard --stride 2 --view phases
       upsamp explain bilinear --input "[[10,20],[30,40]]" --stride 2
+      upsamp explain bicubic --input "1 2 3; 4 5 6" --scale 1.5
       upsamp explain max-unpool --input "1 2; 3 4" --guide "1 2 4 1; 3 4 2 3; 1 4 1 2; 2 3 4 3"
     """
     from ..errors import ExitCode, UpsampError
@@ -142,13 +160,13 @@ def explain(
     try:
         doc = _explanation(
             method, input_array, kernel, guide, stride, padding, output_padding, dilation,
-            edge, align_corners, views, products,
+            edge, scale, align_corners, cubic_a, views, products,
         )  # fmt: skip
         page_doc = None
         if html_path is not None or gif_path is not None:
             page_doc = _explanation(
                 method, input_array, kernel, guide, stride, padding, output_padding, dilation,
-                edge, align_corners, (), products,
+                edge, scale, align_corners, cubic_a, (), products,
             )  # fmt: skip
             if gif_path is not None and "scatter" not in page_doc:
                 raise _usage(f"--gif animates the scatter view, which {method} does not have")
@@ -185,7 +203,9 @@ def _explanation(
     output_padding: tuple[int, int] | None,
     dilation: tuple[int, int] | None,
     edge: str | None,
+    scale: Any,
     align_corners: bool,
+    cubic_a: float | None,
     views: tuple[str, ...],
     products: bool,
 ) -> dict:
@@ -212,8 +232,18 @@ def _explanation(
             )
     if guide_array is not None and "indices" not in method.uses:
         raise _usage(f"--guide applies to max-unpool, not {method.name}")
-    if align_corners and "align_corners" not in method.uses:
-        raise _usage(f"--align-corners applies to bilinear, not {method.name}")
+    for flag, given in (
+        ("--scale", scale is not None),
+        ("--align-corners", align_corners),
+        ("--cubic-a", cubic_a is not None),
+    ):
+        if given and flag[2:].replace("-", "_") not in (method.cli_options or ()):
+            raise _usage(
+                f"{flag} does not apply to {method.name}; it takes "
+                f"{', '.join(method.option_flags())}"
+            )
+    if scale is not None and stride is not None:
+        raise _usage("give --stride or --scale, not both")
     x = None if input_array is None else parse_array(input_array, name="--input")
     guide = None if guide_array is None else parse_array(guide_array, name="--guide", limit=64)
     kernel = None
@@ -225,7 +255,9 @@ def _explanation(
         kernel=kernel,
         guide=guide,
         stride=None if takes_kernel else stride,
+        scale=scale,
         align_corners=align_corners,
+        cubic_a=cubic_a,
         views=views,
         products=products,
     )
@@ -396,9 +428,17 @@ def render_explanation(doc: dict, console: Any) -> None:
         )
         inputs.append(grid_table(k, f"kernel K {_size(k)}"))
     else:
-        head += f", stride {_pair_text(doc['stride'])}"
+        if "scale" in doc:
+            scale = doc["scale"]
+            head += ", scale " + (
+                ",".join(_number(v) for v in scale) if isinstance(scale, list) else _number(scale)
+            )
+        else:
+            head += f", stride {_pair_text(doc['stride'])}"
         if doc.get("align_corners"):
             head += ", align_corners"
+        if "cubic_a" in doc:
+            head += f", a = {_number(doc['cubic_a'])}"
     if "guide" in doc:
         inputs.append(grid_table(doc["guide"], f"guide {_size(doc['guide'])}"))
     head += f" → output {_size(doc['output'])}"
@@ -646,10 +686,31 @@ def _render_size(doc: dict, console: Any) -> None:
 
 def weight_text(weight: float) -> str:
     """A weight as a small fraction when it is one (``3/4``), else a decimal."""
-    fraction = Fraction(weight).limit_denominator(64)
+    fraction = Fraction(weight).limit_denominator(1024)
     if abs(float(fraction) - weight) < 1e-12 and fraction.denominator > 1:
         return f"{fraction.numerator}/{fraction.denominator}"
     return _number(weight)
+
+
+def _tap_sum(terms: list[tuple[str, str]]) -> str:
+    """``a·x[..] + b·x[..] − c·x[..]``: the weighted taps with their signs between them."""
+    text = ""
+    for n, (weight, sample) in enumerate(terms):
+        negative = weight.startswith("-")
+        magnitude = weight[1:] if negative else weight
+        if n == 0:
+            text = f"{'−' if negative else ''}{magnitude}·{sample}"
+        else:
+            text += f" {'−' if negative else '+'} {magnitude}·{sample}"
+    return text
+
+
+#: What the weights view says about a source coordinate past an end of the input.
+EDGE_NOTES = {
+    "clamp": " (clamped to {end})",
+    "replicate": " (past the edge: taps there read the edge sample {end})",
+    "renormalise": " (past the edge: taps outside dropped, weights renormalised)",
+}
 
 
 def _render_weights(doc: dict, console: Any) -> None:
@@ -664,10 +725,13 @@ def _render_weights(doc: dict, console: Any) -> None:
         for item in view[axis]:
             u = item["source"]
             where = "x[{},:]" if axis == "rows" else "x[:,{}]"
-            taps = " + ".join(f"{weight_text(w)}·{where.format(i)}" for i, w in item["taps"])
+            taps = _tap_sum(
+                [(weight_text(w), where.format(i)) for i, w in item["taps"]]
+            )
             clamped = ""
             if u < 0 or u > sizes[axis] - 1:
-                clamped = f" (clamped to {0 if u < 0 else sizes[axis] - 1})"
+                end = 0 if u < 0 else sizes[axis] - 1
+                clamped = EDGE_NOTES.get(view.get("edge", "clamp"), "").format(end=end)
             console.print(
                 f"  {name} {item['out']}: u = {_number(u)}{clamped} → {taps}", markup=False
             )

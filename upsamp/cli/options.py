@@ -268,6 +268,15 @@ _KERNEL_SOURCE_OPTIONS: list[F] = [
     ),
 ]
 
+#: ``--input-range``: ``enlarge``, ``batch`` and ``report``.
+input_range_option = method_option(
+    "--input-range",
+    type=click.Choice(tuple(INPUT_RANGES)),
+    help="{Methods}: the range the kernel's weights and bias were trained on; pixel values "
+    "are mapped to it before the method and back after [default: the image's own: 0..255 "
+    "for 8-bit, the type's range for other integers; float images are never mapped].",
+)
+
 #: Every option of the method and its parameters; ``enlarge`` and ``batch`` both apply it.
 _METHOD_OPTIONS: list[F] = [
     click.option(
@@ -323,13 +332,7 @@ _METHOD_OPTIONS: list[F] = [
         help="Scale the kernel so its mean phase sum is 1 (a flat image keeps its level).",
     ),
     *_KERNEL_SOURCE_OPTIONS,
-    method_option(
-        "--input-range",
-        type=click.Choice(tuple(INPUT_RANGES)),
-        help="{Methods}: the range the kernel's weights and bias were trained on; pixel values "
-        "are mapped to it before the method and back after [default: the image's own: 0..255 "
-        "for 8-bit, the type's range for other integers; float images are never mapped].",
-    ),
+    input_range_option,
     method_option(
         "--resize",
         type=click.Choice(RESIZE_CHOICES),
@@ -405,6 +408,14 @@ alpha_option = click.option(
 )
 
 
+#: ``--linear``: ``enlarge``, ``batch`` and ``report``.
+linear_option = click.option(
+    "--linear",
+    is_flag=True,
+    help="Resample in linear light: decode sRGB before, encode after (8/16-bit images).",
+)
+
+
 def frame_option(help: str) -> F:
     """``--frame N``: one frame (0-based) of an animation or page of a multi-page TIFF."""
     return click.option("--frame", type=click.IntRange(min=0), metavar="N", help=help)
@@ -414,11 +425,7 @@ def frame_option(help: str) -> F:
 #: ``batch`` both apply it.
 _IMAGE_OPTIONS: list[F] = [
     alpha_option,
-    click.option(
-        "--linear",
-        is_flag=True,
-        help="Resample in linear light: decode sRGB before, encode after (8/16-bit images).",
-    ),
+    linear_option,
     frame_option(
         "Enlarge only frame N (0-based) of an animation or multi-page TIFF [default: every "
         "frame]."
@@ -595,6 +602,8 @@ __all__ = [
     "scheduler_option",
     "alpha_option",
     "frame_option",
+    "input_range_option",
+    "linear_option",
     "image_options",
     "ColourType",
     "ALPHA_CHOICES",

@@ -16,6 +16,9 @@ import click
 from .options import (
     alpha_option,
     frame_option,
+    input_range_option,
+    kernel_source_options,
+    linear_option,
     max_pixels_option,
     method_option,
     overwrite_option,
@@ -338,7 +341,10 @@ def folder_names(paths: list[Path]) -> list[str]:
     type=click.Path(file_okay=False, path_type=Path),
     help="Write each method's output (as saved) here, and the cropped ground truth.",
 )
+@kernel_source_options
+@input_range_option
 @alpha_option
+@linear_option
 @frame_option("Report frame N (0-based) of an animation or multi-page TIFF [default: 0].")
 @overwrite_option("Replace existing figure and output files.")
 @max_pixels_option
@@ -355,7 +361,12 @@ def report(
     save_outputs: Path | None,
     overwrite: bool,
     max_pixels: int | None,
+    groups: int | None,
+    bias: str | None,
+    layout: str | None,
+    input_range: str | None,
     alpha: str,
+    linear: bool,
     frame: int | None,
 ) -> None:
     """Compare upsampling methods on each IMAGE: quality and checkerboard artifacts.
@@ -370,6 +381,10 @@ def report(
     the mean and worst scores per method over all of them; --json prints a list; --figures
     and --save-outputs write one subfolder per image, named by its stem.
 
+    --groups, --bias and --layout say how the kernel files named by --kernel or --methods
+    NAME:FILE are read, --input-range the range their weights were trained on, and --linear
+    runs the round trip in linear light, as they do for enlarge.
+
     \b
     Examples:
       upsamp report photo.png --stride 2 --kernel checkerboard --figures out/
@@ -379,10 +394,17 @@ def report(
     from .. import report as library
     from .. import report_files
     from ..errors import ExitCode, UpsampError
+    from ..input_range import parse_input_range
     from . import render
     from .measure import find_images
 
-    entries = library.method_entries(methods, kernels, stride=stride)
+    entries = library.method_entries(
+        methods,
+        kernels,
+        stride=stride,
+        kernel_settings={"groups": groups, "bias": bias, "layout": layout},
+    )
+    model_range = None if input_range is None else parse_input_range(input_range)
     several = len(inputs) > 1 or any(path.is_dir() for path in inputs)
     failed: list[tuple[Path, str]] = []
     if several:
@@ -402,6 +424,8 @@ def report(
                     max_pixels=max_pixels,
                     alpha=alpha,
                     frame=frame,
+                    input_range=model_range,
+                    linear=linear,
                 )
             )
         except UpsampError as exc:

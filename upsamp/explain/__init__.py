@@ -33,14 +33,14 @@ class ExplainPlan:
     as_transconv : callable or None
         ``as_transconv((s_h, s_w))``: the transposed-convolution kernel equal to the method
         (``Method.as_transconv``); None when it is not one.
-    interpolation : str
-        How the ``weights`` view samples: ``"nearest"`` for a method that only copies values
-        (``Method.copies_values``), else ``"linear"``.
+    taps : callable or None
+        ``taps((H, W), options) -> (rows, cols)``: the input indices and weights of every output
+        row and column (``Method.taps``), which the ``weights`` view shows.
     """
 
     views: tuple[str, ...] = ()
     as_transconv: Callable[[tuple[int, int]], Any] | None = None
-    interpolation: str = "linear"
+    taps: Callable[..., Any] | None = None
 
 
 def applicable_views(method_name: str) -> ExplainPlan:
@@ -57,5 +57,5 @@ def applicable_views(method_name: str) -> ExplainPlan:
     return ExplainPlan(
         views=tuple(view for view in ALL_VIEWS if view in method.explain_views),
         as_transconv=method.as_transconv,
-        interpolation="nearest" if method.copies_values else "linear",
+        taps=method.taps,
     )

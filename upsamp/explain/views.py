@@ -21,8 +21,8 @@ argument, from :func:`upsamp.transconv`, :func:`upsamp.nearest`, ... through the
     The output-size formula with the numbers in, the convolution that goes back down, and the
     equivalent settings in PyTorch, TensorFlow/Keras, ONNX and MXNet.
 ``weights``
-    Nearest and bilinear interpolation: each output row's and column's source coordinate and the
-    input indices it reads with their weights.
+    Separable interpolation (nearest, bilinear, bicubic, Lanczos: ``Method.taps``): each output
+    row's and column's source coordinate and the input indices it reads with their weights.
 ``pool``
     Max pooling of the guide: the windows, their maxima, the mask of where they were and the
     flat indices; max-unpooling puts the input values back there.
@@ -606,66 +606,65 @@ def _mxnet_settings(k: Sequence[int], g: Geometry) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-def _axis_weights(n: int, n_out: int, interpolation: str, align_corners: bool) -> list[dict]:
-    """Per output index: its source coordinate and the ``[index, weight]`` taps it reads.
-
-    Half-pixel centres: ``u = (o + 0.5)·n/n_out − 0.5``; ``align_corners``:
-    ``u = o·(n − 1)/(n_out − 1)``. Nearest reads ``⌊u + 0.5⌋`` (the ``⌊(o + 0.5)·n/n_out⌋`` of
-    PyTorch ``nearest-exact``) with weight 1; linear reads ``⌊u⌋`` and ``⌊u⌋ + 1`` with weights
-    ``1 − f`` and ``f``, the coordinate clamped into ``[0, n − 1]`` first.
-    """
-    rows = []
-    for o in range(n_out):
-        if align_corners:
-            u = o * (n - 1) / (n_out - 1) if n_out > 1 else 0.0
-        else:
-            u = (o + 0.5) * n / n_out - 0.5
-        if interpolation == "nearest":
-            taps = [[min(int(math.floor(u + 0.5)), n - 1), 1.0]]
-        else:
-            clamped = min(max(u, 0.0), n - 1.0)
-            low = int(math.floor(clamped))
-            frac = clamped - low
-            taps = [[low, 1.0]] if frac == 0 else [[low, 1.0 - frac], [low + 1, frac]]
-        rows.append({"out": o, "source": u, "taps": taps})
-    return rows
+def _axis_weights(taps: Any) -> list[dict]:
+    """Per output index: its source coordinate and the ``[index, weight]`` taps it reads, from
+    a method's tap table (``Method.taps``): repeated indices (taps past an edge that read the
+    edge sample) are added together and taps of weight 0 left out."""
+    entries = []
+    for o in range(taps.index.shape[0]):
+        merged: dict[int, float] = {}
+        for i, w in zip(taps.index[o].tolist(), taps.weight[o].tolist(), strict=True):
+            merged[int(i)] = merged.get(int(i), 0.0) + float(w)
+        entries.append(
+            {
+                "out": o,
+                "source": float(taps.source[o]),
+                "taps": [[i, w] for i, w in sorted(merged.items()) if w != 0.0],
+            }
+        )
+    return entries
 
 
 def weights(
     x: np.ndarray,
-    stride: Pair,
+    rows_taps: Any,
+    cols_taps: Any,
     output: np.ndarray,
     *,
-    interpolation: str,
     align_corners: bool = False,
+    scale: Any = None,
 ) -> dict:
     """Source coordinates and taps of each output row and column.
 
-    Returns ``{"rows": [{"out", "source", "taps"}], "cols": [...], "formula"}``; the output is
+    ``rows_taps`` and ``cols_taps`` are the method's tap tables (``Method.taps``, with
+    ``index``, ``weight``, ``source`` and ``edge``). Returns ``{"rows": [{"out", "source",
+    "taps"}], "cols": [...], "formula", "edge"}``; the output is
     ``y[r, c] = Σ_(i, a) Σ_(j, b) a·b·x[i, j]`` over the row's taps ``(i, a)`` and the column's
-    taps ``(j, b)``.
+    taps ``(j, b)``, which is checked against ``output``.
 
-    >>> view = weights(np.array([[10., 20.], [30., 40.]]), (2, 2),
+    >>> from upsamp.methods import MethodOptions, get_method
+    >>> x = np.array([[10., 20.], [30., 40.]])
+    >>> rows, cols = get_method("bilinear").taps(x.shape, MethodOptions(stride=(2, 2)))
+    >>> view = weights(x, rows, cols,
     ...                np.array([[10, 12.5, 17.5, 20], [15, 17.5, 22.5, 25], [25, 27.5, 32.5, 35],
-    ...                          [30, 32.5, 37.5, 40]]), interpolation="linear")
+    ...                          [30, 32.5, 37.5, 40]]))
     >>> view["rows"][1]
     {'out': 1, 'source': 0.25, 'taps': [[0, 0.75], [1, 0.25]]}
     """
-    if interpolation not in ("nearest", "linear"):
-        raise ParameterError(f"interpolation must be nearest or linear, got {interpolation!r}")
-    out_h, out_w = x.shape[0] * stride[0], x.shape[1] * stride[1]
-    rows = _axis_weights(x.shape[0], out_h, interpolation, align_corners)
-    cols = _axis_weights(x.shape[1], out_w, interpolation, align_corners)
-    result = np.zeros((out_h, out_w))
+    rows = _axis_weights(rows_taps)
+    cols = _axis_weights(cols_taps)
+    result = np.zeros((len(rows), len(cols)))
     for r, row in enumerate(rows):
         for c, col in enumerate(cols):
             result[r, c] = sum(a * b * x[i, j] for i, a in row["taps"] for j, b in col["taps"])
     _agree(result, output, "the weighted sum of the taps")
     if align_corners:
         formula = "u = o·(in − 1)/(out − 1)"
+    elif scale is not None:
+        formula = "u = (o + 0.5)/scale − 0.5"
     else:
         formula = "u = (o + 0.5)·in/out − 0.5"
-    return plain({"rows": rows, "cols": cols, "formula": formula})
+    return plain({"rows": rows, "cols": cols, "formula": formula, "edge": rows_taps.edge})
 
 
 # --------------------------------------------------------------------------------------------
@@ -787,7 +786,9 @@ def explain(
     kernel: Any = None,
     guide: np.ndarray | None = None,
     stride: int | Iterable[int] | None = None,
+    scale: Any = None,
     align_corners: bool = False,
+    cubic_a: float | None = None,
     views: Sequence[str] | None = None,
     products: bool = False,
 ) -> dict:
@@ -809,6 +810,13 @@ def explain(
         Max-unpool: the array that was max-pooled.
     stride : int or (h, w), optional
         The enlargement factor (default 2) when there is no kernel.
+    scale : float or (sy, sx), optional
+        A factor for methods that take one (``"scale"`` in ``Method.uses``); only the
+        ``weights`` view applies then (a non-integer factor is no transposed convolution).
+    align_corners : bool
+        For methods that take it.
+    cubic_a : float, optional
+        The cubic kernel's parameter, for methods that take it (default: the method's own).
     views : sequence of str, optional
         Default: every view that applies. A view that does not apply is a ParameterError.
     products : bool
@@ -842,14 +850,24 @@ def explain(
             f"the {wrong[0]} view does not apply to {method.name}; its views are "
             f"{', '.join(plan.views)}"
         )
-    if align_corners and "align_corners" in method.uses:
-        # with align_corners the method is no longer its transposed convolution
-        if views and set(chosen) & set(TRANSCONV_VIEW_NAMES):
-            raise ParameterError(
-                f"with align_corners, {method.name} is not a transposed convolution; its views "
-                "are weights"
-            )
-        chosen = [v for v in chosen if v not in TRANSCONV_VIEW_NAMES]
+    for given, field, what in (
+        (align_corners, "align_corners", "align_corners"),
+        (scale is not None, "scale", "a scale"),
+    ):
+        if given and field in method.uses:
+            # with align_corners or a scale the method is no longer its transposed convolution
+            if views and set(chosen) & set(TRANSCONV_VIEW_NAMES):
+                raise ParameterError(
+                    f"with {what}, {method.name} is not a transposed convolution; its views "
+                    "are weights"
+                )
+            chosen = [v for v in chosen if v not in TRANSCONV_VIEW_NAMES]
+    if scale is not None and "scale" not in method.uses:
+        raise ParameterError(f"{method.name} takes no scale")
+    if scale is not None and stride is not None:
+        raise ParameterError("give the stride or the scale, not both")
+    if cubic_a is not None and "cubic_a" not in method.uses:
+        raise ParameterError(f"{method.name} has no cubic_a option")
     takes_kernel = "kernel" in method.uses
     takes_indices = "indices" in method.uses
     if kernel is not None and not takes_kernel:
@@ -895,6 +913,10 @@ def explain(
         options["kernel"] = method_kernel
     if "align_corners" in method.uses:
         options["align_corners"] = align_corners
+    if scale is not None:
+        options["scale"] = scale
+    if cubic_a is not None:
+        options["cubic_a"] = cubic_a
     if takes_indices:
         if guide is None:
             raise ParameterError(
@@ -917,6 +939,8 @@ def explain(
     x = np.asarray(x, dtype=np.float64)
     if kernel is not None:
         out_shape = geometry.output_shape(x.shape, kernel.weight.shape)
+    elif scale is not None:
+        out_shape = tuple(method.output_shape(x.shape[:2], MethodOptions(**options)))
     else:
         out_shape = (x.shape[0] * step[0], x.shape[1] * step[1])
     check_output_size(out_shape, x.shape, "the padding is too large")
@@ -929,6 +953,11 @@ def explain(
 
     doc: dict[str, Any] = {"method": method.name, "input": plain(x), "output": plain(output)}
     doc.update(geometry.to_json() if kernel is not None else {"stride": list(step)})
+    if scale is not None:
+        del doc["stride"]
+        doc["scale"] = list(scale) if isinstance(scale, tuple) else scale
+    if "cubic_a" in method.uses:
+        doc["cubic_a"] = MethodOptions(**options).cubic_a
     view_x, view_geometry = x, geometry
     if kernel is not None:
         doc["kernel"] = plain(np.asarray(kernel.weight, dtype=np.float64))
@@ -981,12 +1010,11 @@ def explain(
                     for name, text in doc["size"]["frameworks"].items()
                 }
         elif view == "weights":
+            if plan.taps is None:
+                raise ParameterError(f"{method.name} declares no taps for the weights view")
+            rows_taps, cols_taps = plan.taps(x.shape[:2], MethodOptions(**options))
             doc["weights"] = weights(
-                x,
-                step,
-                output,
-                interpolation=plan.interpolation,
-                align_corners=align_corners,
+                x, rows_taps, cols_taps, output, align_corners=align_corners, scale=scale
             )
         elif view == "pool":
             doc["pool"] = pool(guide, step, x, output)  # type: ignore[arg-type]

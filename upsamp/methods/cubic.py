@@ -75,7 +75,7 @@ def cubic_taps(n: int, n_out: int, step: float, *, a: float, align_corners: bool
     offsets = np.arange(-1, 3)
     index = np.clip(i.astype(np.intp)[:, None] + offsets, 0, n - 1)
     weight = keys_kernel(t - offsets, a)
-    return AxisTaps(index, weight)
+    return AxisTaps(index, weight, source=u, edge="replicate")
 
 
 def bicubic(
@@ -124,6 +124,20 @@ def bicubic(
     return resample_separable(x, rows_taps, cols_taps, rows=rows, threads=threads)
 
 
+def _bicubic_taps(
+    shape: tuple[int, int], options: MethodOptions
+) -> tuple[AxisTaps, AxisTaps]:
+    """The taps of every output row and column (``Method.taps``)."""
+    scale, size = scale_or_size(options)
+    a = check_cubic_a(options.cubic_a)
+    out, steps = resolve_output_size(shape, scale, size)
+    rows, cols = (
+        cubic_taps(shape[axis], out[axis], steps[axis], a=a, align_corners=options.align_corners)
+        for axis in range(2)
+    )
+    return rows, cols
+
+
 def _bicubic_backend(x: np.ndarray, options: MethodOptions, rows: Rows = None) -> np.ndarray:
     scale, size = scale_or_size(options)
     return bicubic(
@@ -141,5 +155,7 @@ register(
         output_tag=resized_tag,
         uses=frozenset({"stride", "scale", "size", "align_corners", "cubic_a"}),
         overshoots=lambda options: True,
+        taps=_bicubic_taps,
+        explain_views=("weights",),
     )
 )

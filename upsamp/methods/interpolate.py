@@ -30,6 +30,7 @@ from ..geometry import (
 from ..kernels import Kernel, preset
 from .polyphase import full_window, run_in_bands
 from .registry import Method, MethodOptions, Rows, register, resized_tag
+from .resample import AxisTaps
 from .rounded import (
     ROUNDED_DTYPES,
     bilinear_rounded,
@@ -367,6 +368,56 @@ def _bilinear_backend(x: np.ndarray, options: MethodOptions, rows: Rows = None) 
     return bilinear(x, scale, options.align_corners, size=size, rows=rows)
 
 
+def _source_coordinates(
+    n: int, n_out: int, step: float, align_corners: bool
+) -> np.ndarray:
+    """``u = (o + 0.5)·step − 0.5``, or ``o·(n − 1)/(n_out − 1)`` with ``align_corners``."""
+    o = np.arange(n_out, dtype=np.float64)
+    if align_corners:
+        return o * ((n - 1) / (n_out - 1)) if n_out > 1 else np.zeros_like(o)
+    return (o + 0.5) * step - 0.5
+
+
+def _nearest_taps(
+    shape: tuple[int, int], options: MethodOptions
+) -> tuple[AxisTaps, AxisTaps]:
+    """One tap of weight 1 per output index: the pixel :func:`nearest` copies."""
+    scale, size = scale_or_size(options)
+    out, steps = resolve_output_size(shape, scale, size)
+    scales = (None, None) if size is not None else scale_pair(scale)  # type: ignore[arg-type]
+    return tuple(  # type: ignore[return-value]
+        AxisTaps(
+            _nearest_index(shape[axis], out[axis], scales[axis])[:, None],
+            np.ones((out[axis], 1)),
+            source=_source_coordinates(shape[axis], out[axis], steps[axis], False),
+            edge="clamp",
+        )
+        for axis in range(2)
+    )
+
+
+def _bilinear_taps(
+    shape: tuple[int, int], options: MethodOptions
+) -> tuple[AxisTaps, AxisTaps]:
+    """Two taps per output index, ``(i0, 1 − f)`` and ``(i1, f)``, as :func:`bilinear` reads."""
+    scale, size = scale_or_size(options)
+    out, steps = _bilinear_geometry(shape, scale, size)
+    axes = []
+    for axis in range(2):
+        i0, i1, f = _linear_weights(shape[axis], out[axis], steps[axis], options.align_corners)
+        axes.append(
+            AxisTaps(
+                np.stack([i0, i1], axis=1),
+                np.stack([1 - f, f], axis=1),
+                source=_source_coordinates(
+                    shape[axis], out[axis], steps[axis], options.align_corners
+                ),
+                edge="clamp",
+            )
+        )
+    return axes[0], axes[1]
+
+
 def _bilinear_rounded_backend(
     x: np.ndarray, options: MethodOptions, rows: Rows = None
 ) -> np.ndarray | None:
@@ -407,6 +458,7 @@ register(
         uses=frozenset({"stride", "scale", "size"}),
         explain_views=("weights", *TRANSCONV_VIEWS),
         as_transconv=_preset_kernel("nearest"),
+        taps=_nearest_taps,
     )
 )
 register(
@@ -421,5 +473,6 @@ register(
         uses=frozenset({"stride", "scale", "size", "align_corners"}),
         explain_views=("weights", *TRANSCONV_VIEWS),
         as_transconv=_preset_kernel("bilinear"),
+        taps=_bilinear_taps,
     )
 )

@@ -52,7 +52,7 @@ def lanczos_taps(n: int, n_out: int, step: float) -> AxisTaps:
     weight = np.where(used, lanczos_kernel((index + 0.5 - centre[:, None]) / widen), 0.0)
     total = weight.sum(axis=1, keepdims=True)
     weight = np.divide(weight, total, out=np.zeros_like(weight), where=total != 0)
-    return AxisTaps(np.minimum(index, n - 1), weight)
+    return AxisTaps(np.minimum(index, n - 1), weight, source=centre - 0.5, edge="renormalise")
 
 
 def lanczos(
@@ -94,6 +94,16 @@ def lanczos(
     return resample_separable(x, rows_taps, cols_taps, rows=rows, threads=threads)
 
 
+def _lanczos_taps(
+    shape: tuple[int, int], options: MethodOptions
+) -> tuple[AxisTaps, AxisTaps]:
+    """The taps of every output row and column (``Method.taps``)."""
+    scale, size = scale_or_size(options)
+    out, steps = resolve_output_size(shape, scale, size)
+    rows, cols = (lanczos_taps(shape[axis], out[axis], steps[axis]) for axis in range(2))
+    return rows, cols
+
+
 def _lanczos_backend(x: np.ndarray, options: MethodOptions, rows: Rows = None) -> np.ndarray:
     scale, size = scale_or_size(options)
     return lanczos(x, scale, size=size, rows=rows)
@@ -109,5 +119,7 @@ register(
         output_tag=resized_tag,
         uses=frozenset({"stride", "scale", "size"}),
         overshoots=lambda options: True,
+        taps=_lanczos_taps,
+        explain_views=("weights",),
     )
 )

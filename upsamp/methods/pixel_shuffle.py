@@ -23,7 +23,7 @@ from ..kernel_convert import (
     subpixel_kernel,
     transconv_to_pixel_shuffle,
 )
-from ..kernels import DEFAULT_PRESET, Kernel, expects_overshoot
+from ..kernels import DEFAULT_PRESET, Kernel, expects_overshoot, with_conv_settings
 from .conv2d import ceil_div, conv2d, conv2d_output_size
 from .registry import Method, MethodOptions, Rows, register
 
@@ -190,12 +190,24 @@ def make_subpixel_kernel(
     *,
     padding: tuple[int, int] | str | None = None,
     edge: str | None = None,
+    groups: int | None = None,
+    bias: str | None = None,
+    layout: str | None = None,
 ) -> Kernel:
     """The kernel of ``--method pixel-shuffle --kernel SPEC`` (:func:`~upsamp.kernel_convert.
     subpixel_kernel`: a preset's sub-pixel form, ``icnr:PRESET``, ``icnr:FILE`` or a weight
     file), with ``--stride``, ``--padding`` (default: the kernel's own, ``same`` for a file
-    that states none) and ``--edge`` applied; its output channels are checked against S²."""
-    kernel = subpixel_kernel(spec if spec is not None else DEFAULT_PRESET, stride or (2, 2))
+    that states none), ``--edge``, ``--groups``, ``--bias`` (one value, or one per convolution
+    channel ``S²·C_out``; :func:`~upsamp.kernels.with_conv_settings`) and ``--layout`` (of a
+    file's plain ``Conv2d`` array: torch, keras ``Conv2D``, tflite ``CONV_2D``) applied; its
+    output channels are checked against S²."""
+    drop_bias = isinstance(bias, str) and bias.strip().lower() == "none"
+    kernel = subpixel_kernel(
+        spec if spec is not None else DEFAULT_PRESET,
+        stride or (2, 2),
+        layout=layout,
+        bias="none" if drop_bias else "auto",
+    )
     if stride is not None and tuple(stride) != tuple(kernel.stride):
         kernel = replace(kernel, stride=tuple(stride))
     if kernel.stride[0] != kernel.stride[1]:
@@ -204,6 +216,7 @@ def make_subpixel_kernel(
             f"{kernel.stride[1]}"
         )
     kernel = kernel.with_overrides(padding=padding, edge=edge)
+    kernel = with_conv_settings(kernel, groups=groups, bias=None if drop_bias else bias)
     s = kernel.stride[0]
     w = np.asarray(kernel.weight)
     origin = kernel.name if kernel.source == "preset" else kernel.source
@@ -265,7 +278,9 @@ register(
         supports_rows=True,
         output_shape=_pixel_shuffle_shape,
         uses=frozenset({"stride", "kernel"}),
-        cli_options=frozenset({"stride", "kernel", "padding", "edge", "input_range"}),
+        cli_options=frozenset(
+            {"stride", "kernel", "padding", "edge", "groups", "bias", "layout", "input_range"}
+        ),
         output_channels=_pixel_shuffle_channels,
         per_channel=lambda options: np.ndim(_kernel(options).weight) == 3,
         default_kernel=lambda stride: make_subpixel_kernel(None, stride),

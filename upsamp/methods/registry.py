@@ -249,6 +249,13 @@ class Method:
     input_channels : callable
         ``input_channels(options)``: the image channels the options' kernel needs, or None
         when any number will do (the pipeline checks it before reading the rest).
+    taps : callable, optional
+        Separable interpolating methods: ``taps((H, W), options) -> (rows, cols)``, per axis
+        the input indices and weights every output index reads, with its source coordinate
+        (:class:`upsamp.methods.resample.AxisTaps`: ``index``, ``weight``, ``source``,
+        ``edge``); the result is ``y[r, c] = Σ_t Σ_u rows.weight[r, t]·cols.weight[c, u]·
+        x[rows.index[r, t], cols.index[c, u]]``. The ``weights`` view of ``upsamp explain``
+        shows them.
     fit_channels : callable, optional
         ``fit_channels(channels, options) -> options``: checks the options' kernel against an
         image of ``channels`` channels before anything runs and returns the options to use
@@ -284,6 +291,7 @@ class Method:
     overshoots: Callable[[MethodOptions], bool] = _never
     input_channels: Callable[[MethodOptions], int | None] = _any_channels
     fit_channels: Callable[[int, MethodOptions], MethodOptions] | None = None
+    taps: Callable[[tuple[int, int], MethodOptions], tuple[Any, Any]] | None = None
 
     def __post_init__(self) -> None:
         if self.cli_options is None:

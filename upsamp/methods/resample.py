@@ -16,16 +16,28 @@ from .._arrays import as_planes, check_image, restore_rank, result_dtype, row_ra
 from ..threads import run_in_bands
 from .polyphase import BAND_VALUES
 
-__all__ = ["AxisTaps", "resample_separable"]
+__all__ = ["EDGE_RULES", "AxisTaps", "resample_separable"]
+
+
+#: What happens to a source coordinate past the ends of an axis (:attr:`AxisTaps.edge`).
+EDGE_RULES = ("clamp", "replicate", "renormalise")
 
 
 @dataclass(frozen=True)
 class AxisTaps:
     """Output ``o`` of one axis reads ``index[o, t]`` with weight ``weight[o, t]``
-    (both ``(n_out, T)``; unused taps have weight 0 and any valid index)."""
+    (both ``(n_out, T)``; unused taps have weight 0 and any valid index).
+
+    ``source[o]`` (optional) is the input coordinate output ``o`` samples, before any edge
+    rule; ``edge`` says what happens past the ends: ``"clamp"`` the coordinate is clamped into
+    ``[0, n - 1]``, ``"replicate"`` taps past the ends read the edge sample, ``"renormalise"``
+    taps past the ends are dropped and the others rescaled to sum to 1.
+    """
 
     index: np.ndarray
     weight: np.ndarray
+    source: np.ndarray | None = None
+    edge: str = "replicate"
 
     @property
     def size(self) -> int:

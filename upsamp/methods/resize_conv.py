@@ -28,7 +28,15 @@ from .._arrays import (
 )
 from ..errors import KernelError
 from ..kernel_convert import resize_conv_to_transconv, transconv_to_resize_conv
-from ..kernels import DEFAULT_PRESET, PRESETS, SAME, Kernel, load_kernel, preset
+from ..kernels import (
+    DEFAULT_PRESET,
+    PRESETS,
+    SAME,
+    Kernel,
+    load_kernel,
+    preset,
+    with_conv_settings,
+)
 from ..threads import run_in_bands
 from .conv2d import conv2d_padding, conv2d_weight, correlate_valid
 from .interpolate import bilinear, nearest
@@ -148,8 +156,17 @@ def make_resize_conv_kernel(
     *,
     edge: str | None = None,
     resize: str | None = None,
+    groups: int | None = None,
+    bias: str | None = None,
+    layout: str | None = None,
 ) -> Kernel:
     """The kernel of ``--method resize-conv --kernel SPEC``.
+
+    ``groups`` and ``bias`` (one value, or one per output channel of a 4-D weight) as
+    :func:`~upsamp.kernels.with_conv_settings` applies them; ``layout`` is the layout of a
+    file's plain 4-D ``Conv2d`` array (torch ``(C_out, C_in/groups, kH, kW)``, keras
+    ``Conv2D`` ``(kH, kW, C_in/groups, C_out)``, tflite ``CONV_2D`` ``(C_out, kH, kW,
+    C_in/groups)``); a preset takes none.
 
     A transposed-convolution preset gives its resize-convolution form for ``resize`` (when it
     has one: ``nearest`` and ``bilinear`` do, ``checkerboard`` does not); the default is the
@@ -162,6 +179,9 @@ def make_resize_conv_kernel(
     choice(mode, "resize", RESIZE_MODES)
     text = spec if spec is not None else DEFAULT_PRESET
     s = int_pair(stride if stride is not None else 2, "stride", minimum=1)
+    drop_bias = isinstance(bias, str) and bias.strip().lower() == "none"
+    if text in PRESETS and layout is not None:
+        raise KernelError(f"--layout applies to arrays read from files, not to the preset {text!r}")
     if text in PRESETS:
         try:
             kernel = transconv_to_resize_conv(preset(text, s), mode)
@@ -175,7 +195,9 @@ def make_resize_conv_kernel(
             description=f"{mode} resize-convolution form of the {text} preset", source="preset",
         )  # fmt: skip
     else:
-        kernel = load_kernel(text, transposed=False)
+        kernel = load_kernel(
+            text, transposed=False, layout=layout, bias="none" if drop_bias else "auto"
+        )
         w = np.asarray(kernel.weight)
         if w.ndim == 3:
             raise KernelError(
@@ -195,6 +217,7 @@ def make_resize_conv_kernel(
         if stride is not None or "stride" not in kernel.stated:
             kernel = kernel.with_overrides(stride=s)
         kernel = kernel.with_overrides(padding=(0, 0))
+    kernel = with_conv_settings(kernel, groups=groups, bias=None if drop_bias else bias)
     return kernel.with_overrides(edge=edge)
 
 
@@ -245,7 +268,9 @@ register(
         supports_rows=True,
         output_shape=_resize_conv_shape,
         uses=frozenset({"stride", "kernel", "resize"}),
-        cli_options=frozenset({"stride", "kernel", "edge", "resize", "input_range"}),
+        cli_options=frozenset(
+            {"stride", "kernel", "edge", "resize", "groups", "bias", "layout", "input_range"}
+        ),
         output_channels=_resize_conv_channels,
         per_channel=lambda options: np.ndim(_kernel(options).weight) == 2,
         default_kernel=_stride_only,
