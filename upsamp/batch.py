@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import ExitCode, ParameterError, UpsampError
+from .process import sigterm_as_keyboard_interrupt
 from .resources import available_memory, estimate_bytes, usable_cpus
 from .threads import THREADS_VARIABLE
 
@@ -411,7 +412,7 @@ def candidate_files(
         if problems is not None:
             problems.append(f"{error.filename}: cannot read the folder ({error.strerror})")
 
-    for dirpath, dirnames, filenames in os.walk(input_dir, onerror=unreadable):
+    for dirpath, dirnames, filenames in _walk(input_dir, unreadable):
         here = Path(dirpath)
         if here != input_dir and _resolved(here) in pruned:
             dirnames[:] = []
@@ -448,6 +449,32 @@ def candidate_files(
             found.append(path)
     found.sort(key=lambda p: p.relative_to(input_dir).parts)
     return found, filtered
+
+
+def _walk(
+    top: Path, onerror: Callable[[OSError], None]
+) -> Iterator[tuple[str, list[str], list[str]]]:
+    """``os.walk(top, onerror=onerror)`` (top-down, links to folders not entered, ``dirnames``
+    may be pruned) with a stack instead of recursion, so a tree thousands of folders deep does
+    not exhaust Python's recursion limit."""
+    stack = [os.fspath(top)]
+    while stack:
+        folder = stack.pop()
+        try:
+            with os.scandir(folder) as entries:
+                found = list(entries)
+        except OSError as error:
+            onerror(error)
+            continue
+        dirnames, filenames = [], []
+        for entry in found:
+            try:
+                is_dir = entry.is_dir(follow_symlinks=False)
+            except OSError:
+                is_dir = False
+            (dirnames if is_dir else filenames).append(entry.name)
+        yield folder, dirnames, filenames
+        stack.extend(os.path.join(folder, name) for name in reversed(dirnames))
 
 
 # --------------------------------------------------------------------------------------------
@@ -754,9 +781,15 @@ def threads_per_worker(jobs: int) -> int:
     return max(1, default_jobs() // max(1, jobs))
 
 
-def _init_worker(threads: int) -> None:
-    """Worker start-up: ignore SIGINT (the parent decides when workers stop) and cap the
-    threads one image may use at ``threads``."""
+def _init_worker(threads: int, parent_pid: int | None = None) -> None:
+    """Worker start-up: end with the parent (even when it is killed with SIGKILL), ignore
+    SIGINT (the parent decides when workers stop) and cap the threads one image may use at
+    ``threads``."""
+    from .process import die_with_parent, install_one_line_warnings
+
+    if parent_pid is not None:
+        die_with_parent(parent_pid)
+    install_one_line_warnings()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     for name in THREAD_LIMIT_VARIABLES:
         os.environ.setdefault(name, str(threads))
@@ -852,24 +885,6 @@ class _Collector:
 
 
 @contextmanager
-def sigterm_as_keyboard_interrupt() -> Iterator[None]:
-    """Within the block, SIGTERM raises KeyboardInterrupt in the main thread (as Ctrl-C does),
-    so both go through the same clean shutdown. Does nothing outside the main thread."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-@contextmanager
 def signals_held() -> Iterator[None]:
     """Ignore SIGINT and SIGTERM while cleaning up after an interruption (a second Ctrl-C must
     not leave temporary files behind)."""
@@ -952,7 +967,7 @@ def _run_in_pool(tasks: list[BatchTask], jobs: int, fail_fast: bool, collector: 
                 max_workers=jobs,
                 mp_context=context,
                 initializer=_init_worker,
-                initargs=(threads,),
+                initargs=(threads, os.getpid()),
             )
             in_flight: dict[Future[FileResult], BatchTask] = {}
             broken = False

@@ -97,6 +97,13 @@ _ADDRESS = re.compile(
 )
 
 
+_PORT = re.compile(r":\d{1,5}$")
+
+#: Seconds to wait for the scheduler to answer, and for a worker when the cluster has none
+#: (``--scheduler-timeout``).
+DEFAULT_TIMEOUT = 10.0
+
+
 def check_scheduler(text: str) -> str:
     """Return a valid ``--scheduler`` value: ``local`` or a scheduler address.
 
@@ -104,6 +111,11 @@ def check_scheduler(text: str) -> str:
     'tcp://10.0.0.5:8786'
     >>> check_scheduler("LOCAL")
     'local'
+    >>> check_scheduler("tcp://10.0.0.5")
+    Traceback (most recent call last):
+    ...
+    upsamp.errors.ParameterError: 'tcp://10.0.0.5' has no port: give the scheduler's, e.g. \
+tcp://host:8786
     >>> check_scheduler("http://host/")
     Traceback (most recent call last):
     ...
@@ -116,6 +128,10 @@ such as tcp://host:8786
     if not _ADDRESS.fullmatch(value):
         raise ParameterError(
             f"{text!r} is not 'local' or a scheduler address such as tcp://host:8786"
+        )
+    if not value.startswith("inproc://") and not _PORT.search(value):
+        raise ParameterError(
+            f"{text!r} has no port: give the scheduler's, e.g. tcp://host:8786"
         )
     return value
 
@@ -149,8 +165,8 @@ class Cluster:
         Workers of a local cluster [default: the CPUs]; each may use ``cpus // n_workers``
         threads for one image (as ``upsamp batch --jobs``). Ignored for an address.
     timeout : float, optional
-        Seconds to try to reach the scheduler [default: Dask's
-        ``distributed.comm.timeouts.connect``, 30 s].
+        Seconds to wait for the scheduler to answer (connection and handshake), and for a
+        worker when the cluster has none [default: :data:`DEFAULT_TIMEOUT`, 10 s].
 
     Examples
     --------
@@ -190,15 +206,17 @@ class Cluster:
     def open(self) -> None:
         """Connect (starting the local cluster first for ``"local"``)."""
         distributed = _import_distributed()
-        kwargs: dict[str, Any] = {"set_as_default": False}
-        if self.timeout is not None:
-            kwargs["timeout"] = self.timeout
+        kwargs: dict[str, Any] = {
+            "set_as_default": False,
+            "timeout": DEFAULT_TIMEOUT if self.timeout is None else self.timeout,
+        }
         try:
             if self.is_local:
                 self._local = self._start_local(distributed)
                 self._client = distributed.Client(self._local, **kwargs)
                 self._client.wait_for_workers(len(self._local.workers), timeout=120)
             else:
+                _check_reachable(self.scheduler, self.timeout)
                 self._client = distributed.Client(self.scheduler, **kwargs)
         except BaseException as exc:
             self.close()
@@ -257,6 +275,49 @@ class Cluster:
     def describe(self) -> str:
         """``local Dask cluster`` or ``Dask scheduler <address>``, for messages."""
         return "local Dask cluster" if self.is_local else f"Dask scheduler {self.scheduler}"
+
+
+def _check_reachable(address: str, timeout: float | None) -> None:
+    """Open one connection to ``address`` and close it, within ``timeout`` seconds in all
+    (connection and Dask's handshake): a listener that never answers would otherwise hold
+    ``distributed.Client`` for ever. TLS uses Dask's security settings (``distributed.comm.tls``),
+    as the client does.
+
+    Raises
+    ------
+    ClusterError
+        No answer in time, the connection was refused, or TLS is not configured.
+    """
+    import asyncio
+
+    from distributed.comm import connect
+    from distributed.security import Security
+
+    seconds = DEFAULT_TIMEOUT if timeout is None else timeout
+
+    async def attempt() -> None:
+        comm = await connect(
+            address, timeout=seconds, **Security().get_connection_args("client")
+        )
+        await comm.close()
+
+    where = f"cannot reach the Dask scheduler at {address}"
+    try:
+        asyncio.run(asyncio.wait_for(attempt(), seconds))
+    except TimeoutError:
+        raise ClusterError(
+            f"{where}: no answer within {seconds:g} s (--scheduler-timeout)"
+        ) from None
+    except TypeError as exc:
+        if address.startswith("tls://"):
+            raise ClusterError(
+                f"{where}: TLS is not configured; set Dask's distributed.comm.tls settings "
+                "(ca-file, client.cert, client.key) as the README shows"
+            ) from None
+        raise ClusterError(f"{where}: {' '.join(str(exc).split())}") from None
+    except (OSError, ValueError) as exc:
+        text = " ".join(str(exc).split()) or type(exc).__name__
+        raise ClusterError(f"{where}: {text}") from None
 
 
 def dask_setup(worker: Any) -> None:
@@ -325,11 +386,17 @@ class ClusterRunner:
     """
 
     def __init__(
-        self, cluster: Cluster, *, max_in_flight: int | None = None, retries: int = 1
+        self,
+        cluster: Cluster,
+        *,
+        max_in_flight: int | None = None,
+        retries: int = 1,
+        no_workers_timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
         self.cluster = cluster
         self.max_in_flight = max_in_flight
         self.retries = retries
+        self.no_workers_timeout = no_workers_timeout
 
     def window(self) -> int:
         """Files handed out at once: the worker threads (at least one), capped by
@@ -352,13 +419,14 @@ class ClusterRunner:
         completed = distributed.as_completed(loop=client.loop)
         run_id = uuid.uuid4().hex[:8]
         stopped = False
+        workerless_since: float | None = None
         try:
             while queue or in_flight:
                 while queue and not stopped and len(in_flight) < self.window():
                     task = queue.popleft()
                     future = client.submit(
                         run_file_on_worker,
-                        task,
+                        _absolute(task),
                         _PROCESS_TOKEN,
                         key=f"upsamp-file-{run_id}-{task.index}",
                         retries=self.retries,
@@ -367,13 +435,19 @@ class ClusterRunner:
                     completed.add(future)
                 if not in_flight:
                     break
-                future = next(completed)
-                task = in_flight.pop(future)
-                result = self._result(future, task, distributed)
-                future.release()
-                report(result)
-                if fail_fast and result.status == FAILED:
-                    stopped = True
+                if not completed.has_ready():
+                    time.sleep(_POLL_SECONDS)
+                    if not completed.has_ready():
+                        workerless_since = self._check_workers(workerless_since)
+                        continue
+                workerless_since = None
+                for future in completed.next_batch(block=False):
+                    task = in_flight.pop(future)
+                    result = self._result(future, task, distributed)
+                    future.release()
+                    report(result)
+                    if fail_fast and result.status == FAILED:
+                        stopped = True
         except KeyboardInterrupt:
             with signals_held():
                 try:
@@ -381,6 +455,9 @@ class ClusterRunner:
                 except Exception:  # the connection may be gone already
                     pass
                 self.cluster.close()
+            raise
+        except ClusterError:
+            self._cancel(client, in_flight)
             raise
         except Exception as exc:
             lost = _connection_lost(client, exc)
@@ -392,10 +469,33 @@ class ClusterRunner:
             ) from None
         return stopped
 
+    def _check_workers(self, since: float | None) -> float | None:
+        """While files are in progress and nothing finishes: when the cluster has had no
+        worker for ``no_workers_timeout`` seconds, give up (it would wait for ever)."""
+        if self.cluster.threads() > 0:
+            return None
+        now = time.monotonic()
+        if since is None:
+            return now
+        if now - since >= self.no_workers_timeout:
+            raise ClusterError(
+                f"the {self.cluster.describe()} has had no workers for "
+                f"{self.no_workers_timeout:g} s (--scheduler-timeout); the outputs written so "
+                "far are complete: run again with --skip-existing to finish"
+            )
+        return since
+
+    @staticmethod
+    def _cancel(client: Client, in_flight: dict[Any, BatchTask]) -> None:
+        try:
+            client.cancel(list(in_flight), force=True)
+        except Exception:  # the connection may be gone already
+            pass
+
     @staticmethod
     def _result(future: Any, task: BatchTask, distributed: Any) -> FileResult:
         try:
-            return future.result()
+            result = future.result()
         except distributed.KilledWorker:
             return _lost(
                 task,
@@ -406,6 +506,58 @@ class ClusterRunner:
                 raise  # the whole run stops, not this file
             text = " ".join(str(exc).split()) or "no details"
             return _lost(task, f"Dask could not run this file: {type(exc).__name__}: {text}")
+        return _checked_result(result, task)
+
+
+#: Seconds between two looks at a batch's tasks on the cluster (and at its workers).
+_POLL_SECONDS = 0.05
+
+
+def _absolute(task: BatchTask) -> BatchTask:
+    """``task`` with every path made absolute here: a worker resolves a relative path against
+    its own working folder, and would read (and write) other files of the same names."""
+    settings = task.settings
+    if settings is not None:
+        settings = replace(
+            settings,
+            indices_file=None if settings.indices_file is None else _abs(settings.indices_file),
+            guide_file=None if settings.guide_file is None else _abs(settings.guide_file),
+        )
+    return replace(task, input=_abs(task.input), output=_abs(task.output), settings=settings)
+
+
+def _abs(path: Path) -> Path:
+    return Path(os.path.abspath(path))
+
+
+def _checked_result(result: Any, task: BatchTask) -> FileResult:
+    """A worker's result for ``task``, checked, with the paths as the plan names them; anything
+    else (a rogue or broken worker) makes the file failed."""
+    from .batch import FAILED, OK, SKIPPED, FileResult
+
+    def shape_ok(shape: Any) -> bool:
+        return shape is None or (
+            isinstance(shape, tuple)
+            and 2 <= len(shape) <= 3
+            and all(isinstance(v, int) and v >= 0 for v in shape)
+        )
+
+    valid = (
+        type(result) is FileResult
+        and result.index == task.index
+        and result.status in (OK, SKIPPED, FAILED)
+        and (result.reason is None or isinstance(result.reason, str))
+        and shape_ok(result.input_shape)
+        and shape_ok(result.output_shape)
+        and isinstance(result.seconds, (int, float))
+    )
+    if not valid:
+        return _lost(
+            task,
+            f"the Dask worker returned a malformed result ({type(result).__name__}); "
+            "is every worker running this version of upsamp?",
+        )
+    return replace(result, input=task.input, output=task.output)
 
 
 def _connection_lost(client: Client, exc: BaseException) -> str | None:
@@ -487,7 +639,8 @@ def _float_rows(
 def _plan_chunks(
     image: LoadedImage, settings: EnlargeSettings, client: Client, chunk_rows: int | None
 ) -> tuple[EnlargeSettings, list[tuple[int, int]]]:
-    """The settings made concrete for ``image`` and the chunks of output rows."""
+    """The settings made concrete for ``image`` and the chunks of output rows (the last one
+    ends at the output's height)."""
     from .methods import get_method
     from .pipeline import output_shape, prepare
 
@@ -617,7 +770,10 @@ def distributed_storage(
     has_alpha = split_mode(mode)[1]
     parts: dict[str, Any] = {"stored": None, "clipped": 0.0, "total": 0}
 
+    width = _output_width(image, settings)
+
     def consume(rows: tuple[int, int], value: tuple[np.ndarray, float]) -> None:
+        _check_chunk(value, rows, width, (float, int, np.floating))
         chunk, fraction = value
         if parts["stored"] is None:
             parts["stored"] = np.empty((height, *chunk.shape[1:]), dtype=chunk.dtype)
@@ -647,8 +803,13 @@ def distributed_arrays(
     height = bounds[-1][1]
     parts: dict[str, Any] = {"colour": None, "alpha": None}
 
+    width = _output_width(image, settings)
+
     def consume(rows: tuple[int, int], value: tuple[np.ndarray, np.ndarray | None]) -> None:
+        _check_chunk(value, rows, width, (np.ndarray, type(None)))
         colour, alpha = value
+        if alpha is not None:
+            _check_chunk((alpha, None), rows, width, type(None))
         if parts["colour"] is None:
             parts["colour"] = np.empty((height, *colour.shape[1:]), dtype=colour.dtype)
             if alpha is not None:
@@ -659,6 +820,35 @@ def distributed_arrays(
 
     _map_rows(client, _float_rows, image, settings, bounds, (), consume)
     return parts["colour"], parts["alpha"]
+
+
+def _output_width(image: LoadedImage, settings: EnlargeSettings) -> int:
+    from .pipeline import output_shape
+
+    return int(output_shape(image.shape, settings)[1])
+
+
+def _check_chunk(
+    value: Any, rows: tuple[int, int], width: int, second: type | tuple[type, ...]
+) -> None:
+    """Refuse a worker's chunk that is not ``(array of rows × width [× channels], second)``:
+    a broken or rogue worker must not crash the client or make it allocate at will."""
+    import numpy as np
+
+    chunk = value[0] if isinstance(value, tuple) and len(value) == 2 else None
+    valid = (
+        isinstance(chunk, np.ndarray)
+        and isinstance(value[1], second)
+        and chunk.ndim in (2, 3)
+        and chunk.shape[:2] == (rows[1] - rows[0], width)
+        and (chunk.ndim == 2 or chunk.shape[2] <= 4)
+        and chunk.dtype.kind in "uif"
+    )
+    if not valid:
+        raise ClusterError(
+            f"a Dask worker returned a malformed result for output rows {rows[0]}-{rows[1]} "
+            f"(is every worker running this version of upsamp?)"
+        )
 
 
 def _client_bytes(input_shape: tuple[int, ...], out_shape: tuple[int, ...]) -> int:

@@ -578,7 +578,7 @@ def write_figures(report: Report, folder: str | Path, *, overwrite: bool = False
     """
     files = figure_files(folder)
     prepare_folder(folder)
-    check_free(list(files.values()), overwrite=overwrite)
+    check_free(list(files.values()), overwrite=overwrite, sources=[report.image])
     drawings = {
         "contact_sheet": contact_sheet(report),
         "phase_means": phase_mean_figure(report),

@@ -173,9 +173,7 @@ def same_size_geometry(effective_size: int, stride: int, dilation: int = 1) -> t
     return padding, output_padding
 
 
-def half_pixel_taps(
-    profile: Callable[[np.ndarray], np.ndarray], radius: int, s: int
-) -> np.ndarray:
+def half_pixel_taps(profile: Callable[[np.ndarray], np.ndarray], radius: int, s: int) -> np.ndarray:
     """Sample ``profile(t)`` (support ``|t| < radius`` input pixels) for factor ``s``.
 
     ``K = 2*radius*s - s%2`` taps, centred at ``c = (K-1)/2``: ``w[t] = profile((t - c) / s)``.
@@ -243,7 +241,10 @@ def resolve_output_size(
         out = int_pair(tuple(size), "size", minimum=1)
         return out, (shape[0] / out[0], shape[1] / out[1])
     sy, sx = scale_pair(scale)  # type: ignore[arg-type]
-    out = (math.floor(shape[0] * sy), math.floor(shape[1] * sx))
+    exact = (shape[0] * sy, shape[1] * sx)
+    if not all(math.isfinite(v) and v < 2**62 for v in exact):
+        raise ParameterError(f"scale {scale!r} gives an output too large to represent")
+    out = (math.floor(exact[0]), math.floor(exact[1]))
     if min(out) < 1:
         raise ParameterError(
             f"scale {scale!r} gives an empty output for a {format_size(shape)} input"

@@ -308,8 +308,22 @@ def _open_for_reading(path: Path) -> Any:
 
 
 def _check_is_file(path: Path) -> None:
-    if path.is_dir():
+    """Refuse anything but a regular file before opening it: a folder, and a FIFO, socket or
+    device, whose reading could block for ever or never end."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return  # opening it reports the problem
+    if stat.S_ISDIR(mode):
         raise InputError(f"{path}: is a directory, not a file")
+    if not stat.S_ISREG(mode):
+        kind = (
+            "a named pipe (FIFO)" if stat.S_ISFIFO(mode)
+            else "a socket" if stat.S_ISSOCK(mode)
+            else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+            else "not a regular file"
+        )  # fmt: skip
+        raise InputError(f"{path}: is {kind}, not a regular file")
 
 
 def _png_header(head: bytes) -> tuple[int, int] | None:
@@ -1383,15 +1397,21 @@ def check_target(
     path: PathLike,
     overwrite: bool,
     *,
-    source: PathLike | None = None,
+    source: PathLike | Iterable[PathLike | None] | None = None,
     folder_made_later: bool = False,
 ) -> None:
-    """The one "may this output be written" check: raise OutputError when ``path`` is the
-    input file ``source``, when its folder is missing (unless ``folder_made_later``) or not a
-    folder, when it is a folder, or when it exists and ``overwrite`` is false."""
+    """The one "may this output be written" check: raise OutputError when ``path`` is a file
+    the command reads (``source``: the input, or every file it reads, the input first: kernel,
+    guide, indices...; even with ``overwrite``), when its folder is missing (unless
+    ``folder_made_later``) or not a folder, when it is a folder, or when it exists and
+    ``overwrite`` is false."""
     path = Path(path)
-    if source is not None and path.exists() and same_file(source, path):
-        raise OutputError(f"{path}: refusing to overwrite the input file")
+    sources = [source] if isinstance(source, (str, os.PathLike)) else list(source or ())
+    if path.exists():
+        for index, read in enumerate(sources):
+            if read is not None and Path(read).is_file() and same_file(read, path):
+                what = "the input file" if index == 0 else f"{read}, which this command reads"
+                raise OutputError(f"{path}: refusing to overwrite {what}")
     folder = path.parent
     if not folder.exists():
         if folder_made_later:

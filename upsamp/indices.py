@@ -72,18 +72,27 @@ def load_indices(path: str | Path) -> PoolIndices:
 def _load_indices(path: Path, resolved: str, size: int, mtime_ns: int) -> PoolIndices:
     """Read ``path`` (messages name it as the user gave it); the other arguments key the cache."""
     try:
-        with np.load(path, allow_pickle=False) as data:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):  # a .npy array under a .npz name
+            raise InputError(
+                f"{path}: a .npy array, not an .npz indices file; write one with "
+                "'upsamp pool ... --indices-out FILE.npz'"
+            )
+        with loaded as data:
             missing = {"indices", "input_shape", "stride"} - set(data.files)
             if missing:
                 raise InputError(
                     f"{path}: not an upsamp indices file (missing {', '.join(sorted(missing))}); "
                     "write one with 'upsamp pool ... --indices-out FILE.npz'"
                 )
+            _check_member_sizes(path, data)
             indices = data["indices"]
-            input_shape = tuple(int(v) for v in data["input_shape"])
-            stride = tuple(int(v) for v in data["stride"])
+            input_shape = _pair(path, data["input_shape"], "input_shape")
+            stride = _pair(path, data["stride"], "stride")
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
         raise InputError(f"{path}: not a readable .npz indices file ({exc})") from None
+    if not isinstance(indices, np.ndarray):  # a member that is not a .npy array (a pickle...)
+        raise InputError(f"{path}: the 'indices' member is not a numpy array")
     if indices.dtype.kind not in "iu" or indices.ndim not in (2, 3):
         raise InputError(f"{path}: indices must be a 2-D or 3-D integer array")
     if len(input_shape) != 2 or len(stride) != 2 or min(stride) < 1 or min(input_shape) < 1:
@@ -91,6 +100,31 @@ def _load_indices(path: Path, resolved: str, size: int, mtime_ns: int) -> PoolIn
     if indices.ndim == 2:
         indices = indices[:, :, None]
     return PoolIndices(indices.astype(np.int64), input_shape, stride)  # type: ignore[arg-type]
+
+
+def _pair(path: Path, value: object, name: str) -> tuple[int, int]:
+    """Two positive integers stored as a 1-D array of two."""
+    array = value if isinstance(value, np.ndarray) else None
+    if array is None or array.shape != (2,) or array.dtype.kind not in "iu":
+        shape = getattr(value, "shape", type(value).__name__)
+        raise InputError(f"{path}: {name} must be two integers, got an array of shape {shape}")
+    return int(array[0]), int(array[1])
+
+
+def _check_member_sizes(path: Path, data: np.lib.npyio.NpzFile) -> None:
+    """Refuse, before decompressing anything, members larger than half the memory available: a
+    small compressed file can expand a thousand times."""
+    from .resources import available_memory
+
+    available = available_memory()
+    if available is None:
+        return
+    total = sum(info.file_size for info in data.zip.infolist())
+    if total > available // 2:
+        raise InputError(
+            f"{path}: expands to {total / 2**30:.1f} GiB, more than the memory available "
+            f"({available / 2**30:.1f} GiB) allows"
+        )
 
 
 def indices_from_guide(guide: np.ndarray, stride: tuple[int, int]) -> PoolIndices:

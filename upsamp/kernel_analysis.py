@@ -15,6 +15,7 @@ import numpy as np
 from .diagnostics import KernelAnalysis, analyze_kernel, fix_kernel_hold, fix_kernel_phases
 from .errors import ParameterError
 from .kernels import Kernel
+from .resources import check_kernel_size
 
 __all__ = ["FIX_METHODS", "finite_or_none", "fix_kernel", "kernel_analysis", "kernel_json"]
 
@@ -106,6 +107,15 @@ def fix_kernel(kernel: Kernel, how: str) -> Kernel:
             groups=kernel.groups if four_d else None,
         )
         return replace(kernel, weight=weight)
+    kh, kw = kernel.weight.shape[-2:]
+    sh, sw = kernel.stride
+    dh, dw = kernel.dilation
+    planes = int(np.prod(kernel.weight.shape[:-2]))
+    held_taps = (dh * (kh - 1) + sh) * (dw * (kw - 1) + sw) * planes
+    # The hold adds the expanded kernel s_h * s_w times (plus a fixed cost per addition).
+    work = sh * sw * ((dh * (kh - 1) + 1) * (dw * (kw - 1) + 1) * planes + 1000)
+    what = f"{kernel.source} held at stride {sh}x{sw}"
+    check_kernel_size(held_taps, kernel.stride, what, work=work)
     held = fix_kernel_hold(
         kernel.weight,
         stride=kernel.stride,

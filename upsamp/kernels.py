@@ -50,6 +50,7 @@ from .geometry import (
     half_pixel_taps,
     same_size_geometry,
 )
+from .resources import MAX_KERNEL_FILE_BYTES, MAX_KERNEL_TAPS, check_kernel_size
 from .weights import groups_from_bias, is_weight_source, read_bias, read_weights, split_source
 
 __all__ = [
@@ -244,6 +245,8 @@ def preset(name: str, stride: int | tuple[int, int]) -> Kernel:
     if name not in PRESETS:
         raise KernelError(f"unknown kernel preset {name!r}; presets are: {', '.join(PRESETS)}")
     sh, sw = int_pair(stride, "stride", minimum=1)
+    # Every preset has fewer than 4s + 1 taps per axis: check before building anything.
+    check_kernel_size((4 * sh + 1) * (4 * sw + 1), (sh, sw), f"{name} at stride {sh}x{sw}")
     entry = PRESETS[name]
     taps_h, pad_h, op_h, edge = entry.build(sh)
     taps_w, pad_w, op_w, _ = entry.build(sw)
@@ -316,11 +319,20 @@ def load_kernel(
     if not path.is_file():
         raise KernelError(f"{origin}: no such kernel file (and not a preset: {', '.join(PRESETS)})")
     suffix = path.suffix.lower()
+    size = path.stat().st_size
+    if size > (MAX_KERNEL_FILE_BYTES if suffix == ".json" else 8 * MAX_KERNEL_TAPS + 4096):
+        raise KernelError(
+            f"{origin}: {size:,} bytes is larger than a kernel upsamp reads"
+            + (" (store large kernels as .npy)" if suffix == ".json" else "")
+        )
     if suffix == ".npy":
         try:
             raw = np.load(path, allow_pickle=False)
         except (OSError, ValueError, EOFError) as exc:
             raise KernelError(f"{origin}: not a readable .npy array ({_first_line(exc)})") from None
+        if not isinstance(raw, np.ndarray):  # an .npz archive under a .npy name
+            raw.close()
+            raise KernelError(f"{origin}: an .npz archive, not a .npy array")
         if raw.dtype.kind not in "biuf":
             raise KernelError(f"{origin}: kernel must be numeric, got dtype {raw.dtype}")
         return Kernel(weight=_check_weight(raw, origin), name=path.stem, source=origin)
@@ -333,6 +345,10 @@ def load_kernel(
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise KernelError(f"{origin}: not valid JSON ({_first_line(exc)})") from None
+    except RecursionError:
+        raise KernelError(f"{origin}: JSON nested too deeply for a kernel") from None
+    except ValueError as exc:  # an integer of thousands of digits
+        raise KernelError(f"{origin}: not a usable kernel ({_first_line(exc)})") from None
     if isinstance(doc, list):
         return Kernel(weight=_check_weight(doc, origin), name=path.stem, source=origin)
     if not isinstance(doc, dict) or "weight" not in doc:
@@ -369,6 +385,7 @@ def load_kernel(
         )
     except (ParameterError, TypeError, ValueError) as exc:
         raise KernelError(f"{origin}: {_first_line(exc)}") from None
+    check_kernel_size(kernel.weight.size, kernel.stride, origin)
     return kernel
 
 
@@ -582,6 +599,7 @@ def build_kernel(
         kernel = kernel.with_overrides(
             padding=(geo[0][0], geo[1][0]), output_padding=(geo[0][1], geo[1][1])
         )
+    check_kernel_size(kernel.weight.size, kernel.stride, str(kernel.source))
     if normalize_phases:
         kernel = normalize(kernel)
     return kernel

@@ -780,6 +780,17 @@ def _saved_mode(image: imageio.LoadedImage, channels: int, has_alpha: bool) -> s
     return imageio.with_alpha(base) if has_alpha else base
 
 
+def files_read(input_path: str | Path, settings: EnlargeSettings) -> list[Path]:
+    """Every file an enlargement reads, the input first (kernel, indices and guide files
+    follow): none of them may be an output."""
+    kernel = settings.options.kernel
+    source = getattr(kernel, "source", kernel)
+    read = [Path(input_path), settings.indices_file, settings.guide_file]
+    if isinstance(source, (str, Path)):
+        read.append(Path(source))
+    return [p for p in read if p is not None]
+
+
 def prepare(image: imageio.LoadedImage, settings: EnlargeSettings) -> EnlargeSettings:
     """Settings made concrete for one image: a size as typed resolved against the image's
     size, max-unpool positions read from the indices file or found in the guide (with their
@@ -945,7 +956,9 @@ def enlarge_file(
         wanted = image.format
     fmt = imageio.output_format(output_path, wanted)
     if not to_stdout:
-        imageio.check_target(output_path, settings.overwrite, source=input_path)
+        imageio.check_target(
+            output_path, settings.overwrite, source=files_read(input_path, settings)
+        )
     imageio.check_frame_count(output_path, fmt, len(frames))
     method = get_method(settings.method)
     plan = colour_plan(image, settings)

@@ -7,13 +7,18 @@ pools the arrays, and :mod:`upsamp.imageio` writes both outputs atomically.
 
 from __future__ import annotations
 
+import errno
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from . import imageio
-from .errors import InputError, ParameterError
+from .errors import InputError, OutputError, ParameterError
 from .geometry import format_size
 from .indices import PoolIndices, indices_from_guide, indices_payload
 
@@ -89,33 +94,79 @@ def pool_file(
     given) and write the pooled image (or ``.npy``) to ``output_path`` and the positions to
     ``indices_path`` (``.npz``), each atomically.
 
-    Both targets are checked before anything is read; when the indices cannot be written the
-    pooled image is removed again (it is useless without them). Raises an
+    Both targets are checked before anything is read (neither may be the input or the guide);
+    both files are written under hidden names first and moved into place only when both are
+    complete, so a failure or an interruption leaves the previous files untouched. Raises an
     :class:`~upsamp.errors.UpsampError` subclass for every expected problem.
     """
     input_path, output_path, indices_path = Path(input_path), Path(output_path), Path(indices_path)
     if indices_path.suffix.lower() != ".npz":
         raise ParameterError(f"{indices_path}: the indices file must end in .npz")
     for target in (output_path, indices_path):
-        imageio.check_target(target, overwrite, source=input_path)
+        imageio.check_target(target, overwrite, source=[input_path, guide_path])
     image = imageio.load_input(input_path, max_pixels=max_pixels)
     guide = imageio.load_input(guide_path, max_pixels=max_pixels) if guide_path else None
     colour, alpha, found = pool_image(image, stride, guide)
     payload = indices_payload(found)
 
     def write_npz(tmp: Path) -> None:
-        with open(tmp, "wb") as fh:
-            np.savez_compressed(fh, **payload)
+        try:
+            with open(tmp, "wb") as fh:
+                np.savez_compressed(fh, **payload)
+        except OSError as exc:
+            raise OutputError(f"{indices_path}: cannot write ({exc.strerror or exc})") from None
 
-    if imageio.output_format(output_path) == "NPY":
-        imageio.save_array(output_path, colour, overwrite=overwrite)
-    else:
-        imageio.save_image(
-            output_path, colour, alpha, mode=image.mode, info=image.info, overwrite=overwrite
-        )
-    try:
-        imageio.atomic_write(indices_path, write_npz, overwrite=overwrite)
-    except BaseException:
-        output_path.unlink(missing_ok=True)  # the pooled image is useless without its indices
-        raise
+    def write_image(staged: Path) -> None:
+        if imageio.output_format(output_path) == "NPY":
+            imageio.save_array(staged, colour)
+        else:
+            imageio.save_image(staged, colour, alpha, mode=image.mode, info=image.info)
+
+    # Both files are written completely before either replaces anything: an interruption or a
+    # full disk leaves the previous outputs as they were.
+    with _staged(output_path) as staged_image, _staged(indices_path) as staged_indices:
+        _naming(output_path, staged_image, write_image)
+        imageio.atomic_write(staged_indices, write_npz)
+        _move(staged_image, output_path, overwrite)
+        _move(staged_indices, indices_path, overwrite)
     return PoolOutcome(input_path, output_path, indices_path, tuple(colour.shape), colour, found)
+
+
+@contextmanager
+def _staged(target: Path) -> Iterator[Path]:
+    """A hidden name next to ``target`` with the same extension, to write it under before it
+    is moved into place; whatever is left there is removed on the way out."""
+    staged = target.with_name(f".{target.name[:150]}.{secrets.token_hex(6)}.staged{target.suffix}")
+    try:
+        yield staged
+    finally:
+        staged.unlink(missing_ok=True)
+
+
+def _naming(target: Path, staged: Path, write: Callable[[Path], None]) -> None:
+    """Run ``write(staged)``; an error names ``target``, the file the user asked for."""
+    try:
+        write(staged)
+    except OutputError as exc:
+        raise OutputError(str(exc).replace(str(staged), str(target))) from None
+
+
+def _move(staged: Path, target: Path, overwrite: bool) -> None:
+    """Rename ``staged`` to ``target``; without ``overwrite`` never over a file that appeared
+    meanwhile (a hard link refuses atomically)."""
+    try:
+        if overwrite:
+            os.replace(staged, target)
+            return
+        try:
+            os.link(staged, target)
+        except FileExistsError:
+            raise OutputError(f"{target}: exists; use --overwrite to replace it") from None
+        except OSError as exc:
+            if exc.errno not in (errno.EPERM, errno.EXDEV, errno.ENOTSUP, errno.EMLINK):
+                raise
+            if target.exists():
+                raise OutputError(f"{target}: exists; use --overwrite to replace it") from None
+            os.replace(staged, target)
+    except OSError as exc:
+        raise OutputError(f"{target}: cannot write ({exc.strerror or exc})") from None

@@ -839,6 +839,22 @@ def report_arrays(
     )
 
 
+def _check_report_memory(shape: tuple[int, ...], methods: int, name: str) -> None:
+    """Refuse an image whose report would not fit: every method's float64 output is kept
+    (with the reference, the downsampled input and the work of one method)."""
+    from .resources import available_memory, estimate_bytes
+
+    per_image = estimate_bytes(shape, shape, itemsize=8)
+    need = per_image + (methods + 2) * 8 * int(np.prod(shape))
+    available = available_memory()
+    if available is not None and need > available:
+        raise InputError(
+            f"{name}: a report on this {shape[1]}x{shape[0]} image with {methods} methods needs "
+            f"about {need / 2**30:.1f} GiB of memory; only {available / 2**30:.1f} GiB is "
+            "available (try --methods with fewer methods, or a crop)"
+        )
+
+
 def report_file(
     path: str | Path,
     entries: Sequence[MethodEntry],
@@ -867,6 +883,7 @@ def report_file(
     if alpha not in ("premultiplied", "separate"):
         raise ParameterError(f"alpha must be premultiplied or separate, got {alpha!r}")
     loaded = imageio.load_input(path, max_pixels=max_pixels, frame=frame)
+    _check_report_memory(loaded.shape, len(entries), str(path))
     pixels = loaded.pixels
     premultiplied = loaded.has_alpha and alpha == "premultiplied"
     if linear and loaded.format == "NPY":

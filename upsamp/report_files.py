@@ -33,16 +33,28 @@ def _extension(mode: str, array: np.ndarray) -> str:
 def output_files(report: Report, folder: str | Path) -> dict[str, Path]:
     """Where :func:`save_outputs` writes: ``{"ground-truth" (round trip only), method name:
     path}``. Each method's file is ``<name>.png`` with ``:`` replaced by ``_`` (``.npy`` when
-    the mode or channel count has no image format: 32-bit, float, or other channel counts)."""
-    folder = Path(folder)
-    files: dict[str, Path] = {}
+    the mode or channel count has no image format: 32-bit, float, or other channel counts).
+    Two methods whose names give one file name (``transconv:a.npy`` and ``transconv:x/a.npy``)
+    get ``<name>-2``... for the later ones, key and file alike: nothing is written twice."""
+    return {key: path for key, (path, _) in _planned(report, Path(folder)).items()}
+
+
+def _planned(report: Report, folder: Path) -> dict[str, tuple[Path, np.ndarray]]:
+    """``{key: (file, values)}`` for every file :func:`save_outputs` writes, in order."""
+    planned: dict[str, tuple[Path, np.ndarray]] = {}
     if report.roundtrip:
-        files["ground-truth"] = folder / f"ground-truth{_extension(report.mode, report.reference)}"
+        extension = _extension(report.mode, report.reference)
+        planned["ground-truth"] = (folder / f"ground-truth{extension}", report.reference)
+    taken: set[Path] = {path for path, _ in planned.values()}
     for result in report.methods:
-        files[result.name] = (
-            folder / f"{_file_stem(result.name)}{_extension(report.mode, result.stored)}"
-        )
-    return files
+        stem, extension = _file_stem(result.name), _extension(report.mode, result.stored)
+        key, path, copy = result.name, folder / f"{stem}{extension}", 1
+        while path in taken or key in planned:
+            copy += 1
+            key, path = f"{result.name}-{copy}", folder / f"{stem}-{copy}{extension}"
+        taken.add(path)
+        planned[key] = (path, result.stored)
+    return planned
 
 
 def prepare_folder(folder: str | Path) -> Path:
@@ -57,11 +69,14 @@ def prepare_folder(folder: str | Path) -> Path:
     return path
 
 
-def check_free(paths: Sequence[Path], *, overwrite: bool) -> None:
+def check_free(
+    paths: Sequence[Path], *, overwrite: bool, sources: Sequence[str | Path] = ()
+) -> None:
     """Raise :class:`~upsamp.errors.OutputError` for the first path that exists (unless
-    ``overwrite``) or is a folder, before anything is written."""
+    ``overwrite``), is a folder or is one of the files read (``sources``, never replaced),
+    before anything is written."""
     for path in paths:
-        imageio.check_target(path, overwrite, folder_made_later=True)
+        imageio.check_target(path, overwrite, source=sources, folder_made_later=True)
 
 
 def save_outputs(report: Report, folder: str | Path, *, overwrite: bool = False) -> list[Path]:
@@ -71,11 +86,10 @@ def save_outputs(report: Report, folder: str | Path, *, overwrite: bool = False)
     The folder is created when missing; no file is replaced unless ``overwrite`` (every target
     is checked before the first is written).
     """
-    files = output_files(report, folder)
+    planned = _planned(report, Path(folder))
     prepare_folder(folder)
-    check_free(list(files.values()), overwrite=overwrite)
-    arrays = {"ground-truth": report.reference} if report.roundtrip else {}
-    arrays.update({m.name: m.stored for m in report.methods})
-    for key, path in files.items():
-        imageio.save_image(path, arrays[key], None, mode=report.mode, overwrite=overwrite)
-    return list(files.values())
+    files = [path for path, _ in planned.values()]
+    check_free(files, overwrite=overwrite, sources=[report.image])
+    for path, values in planned.values():
+        imageio.save_image(path, values, None, mode=report.mode, overwrite=overwrite)
+    return files

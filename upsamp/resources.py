@@ -15,12 +15,16 @@ from collections.abc import Callable
 import numpy as np
 
 from . import cgroup
-from .errors import OutputError
+from .errors import KernelError, OutputError
 from .geometry import format_size
 
 __all__ = [
     "DEFAULT_MAX_OUTPUT_PIXELS",
     "CGROUP_ROOT",
+    "MAX_KERNEL_FILE_BYTES",
+    "MAX_KERNEL_TAPS",
+    "MAX_KERNEL_WORK",
+    "check_kernel_size",
     "available_memory",
     "banded_bytes",
     "check_output_budget",
@@ -35,6 +39,56 @@ DEFAULT_MAX_OUTPUT_PIXELS = 1 << 30
 
 #: The directory standing for ``/`` when the cgroup files are read (tests point it at a fake tree).
 CGROUP_ROOT = "/"
+
+
+#: The largest kernel upsamp builds, reads or analyses: taps of the whole weight, and phases
+#: (``s_h · s_w``, each a small array in the analysis). 2**24 taps are 128 MiB of float64.
+MAX_KERNEL_TAPS = 1 << 24
+
+#: The most work spent on building or repairing one kernel, in multiply-adds (a few seconds).
+MAX_KERNEL_WORK = 1 << 31
+
+#: The largest kernel file read (a JSON kernel is parsed whole; use .npy beyond this).
+MAX_KERNEL_FILE_BYTES = 16 << 20
+
+
+def check_kernel_size(
+    taps: int, stride: tuple[int, int], what: str, *, copies: int = 4, work: int = 0
+) -> None:
+    """Refuse, before it is built, a kernel of ``taps`` values at ``stride`` that is larger than
+    :data:`MAX_KERNEL_TAPS` (taps or phases), than the memory available for ``copies``
+    float64 copies of it, or whose making takes more than :data:`MAX_KERNEL_WORK`
+    multiply-adds (``work``). ``what`` names it (a file, or ``bilinear at stride 9x9``).
+
+    >>> check_kernel_size(16, (2, 2), "k.json")
+    >>> check_kernel_size(16, (5000, 5000), "k.json")
+    Traceback (most recent call last):
+    ...
+    upsamp.errors.KernelError: k.json: stride 5000x5000 has 25,000,000 phases, more than \
+upsamp handles (16,777,216)
+    """
+    phases = int(stride[0]) * int(stride[1])
+    if phases > MAX_KERNEL_TAPS:
+        raise KernelError(
+            f"{what}: stride {stride[0]}x{stride[1]} has {phases:,} phases, more than upsamp "
+            f"handles ({MAX_KERNEL_TAPS:,})"
+        )
+    if taps > MAX_KERNEL_TAPS:
+        raise KernelError(
+            f"{what}: {taps:,} kernel taps, more than upsamp handles ({MAX_KERNEL_TAPS:,})"
+        )
+    if work > MAX_KERNEL_WORK:
+        raise KernelError(
+            f"{what}: {work:,} multiply-adds to build, more than upsamp handles "
+            f"({MAX_KERNEL_WORK:,}); use a smaller stride or kernel"
+        )
+    need = 8 * copies * (taps + phases)
+    available = available_memory()
+    if available is not None and need > available:
+        raise KernelError(
+            f"{what}: the kernel needs about {need / 2**30:.1f} GiB of memory; only "
+            f"{available / 2**30:.1f} GiB is available"
+        )
 
 
 def usable_cpus() -> int:

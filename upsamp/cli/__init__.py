@@ -85,12 +85,26 @@ class UpsampGroup(click.Group):
             raise OneLineUsageError(exc) from None
 
     def invoke(self, ctx: click.Context) -> Any:
+        from ..process import one_line_warnings, sigterm_as_keyboard_interrupt, standard_streams
+
+        standard_streams()
         try:
-            return super().invoke(ctx)
+            with one_line_warnings(), sigterm_as_keyboard_interrupt():
+                try:
+                    return super().invoke(ctx)
+                finally:
+                    _flush_stdout()
         except click.UsageError as exc:  # every sub-command's options and arguments
             raise OneLineUsageError(exc) from None
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
+        except BrokenPipeError:
+            # The reader of stdout went away (``upsamp ... | head``): what was printed was
+            # wanted, the rest is not; end quietly, as ``ls | head`` does.
+            from ..process import stdout_gone
+
+            stdout_gone()
+            sys.exit(int(ExitCode.OK))
         except UpsampError as exc:
             if ctx.meta.get("upsamp.debug"):
                 raise
@@ -106,6 +120,14 @@ class UpsampGroup(click.Group):
             fail(reason, ExitCode.FAILURE)
 
 
+def _flush_stdout() -> None:
+    """Flush stdout here, so that a reader that went away is noticed while the error can still
+    be handled (not in the interpreter's final flush)."""
+    stream = sys.stdout
+    if stream is not None and not getattr(stream, "closed", False):
+        stream.flush()
+
+
 def _os_message(exc: OSError) -> str:
     where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
     return f"{where}{exc.strerror or exc}"
@@ -113,7 +135,9 @@ def _os_message(exc: OSError) -> str:
 
 def fail(message: str, code: int) -> None:
     """Print ``upsamp: error: <message>`` on stderr (one line) and exit with ``code``."""
-    line = " ".join(str(message).split())
+    from ..process import one_line
+
+    line = one_line(message)
     click.echo(f"upsamp: error: {line}", err=True)
     sys.exit(int(code))
 

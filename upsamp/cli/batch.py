@@ -126,6 +126,7 @@ def batch(
     jobs: int | None,
     fail_fast: bool,
     scheduler: str | None,
+    scheduler_timeout: float,
     dry_run: bool,
     as_json: bool,
     quiet: bool,
@@ -210,13 +211,16 @@ def batch(
             plan,
             scheduler,
             jobs if remote else n_jobs,
+            timeout=scheduler_timeout,
             fail_fast=fail_fast,
             as_json=as_json,
             quiet=quiet,
         )
     if quiet:
         for result in report.failures:
-            click.echo(f"upsamp: failed: {result.input}: {result.reason}", err=True)
+            click.echo(
+                render.printable(f"upsamp: failed: {result.input}: {result.reason}"), err=True
+            )
     else:
         for result in report.results:
             for note in result.notes:
@@ -231,7 +235,14 @@ def _progress_wanted(console: Any, *, quiet: bool, as_json: bool) -> bool:
 
 
 def _run_on_cluster(
-    plan: Any, scheduler: str, jobs: int | None, *, fail_fast: bool, as_json: bool, quiet: bool
+    plan: Any,
+    scheduler: str,
+    jobs: int | None,
+    *,
+    timeout: float,
+    fail_fast: bool,
+    as_json: bool,
+    quiet: bool,
 ) -> Any:
     """``_run`` with the files as tasks on a Dask cluster (``jobs``: the workers of a local
     cluster, or the cap on files in progress on a remote one)."""
@@ -241,9 +252,11 @@ def _run_on_cluster(
 
     with (
         lib.sigterm_as_keyboard_interrupt(),  # a SIGTERM while connecting also shuts down
-        Cluster(scheduler, n_workers=jobs) as cluster,
+        Cluster(scheduler, n_workers=jobs, timeout=timeout) as cluster,
     ):
-        runner = ClusterRunner(cluster, max_in_flight=None if cluster.is_local else jobs)
+        runner = ClusterRunner(
+            cluster, max_in_flight=None if cluster.is_local else jobs, no_workers_timeout=timeout
+        )
         if cluster.threads() == 0:
             render.warn(f"the {cluster.describe()} has no workers yet; waiting for some")
         return _run(
@@ -342,11 +355,15 @@ def _show_plan(plan: Any, jobs: int, as_json: bool) -> None:
             render.print_json(task.to_json())
         elif task.action == "run":
             click.echo(
-                f"{task.input} → {task.output}  {_dimensions(task.output_shape)}  "
-                f"~{_size(task.estimated_bytes)}"
+                render.printable(
+                    f"{task.input} → {task.output}  {_dimensions(task.output_shape)}  "
+                    f"~{_size(task.estimated_bytes)}"
+                )
             )
         else:
-            click.echo(f"{task.input} → {task.output}  {task.action}: {task.reason}")
+            click.echo(
+                render.printable(f"{task.input} → {task.output}  {task.action}: {task.reason}")
+            )
     render.info(
         f"dry run: {plan.count('run')} to enlarge, {plan.count('skip')} to skip, "
         f"{plan.count('fail')} would fail; {jobs} job{'s' if jobs > 1 else ''}, about "
@@ -370,7 +387,7 @@ def _show_summary(plan: Any, report: Any) -> None:
 
     console = render.stderr_console()
     counts = Table(
-        title=f"upsamp batch: {plan.input_dir} → {plan.output_dir}",
+        title=render.printable(f"upsamp batch: {plan.input_dir} → {plan.output_dir}"),
         box=None,
         show_header=False,
         title_justify="left",
@@ -388,7 +405,10 @@ def _show_summary(plan: Any, report: Any) -> None:
         failures.add_column("file", overflow="fold")
         failures.add_column("reason", overflow="fold")
         for result in report.failures:  # names relative to INPUT_DIR, shown in the title
-            failures.add_row(_relative(result.input, plan.input_dir), result.reason or "")
+            failures.add_row(
+                render.printable(_relative(result.input, plan.input_dir)),
+                render.printable(result.reason or ""),
+            )
         console.print(failures)
     processed = report.count("ok")
     rate = processed / report.seconds if report.seconds > 0 else 0.0
@@ -400,7 +420,7 @@ def _show_summary(plan: Any, report: Any) -> None:
         ending = f"stopped at the first failure (--fail-fast) after {timing}"
     else:
         ending = f"done in {timing}"
-    console.print(ending, markup=False, highlight=False)
+    console.print(ending)
 
 
 __all__ = ["batch"]

@@ -83,6 +83,7 @@ def enlarge(
     show: bool,
     with_report: bool,
     scheduler: str | None,
+    scheduler_timeout: float,
     quiet: bool,
     **params: Any,
 ) -> None:
@@ -132,7 +133,12 @@ def enlarge(
                 progress.close()
     else:
         outcome = _enlarge_on_cluster(
-            scheduler, input_path, output, settings, keep_arrays=show or with_report
+            scheduler,
+            input_path,
+            output,
+            settings,
+            keep_arrays=show or with_report,
+            timeout=scheduler_timeout,
         )
     for note in outcome.notes:
         render.info(f"note: {note}")
@@ -262,12 +268,18 @@ class _DelayedProgress:
 
 
 def _enlarge_on_cluster(
-    scheduler: str, input_path: Path, output: Path | None, settings: Any, *, keep_arrays: bool
+    scheduler: str,
+    input_path: Path,
+    output: Path | None,
+    settings: Any,
+    *,
+    keep_arrays: bool,
+    timeout: float,
 ) -> Any:
     """``enlarge_file`` with the work done by the workers of ``scheduler``."""
     from ..distributed import Cluster, enlarge_on_cluster
 
-    with Cluster(scheduler) as cluster:
+    with Cluster(scheduler, timeout=timeout) as cluster:
         return enlarge_on_cluster(
             input_path, output, settings, cluster.client, keep_arrays=keep_arrays
         )

@@ -68,7 +68,7 @@ def show(
 
     kernel = build_kernel(name, stride=stride, groups=groups, bias=bias, layout=layout)
     if save is not None:
-        _write_kernel(kernel, save, overwrite)
+        _write_kernel(kernel, save, overwrite, source=name)
         render.info(f"kernel written to {save}")
         note = _weights_only_note(kernel, save)
         if note:
@@ -87,7 +87,7 @@ def show(
 def _print_weights(console: Any, kernel: Any) -> None:
     """The kernel's geometry line and its weight tables."""
     import numpy as np
-    from rich.markup import escape
+    from rich.text import Text
 
     from . import render
 
@@ -96,9 +96,12 @@ def _print_weights(console: Any, kernel: Any) -> None:
     if kernel.bias is not None:
         extra += "  bias " + ",".join(render.format_number(float(v)) for v in np.ravel(kernel.bias))
     console.print(
-        f"[bold]{escape(kernel.name)}[/bold]  shape {tuple(weight.shape)}  stride {kernel.stride}  "
-        f"padding {kernel.padding}  output_padding {kernel.output_padding}  "
-        f"dilation {kernel.dilation}  edge {kernel.edge}{extra}"
+        Text.assemble(
+            (render.printable(kernel.name), "bold"),
+            f"  shape {tuple(weight.shape)}  stride {kernel.stride}  "
+            f"padding {kernel.padding}  output_padding {kernel.output_padding}  "
+            f"dilation {kernel.dilation}  edge {kernel.edge}{extra}",
+        )
     )
     if weight.ndim == 2:
         for table in render.array_tables(weight, "weight"):
@@ -110,11 +113,13 @@ def _print_weights(console: Any, kernel: Any) -> None:
                     console.print(table)
 
 
-def _write_kernel(kernel: Any, path: Path, overwrite: bool) -> None:
-    """Save ``kernel`` to ``.npy`` (weight) or ``.json`` (weight and geometry), atomically."""
+def _write_kernel(kernel: Any, path: Path, overwrite: bool, *, source: str) -> None:
+    """Save ``kernel`` to ``.npy`` (weight) or ``.json`` (weight and geometry), atomically;
+    never over the kernel file ``source`` it was read from."""
     from .. import imageio
     from ..kernels import save_kernel
 
+    imageio.check_target(path, overwrite, source=[source])
     doc = save_kernel(kernel, path)
     if path.suffix.lower() == ".json":
         text = json.dumps(doc, indent=1) + "\n"
@@ -191,6 +196,8 @@ def fix(
       upsamp kernels fix checkerboard --stride 2 --how hold -o fixed.json
       upsamp kernels fix k.npy --stride 3 --how normalize-phases -o k_fixed.npy
     """
+    from rich.text import Text
+
     from ..kernel_analysis import fix_kernel, kernel_analysis
     from ..kernels import build_kernel
     from . import render
@@ -202,19 +209,25 @@ def fix(
     before = kernel_analysis(kernel)
     fixed = fix_kernel(kernel, how)
     after = kernel_analysis(fixed)
-    _write_kernel(fixed, output, overwrite)
+    _write_kernel(fixed, output, overwrite, source=name)
 
     console = render.wide_console()
     console.print(
-        f"[bold]{kernel.name}[/bold]  shape {tuple(kernel.weight.shape)}  stride {kernel.stride}  "
-        f"padding {kernel.padding}  output_padding {kernel.output_padding}  "
-        f"dilation {kernel.dilation}"
+        Text.assemble(
+            (render.printable(kernel.name), "bold"),
+            f"  shape {tuple(kernel.weight.shape)}  stride {kernel.stride}  "
+            f"padding {kernel.padding}  output_padding {kernel.output_padding}  "
+            f"dilation {kernel.dilation}",
+        )
     )
     render_kernel_analysis(before, console, heading="before")
     console.print(
-        f"[bold]after --how {how}[/bold]  shape {tuple(fixed.weight.shape)}  "
-        f"stride {fixed.stride}  padding {fixed.padding}  "
-        f"output_padding {fixed.output_padding}  dilation {fixed.dilation}"
+        Text.assemble(
+            (f"after --how {how}", "bold"),
+            f"  shape {tuple(fixed.weight.shape)}  stride {fixed.stride}  "
+            f"padding {fixed.padding}  output_padding {fixed.output_padding}  "
+            f"dilation {fixed.dilation}",
+        )
     )
     render_kernel_analysis(after, console, heading="after")
     render.info(f"kernel written to {output}")
@@ -295,9 +308,9 @@ def convert(
         raise click.BadParameter("the kernel file must end in .npy or .json", param_hint="-o")
     if source == target:
         raise click.UsageError(f"--from and --to are both {source}: nothing to convert")
-    imageio.check_target(output, overwrite)
+    imageio.check_target(output, overwrite, source=[name])
     done = convert_kernel(name, source, target, stride=stride, resize=resize)
-    _write_kernel(done.converted, output, overwrite)
+    _write_kernel(done.converted, output, overwrite, source=name)
     if as_json:
         from ..kernels import save_kernel
 

@@ -70,10 +70,11 @@ def _json_record(path: Path, result: dict[str, Any]) -> dict[str, Any]:
 
 
 def _table(rows: list[tuple[Path, tuple[int, ...], dict[str, Any]]], stride: Any) -> Any:
-    from rich.markup import escape
     from rich.table import Table
+    from rich.text import Text
 
     from ..report import format_score
+    from .render import printable
 
     s = stride[0] if stride[0] == stride[1] else f"{stride[0]}×{stride[1]}"
     table = Table(
@@ -97,14 +98,14 @@ def _table(rows: list[tuple[Path, tuple[int, ...], dict[str, Any]]], stride: Any
         base = result["baseline"]
         verdict = result["verdict"]
         table.add_row(
-            escape(str(path)),
+            printable(path),
             f"{shape[1]}×{shape[0]}",
             format_score(result["cb_rel"], 4),
             format_score(result["tile_max"], 3),
             format_score(100 * result["checkerboard_energy"], 4),
             "—" if base is None else f"{format_score(base['cb_rel'], 4)} {base['method']}",
             format_score(result["bound"], 4),
-            "—" if verdict is None else f"[{_STYLES[verdict]}]{verdict}[/]",
+            "—" if verdict is None else Text(verdict, style=_STYLES[verdict]),
         )
     return table
 
@@ -170,7 +171,7 @@ def measure(
 
         taken: set[str] = set()
         targets = [figures / figure_name(label, taken) for _, label in images]
-        check_free(targets, overwrite=overwrite)
+        check_free(targets, overwrite=overwrite, sources=[path for path, _ in images])
     failed = list(problems)
     rows = []
     for index, (path, _) in enumerate(images):

@@ -224,12 +224,26 @@ class SchedulerType(click.ParamType):
 def scheduler_option(help: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """``--scheduler ADDRESS|local``, shared by ``enlarge`` and ``batch`` (each says what runs
     on the cluster)."""
-    return click.option(
+    address = click.option(
         "--scheduler",
         type=SchedulerType(),
         metavar="ADDRESS|local",
         help=help + " Needs the 'distributed' extra: pip install 'upsamp[distributed]'.",
     )
+    timeout = click.option(
+        "--scheduler-timeout",
+        type=click.FloatRange(0, 3600, min_open=True),
+        default=10.0,
+        show_default=True,
+        metavar="SECONDS",
+        help="With --scheduler ADDRESS: how long to wait for the scheduler to answer, and for "
+        "a worker when the cluster has none, before giving up with an error.",
+    )
+
+    def both(function: Callable[..., Any]) -> Callable[..., Any]:
+        return address(timeout(function))
+
+    return both
 
 
 #: How a kernel read from a file is used: ``enlarge``, ``batch`` and ``kernels show|fix``.

@@ -2,6 +2,10 @@
 
 stdout carries data only (JSON, arrays shown on request); progress, warnings and errors go to
 stderr.
+
+Text is never read as Rich markup: every console is made by :func:`console` with markup off, so a
+file named ``a[/y].png`` prints as it is; styles are given with :class:`rich.text.Text`. Control
+characters in names are shown escaped (:func:`upsamp.process.printable`).
 """
 
 from __future__ import annotations
@@ -17,17 +21,40 @@ if TYPE_CHECKING:
 #: Arrays up to this size (per side) are printed by ``--show``.
 SHOW_LIMIT = 16
 
+#: A terminal said to be narrower than this (``COLUMNS=0``) is taken as FALLBACK_WIDTH wide.
+MIN_WIDTH = 20
+FALLBACK_WIDTH = 80
 
-def stdout_console() -> Any:
+
+def console(**options: Any) -> Any:
+    """A Rich console that reads no markup and leaves a broken pipe to the command line's error
+    handling (Rich would exit with status 1)."""
     from rich.console import Console
 
-    return Console(highlight=False, soft_wrap=True)
+    class QuietConsole(Console):
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            raise BrokenPipeError
+
+    made = QuietConsole(markup=False, highlight=False, soft_wrap=True, **options)
+    if made.width < MIN_WIDTH:  # COLUMNS=0 (or 3) would squeeze every table to nothing
+        made.width = FALLBACK_WIDTH
+    return made
+
+
+def stdout_console() -> Any:
+    return console()
 
 
 def stderr_console() -> Any:
-    from rich.console import Console
+    return console(stderr=True)
 
-    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+def printable(text: object) -> str:
+    """``text`` with control characters escaped (see :func:`upsamp.process.printable`)."""
+    from ..process import printable as escaped
+
+    return escaped(text)
 
 
 def print_json(payload: Any) -> None:
@@ -48,12 +75,14 @@ def _json_default(value: Any) -> Any:
 
 def warn(message: str) -> None:
     """A one-line warning on stderr."""
-    stderr_console().print(f"[yellow]warning:[/yellow] {message}", markup=True)
+    from rich.text import Text
+
+    stderr_console().print(Text.assemble(("warning:", "yellow"), " ", printable(message)))
 
 
 def info(message: str) -> None:
     """A one-line human message on stderr."""
-    stderr_console().print(message, markup=False)
+    stderr_console().print(printable(message))
 
 
 def format_number(value: float) -> str:
@@ -87,9 +116,7 @@ def array_tables(array: np.ndarray, title: str) -> list[Any]:
 def wide_console() -> Any:
     """A stdout console that never squeezes a table: arrays print at their natural width
     (a narrow terminal wraps the lines instead of cutting numbers off)."""
-    from rich.console import Console
-
-    return Console(highlight=False, soft_wrap=True, width=10_000)
+    return console(width=10_000)
 
 
 def show_arrays(named: dict[str, np.ndarray]) -> None:

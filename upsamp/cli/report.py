@@ -99,6 +99,7 @@ def report_table(report: Any) -> Any:
     from rich.text import Text
 
     from ..report import format_score
+    from .render import printable
 
     mode = (
         f"round trip: mean-downsample ÷{_stride_text(report.stride)}, upsample, compare with "
@@ -107,7 +108,7 @@ def report_table(report: Any) -> Any:
         else f"no round trip: the {_shape_text(report.reference.shape)} image is the input"
     )
     table = Table(
-        title=f"{report.image} · stride {_stride_text(report.stride)} · {mode}",
+        title=printable(f"{report.image} · stride {_stride_text(report.stride)} · {mode}"),
         caption=(
             "cb_dc: grid left in a flat input (0 = stays flat) · cb_rel: grid share of this "
             "output's fine detail (global / worst tile) · spread: (max−min)/mean of the kernel's "
@@ -138,7 +139,7 @@ def report_table(report: Any) -> Any:
                 else f"{analysis.overlap_min}–{analysis.overlap_max}"
             )
         table.add_row(
-            result.name,
+            printable(result.name),
             _shape_text(result.output_shape),
             format_score(result.psnr, 2),
             format_score(result.ssim, 4),
@@ -157,7 +158,7 @@ def render_report(report: Any, console: Any | None = None) -> None:
     from rich.measure import Measurement
     from rich.text import Text
 
-    from .render import stdout_console
+    from .render import printable, stdout_console
 
     console = console or stdout_console()
     table = report_table(report)
@@ -171,7 +172,7 @@ def render_report(report: Any, console: Any | None = None) -> None:
         return
     for result in flagged:
         line = Text()
-        line.append(result.name, style=VERDICT_STYLES["checkerboard"])
+        line.append(printable(result.name), style=VERDICT_STYLES["checkerboard"])
         line.append(f": {result.explanation}")
         if result.fix:
             line.append(" — fix: ", style="bold")
@@ -440,7 +441,9 @@ def report(
             planned += list(figure_files(figures / name).values())
         if save_outputs is not None:
             planned += list(report_files.output_files(result, save_outputs / name).values())
-    report_files.check_free(planned, overwrite=overwrite)
+    named_kernels = [m.split(":", 1)[1] for m in methods or () if ":" in m]
+    read = [*(r.image for r in reports), *kernels, *named_kernels]  # never written over
+    report_files.check_free(planned, overwrite=overwrite, sources=read)
 
     if as_json:
         docs = [result.to_json() for result in reports]

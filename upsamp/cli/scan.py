@@ -31,13 +31,14 @@ def _tuple_text(values: Any, joiner: str = "×") -> str:
 
 def render_scan(model: str, findings: list[Any], console: Any) -> None:
     """The table (one row per layer), then one line per layer: why, and the fix."""
-    from rich.markup import escape
     from rich.table import Table
+    from rich.text import Text
 
     from ..report import format_score
+    from .render import printable
 
     table = Table(
-        title=f"{escape(str(model))} · {len(findings)} upsampling layer(s)",
+        title=printable(f"{model} · {len(findings)} upsampling layer(s)"),
         title_justify="left",
         caption="spread: (max−min)/mean of the phase sums of a flat input (0 = stays flat)",
         caption_justify="left",
@@ -52,20 +53,22 @@ def render_scan(model: str, findings: list[Any], console: Any) -> None:
     for f in findings:
         style = _STYLES.get(f.verdict, "")
         table.add_row(
-            escape(f.name),
+            printable(f.name),
             f.kind,
             _tuple_text(f.kernel_shape),
             _tuple_text(f.stride),
             _tuple_text(f.padding, ","),
             format_score(f.phase_spread, 3),
-            f"[{style}]{f.verdict}[/]",
+            Text(f.verdict, style=style),
         )
     console.print(table)
     for f in findings:
         style = _STYLES.get(f.verdict, "")
-        line = f"[{style}]{escape(f.name)}[/]: {escape(f.explanation)}"
+        line = Text.assemble((printable(f.name), style), f": {printable(f.explanation)}")
         if f.fix:
-            line += f" — [bold]fix:[/] {escape(f.fix)}"
+            line.append(" — ")
+            line.append("fix:", style="bold")
+            line.append(f" {printable(f.fix)}")
         console.print(line)
 
 
