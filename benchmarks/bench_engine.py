@@ -533,14 +533,17 @@ def bench_copies(
     big = photo((2 * w, 2 * h), image)  # the pooled-from photo, at the output size
     pooled, idx = up.max_pool(big, 2)
     pooled_u8 = pooled.astype(np.uint8)  # exact: the maxima of uint8 values
+    # The form the command line unpools from: the offset inside each window, one byte per value.
+    offsets = up.methods.pooling.window_offsets(idx, 2, big.shape[:2])
     contenders: dict[str, Callable[[], Any]] = {
         "pillow": lambda: im.resize((2 * w, 2 * h), Image.Resampling.NEAREST),
         "nearest u8": lambda: up.nearest(x, 2, keep_dtype=True),
         "nearest f32": lambda: up.nearest(x, 2),
         "bed-of-nails u8": lambda: up.bed_of_nails(x, 2, keep_dtype=True),
         "bed-of-nails f32": lambda: up.bed_of_nails(x, 2),
-        "max-unpool u8": lambda: up.max_unpool(pooled_u8, idx, 2, keep_dtype=True),
-        "max-unpool f32": lambda: up.max_unpool(pooled_u8, idx, 2),
+        "max-unpool u8": lambda: up.max_unpool(pooled_u8, offsets, 2, keep_dtype=True),
+        "max-unpool f32": lambda: up.max_unpool(pooled_u8, offsets, 2),
+        "max-unpool int64 u8": lambda: up.max_unpool(pooled_u8, idx, 2, keep_dtype=True),
     }
     if cv2 is not None:
         contenders["opencv"] = lambda: cv2.resize(
@@ -556,7 +559,10 @@ def bench_copies(
             )
         ),
     }
-    for key in ("nearest u8", "bed-of-nails u8", "max-unpool u8"):
+    checks["max-unpool int64 u8"] = bool(
+        np.array_equal(contenders["max-unpool int64 u8"](), contenders["max-unpool u8"]())
+    )
+    for key in ("nearest u8", "bed-of-nails u8", "max-unpool u8", "max-unpool int64 u8"):
         dtype = contenders[key]().dtype
         log(f"{key}: result dtype {dtype}, correct: {checks[key]}")
         if dtype != np.uint8:
@@ -566,7 +572,7 @@ def bench_copies(
     rows = []
     out_u8 = 4 * x.nbytes
     for method in ("nearest", "bed-of-nails", "max-unpool"):
-        extra = idx.nbytes if method == "max-unpool" else 0  # the int64 indices are read too
+        extra = offsets.offsets.nbytes if method == "max-unpool" else 0  # the offsets are read too
         src = pooled_u8.nbytes if method == "max-unpool" else x.nbytes
         u8_target = TARGETS["max_unpool" if method == "max-unpool" else "copies"]
         for kind, target, out_bytes in (("u8", u8_target, out_u8), ("f32", None, 4 * out_u8)):
@@ -578,7 +584,7 @@ def bench_copies(
             if kind == "u8":
                 note = "correct" if checks[key] else "WRONG RESULT"
             if method == "max-unpool":
-                note = (note + "; " if note else "") + "reads int64 indices"
+                note = (note + "; " if note else "") + "reads uint8 window offsets"
             rows.append(
                 Row(
                     "engine",
@@ -594,6 +600,21 @@ def bench_copies(
                     ref_samples=samples["pillow"],
                 )
             )
+    rows.append(
+        Row(
+            "engine",
+            "  max-unpool ×2 uint8→uint8, int64 PyTorch-layout indices",
+            median(samples["max-unpool int64 u8"]),
+            "Pillow NEAREST",
+            ref,
+            bytes_moved=pooled_u8.nbytes + idx.nbytes + out_u8,
+            note=("correct" if checks["max-unpool int64 u8"] else "WRONG RESULT")
+            + "; informational: the scatter path of max_unpool(x, indices)",
+            valid=checks["max-unpool int64 u8"],
+            ours_samples=samples["max-unpool int64 u8"],
+            ref_samples=samples["pillow"],
+        )
+    )
     if "opencv" in samples:
         rows.append(
             Row(

@@ -24,7 +24,7 @@ def test_pool_file_writes_the_maxima_and_their_positions(tmp_path):
     found = load_indices(tmp_path / "i.npz")
     assert found.stride == (2, 2) and found.input_shape == (4, 4)
     # flat positions h * W + w of each window's maximum in the 4x4 plane
-    np.testing.assert_array_equal(found.indices[:, :, 0], [[1, 7], [13, 15]])
+    np.testing.assert_array_equal(found.flat()[:, :, 0], [[1, 7], [13, 15]])
 
 
 def test_pool_file_refuses_an_existing_target_before_writing_anything(tmp_path):

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from upsamp import imageio
+from upsamp.errors import InputError
 
 pytest.importorskip("tifffile")
 
@@ -58,3 +59,42 @@ def test_reads_what_opencv_writes(mode, cv_compression, tmp_path):
     flags = [cv2.IMWRITE_TIFF_COMPRESSION, cv_compression]
     assert cv2.imwrite(str(path), _bgr(PIXELS[mode]), flags)
     np.testing.assert_array_equal(_loaded(path), PIXELS[mode])
+
+
+@pytest.mark.parametrize("compression", ["none", "deflate"])
+def test_gray_alpha_16_reads_back_what_it_writes(compression, tmp_path):
+    """Pillow cannot open a 16-bit gray+alpha TIFF; the loader reads it with tifffile."""
+    path = tmp_path / "la.tif"
+    _save(path, "LA;16", compression)
+    image = imageio.load_input(path)
+    assert image.mode == "I;16" and image.alpha is not None
+    assert image.pixels.dtype == image.alpha.dtype == np.uint16
+    np.testing.assert_array_equal(_loaded(path), PIXELS["LA;16"])
+    assert image.info["dpi"] == pytest.approx((300, 300))
+    assert image.encoding["tiff_compression"] == compression
+
+
+def test_gray_alpha_16_written_by_tifffile_in_separate_planes(tmp_path):
+    tifffile = pytest.importorskip("tifffile")
+    path = tmp_path / "planar.tif"
+    planes = np.moveaxis(PIXELS["LA;16"], 2, 0)
+    tifffile.imwrite(path, planes, photometric="minisblack", planarconfig="separate",
+                     extrasamples=["unassalpha"])
+    np.testing.assert_array_equal(_loaded(path), PIXELS["LA;16"])
+
+
+def test_gray_alpha_16_size_limit_is_checked_before_decoding(tmp_path):
+    path = tmp_path / "la.tif"
+    _save(path, "LA;16", "none")
+    with pytest.raises(InputError, match="pixels"):
+        imageio.load_input(path, max_pixels=100)
+
+
+def test_other_tiffs_pillow_cannot_open_are_still_refused(tmp_path):
+    tifffile = pytest.importorskip("tifffile")
+    path = tmp_path / "f64.tif"
+    tifffile.imwrite(path, np.zeros((4, 5, 2), dtype=np.float64), photometric="minisblack",
+                     planarconfig="contig", extrasamples=["unassalpha"])
+    with pytest.raises(InputError, match="not an image format") as caught:
+        imageio.load_input(path)
+    assert "\n" not in str(caught.value)

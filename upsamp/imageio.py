@@ -494,6 +494,8 @@ def _load(
             try:
                 im = _open_raster(fh)
             except UnidentifiedImageError:
+                if head.startswith(_TIFF_SIGNATURES):  # 16-bit gray+alpha: Pillow has no mode
+                    return _load_tiff_gray_alpha16(p, fh, head, limit, frames)
                 raise _refusal(p, head) from None
             except Exception as exc:
                 raise InputError(f"{p}: truncated or corrupt image data ({_reason(exc)})") from None
@@ -618,6 +620,88 @@ def _tiff_bits(im: Image.Image) -> int:
         return 8
     values = bits if isinstance(bits, tuple) else (bits,)
     return max(int(b) for b in values)
+
+
+#: Leading bytes of TIFF and BigTIFF files, little- and big-endian.
+_TIFF_SIGNATURES = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
+
+
+def _load_tiff_gray_alpha16(
+    path: Path, fh: Any, head: bytes, limit: int | None, frames: list[int] | None
+) -> list[LoadedImage]:
+    """The pages of a 16-bit gray+alpha TIFF (which Pillow cannot open), read with tifffile;
+    any other TIFF Pillow cannot open is refused as Pillow refuses it."""
+    # tifffile is imported here, not at module level, for start-up time
+    try:
+        import tifffile
+    except ImportError:
+        raise _refusal(path, head) from None
+    try:
+        fh.seek(0)
+        with tifffile.TiffFile(fh) as tif:
+            pages = [(page.shape, page.dtype, page.samplesperpixel) for page in tif.pages]
+            tags = tif.pages[0].tags
+            icc = tags.get(34675)
+            resolution = (tags.get(282), tags.get(283), tags.get(296))
+            orientation = tags.get(274)
+            compression = {5: "lzw", 8: "deflate", 32946: "deflate"}.get(
+                int(tif.pages[0].compression), "none"
+            )
+            icc = icc.value if icc is not None else None
+            dpi = _tiff_dpi(*(t.value if t is not None else None for t in resolution))
+            orientation = int(orientation.value) if orientation is not None else 1
+    except Exception:
+        raise _refusal(path, head) from None
+    if not pages or any(
+        dtype != np.uint16 or samples != 2 or len(shape) != 3 for shape, dtype, samples in pages
+    ):
+        raise _refusal(path, head)
+    count = len(pages)
+    wanted = list(range(count)) if frames is None else frames
+    loaded = []
+    for index in wanted:
+        if index >= count:
+            raise InputError(
+                f"{path}: frame {index} does not exist; it has {count} frame"
+                f"{'s' if count != 1 else ''} (--frame takes 0..{count - 1})"
+            )
+        shape = pages[index][0]
+        height, width = (shape[1], shape[2]) if shape[0] == 2 else (shape[0], shape[1])
+        _refuse_too_big(path, height, width, limit)  # from the header, before decoding
+        deep = _orient(_read_tiff16(path, fh, index), orientation)
+        info: dict[str, Any] = {}
+        if isinstance(icc, bytes | bytearray) and icc:
+            info["icc_profile"] = bytes(icc)
+        if dpi is not None:
+            info["dpi"] = dpi[::-1] if orientation >= 5 else dpi
+        loaded.append(
+            LoadedImage(
+                pixels=np.ascontiguousarray(deep[:, :, 0]),
+                alpha=np.ascontiguousarray(deep[:, :, 1]),
+                mode="I;16",
+                source_mode="LA;16",
+                format="TIFF",
+                info=info,
+                path=path,
+                frame_count=count,
+                frame_index=index,
+                encoding={"tiff_compression": compression},
+            )
+        )
+    return loaded
+
+
+def _tiff_dpi(x: Any, y: Any, unit: Any) -> tuple[float, float] | None:
+    """Dots per inch from TIFF XResolution, YResolution (rationals) and ResolutionUnit."""
+    try:
+        xdpi, ydpi = (float(v[0]) / float(v[1]) if isinstance(v, tuple) else float(v)
+                      for v in (x, y))  # fmt: skip
+    except (TypeError, ValueError, ZeroDivisionError):
+        return None
+    scale = {2: 1.0, 3: 2.54}.get(int(unit) if unit is not None else 2)
+    if scale is None or xdpi <= 0 or ydpi <= 0:
+        return None
+    return (xdpi * scale, ydpi * scale)
 
 
 def _read_tiff16(path: Path, fh: Any, index: int) -> np.ndarray:

@@ -1,13 +1,20 @@
 """Max-pooling indices files (``.npz``) and guides: where max-unpool puts each value.
 
-An indices file written by ``upsamp pool`` holds three arrays:
+An indices file written by ``upsamp pool`` holds four arrays:
 
-``indices``
-    int64, shape ``(H', W', C)``: flat positions ``h * W + w`` in the pooled-from plane.
+``format``
+    the string ``window-offsets``: the positions are stored in the compact form.
+``offsets``
+    uint8, shape ``(H', W', C)``: the offset of each maximum inside its pooling window,
+    ``(h % s_h) * s_w + (w % s_w)`` for position ``(h, w)`` of the pooled-from plane.
 ``input_shape``
     ``(H, W)`` of the pooled-from image (the unpooled output size).
 ``stride``
     ``(s_h, s_w)``.
+
+Files without ``format`` hold ``indices`` instead of ``offsets``: int64 flat positions
+``h * W + w`` (PyTorch's layout, as :func:`upsamp.max_pool` returns them). They stay accepted:
+once checked they are converted to the compact form (when every index lies in its own window).
 
 This module holds no PIL code: images arrive as arrays from :mod:`upsamp.imageio`.
 """
@@ -21,12 +28,19 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError
+from .errors import InputError, ParameterError
 from .geometry import format_size
-from .methods.pooling import max_pool
+from .methods.pooling import (
+    WindowOffsets,
+    check_window_offsets,
+    max_pool,
+    window_offsets,
+)
 
 __all__ = [
+    "OFFSETS_FORMAT",
     "PoolIndices",
+    "compact_positions",
     "load_indices",
     "indices_payload",
     "indices_from_guide",
@@ -37,22 +51,57 @@ __all__ = [
 ]
 
 
+#: The value of the ``format`` member of an indices file in the compact form.
+OFFSETS_FORMAT = "window-offsets"
+
+
 @dataclass(frozen=True)
 class PoolIndices:
-    """Indices with the geometry they belong to."""
+    """Positions with the geometry they belong to: ``indices`` holds flat int64 positions, or
+    with ``compact`` uint8 offsets inside each window (:class:`~upsamp.methods.pooling.
+    WindowOffsets`)."""
 
-    indices: np.ndarray  # (H', W', C) int64
+    indices: np.ndarray  # (H', W', C)
     input_shape: tuple[int, int]
     stride: tuple[int, int]
+    compact: bool = False
+
+    def flat(self) -> np.ndarray:
+        """The positions as flat int64 indices ``h * W + w`` (PyTorch's layout)."""
+        if not self.compact:
+            return self.indices
+        sh, sw = self.stride
+        dy, dx = np.divmod(self.indices.astype(np.int64), sw)
+        rows = np.arange(self.indices.shape[0])[:, None, None] * sh + dy
+        cols = np.arange(self.indices.shape[1])[None, :, None] * sw + dx
+        return rows * self.input_shape[1] + cols
+
+    def for_method(self, positions: np.ndarray) -> np.ndarray | WindowOffsets:
+        """``positions`` (a part of ``indices``) in the form max-unpool takes."""
+        return WindowOffsets(positions) if self.compact else positions
+
+
+def compact_positions(found: PoolIndices) -> PoolIndices:
+    """``found`` in the compact form, or unchanged when it cannot be (an index outside its own
+    window, or windows of more than 256 positions)."""
+    if found.compact:
+        return found
+    offsets = window_offsets(found.indices, found.stride, found.input_shape)
+    if offsets is None:
+        return found
+    return PoolIndices(offsets.offsets, found.input_shape, found.stride, compact=True)
 
 
 def indices_payload(found: PoolIndices) -> dict[str, np.ndarray]:
-    """The arrays to store in an ``.npz`` file for ``found``."""
-    return {
-        "indices": np.asarray(found.indices, dtype=np.int64),
+    """The arrays to store in an ``.npz`` file for ``found`` (the compact form when it can be)."""
+    found = compact_positions(found)
+    geometry = {
         "input_shape": np.asarray(found.input_shape, dtype=np.int64),
         "stride": np.asarray(found.stride, dtype=np.int64),
     }
+    if found.compact:
+        return {"format": np.array(OFFSETS_FORMAT), "offsets": found.indices, **geometry}
+    return {"indices": np.asarray(found.indices, dtype=np.int64), **geometry}
 
 
 def load_indices(path: str | Path) -> PoolIndices:
@@ -79,27 +128,50 @@ def _load_indices(path: Path, resolved: str, size: int, mtime_ns: int) -> PoolIn
                 "'upsamp pool ... --indices-out FILE.npz'"
             )
         with loaded as data:
-            missing = {"indices", "input_shape", "stride"} - set(data.files)
+            compact = "format" in data.files
+            positions_name = "offsets" if compact else "indices"
+            missing = {positions_name, "input_shape", "stride"} - set(data.files)
             if missing:
                 raise InputError(
                     f"{path}: not an upsamp indices file (missing {', '.join(sorted(missing))}); "
                     "write one with 'upsamp pool ... --indices-out FILE.npz'"
                 )
             _check_member_sizes(path, data)
-            indices = data["indices"]
+            if compact:
+                _check_format(path, data["format"])
+            indices = data[positions_name]
             input_shape = _pair(path, data["input_shape"], "input_shape")
             stride = _pair(path, data["stride"], "stride")
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
         raise InputError(f"{path}: not a readable .npz indices file ({exc})") from None
     if not isinstance(indices, np.ndarray):  # a member that is not a .npy array (a pickle...)
-        raise InputError(f"{path}: the 'indices' member is not a numpy array")
-    if indices.dtype.kind not in "iu" or indices.ndim not in (2, 3):
-        raise InputError(f"{path}: indices must be a 2-D or 3-D integer array")
+        raise InputError(f"{path}: the '{positions_name}' member is not a numpy array")
     if len(input_shape) != 2 or len(stride) != 2 or min(stride) < 1 or min(input_shape) < 1:
         raise InputError(f"{path}: bad input_shape {input_shape} or stride {stride}")
+    if compact:
+        if indices.dtype != np.uint8 or indices.ndim not in (2, 3):
+            raise InputError(f"{path}: offsets must be a 2-D or 3-D uint8 array")
+        try:
+            check_window_offsets(indices, stride, input_shape)
+        except ParameterError as exc:
+            raise InputError(f"{path}: {exc}") from None
+    elif indices.dtype.kind not in "iu" or indices.ndim not in (2, 3):
+        raise InputError(f"{path}: indices must be a 2-D or 3-D integer array")
     if indices.ndim == 2:
         indices = indices[:, :, None]
-    return PoolIndices(indices.astype(np.int64), input_shape, stride)  # type: ignore[arg-type]
+    if compact:
+        return PoolIndices(indices, input_shape, stride, compact=True)
+    found = PoolIndices(indices.astype(np.int64), input_shape, stride)
+    return compact_positions(found)
+
+
+def _check_format(path: Path, value: object) -> None:
+    """The ``format`` member must name the compact form this version writes."""
+    text = value if isinstance(value, np.ndarray) and value.dtype.kind == "U" else None
+    if text is None or text.shape != () or str(text) != OFFSETS_FORMAT:
+        raise InputError(
+            f"{path}: unknown indices format {value!r}; this version reads '{OFFSETS_FORMAT}'"
+        )
 
 
 def _pair(path: Path, value: object, name: str) -> tuple[int, int]:
@@ -187,12 +259,13 @@ def guide_positions(
                 f"{origin}: the guide ({format_size(pixels.shape)}) is "
                 f"smaller than the input ({format_size(input_hw)})"
             )
-    return indices_from_guide(np.concatenate(planes, axis=2).astype(np.float64), stride)
+    found = indices_from_guide(np.concatenate(planes, axis=2).astype(np.float64), stride)
+    return compact_positions(found)
 
 
 def split_positions(
     found: PoolIndices, pixels_shape: tuple[int, ...], has_alpha: bool, origin: str
-) -> tuple[np.ndarray, np.ndarray | None]:
+) -> tuple[np.ndarray | WindowOffsets, np.ndarray | WindowOffsets | None]:
     """The positions for the colour channels of a pooled image of shape ``pixels_shape``
     (shaped like it) and for its alpha plane (None without alpha).
 
@@ -220,4 +293,7 @@ def split_positions(
         )
     if len(pixels_shape) == 2:
         colour_idx = colour_idx[:, :, 0]
-    return colour_idx, alpha_idx
+    return (
+        found.for_method(colour_idx),
+        None if alpha_idx is None else found.for_method(alpha_idx),
+    )

@@ -139,7 +139,9 @@ def test_seed_max_unpool_round_trip(run_cli, tmp_path):
     assert_ok(pooled)
     np.testing.assert_array_equal(np.load(tmp_path / "p.npy"), [[4, 4], [4, 4]])
     with np.load(tmp_path / "idx.npz") as data:
-        np.testing.assert_array_equal(data["indices"].reshape(2, 2), [[5, 2], [9, 14]])
+        # the seed's flat positions 5, 2, 9, 14 as offsets (h % 2) * 2 + (w % 2) in their windows
+        assert str(data["format"]) == "window-offsets"
+        np.testing.assert_array_equal(data["offsets"].reshape(2, 2), [[3, 0], [1, 2]])
     result = run_cli("enlarge", "x.npy", "--method", "max-unpool", "--indices", "idx.npz",
                      "-o", "u.npy", "--show")
     assert_ok(result)

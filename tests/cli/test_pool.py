@@ -25,6 +25,12 @@ def assert_one_line_error(result, code: int = 1) -> str:
     return lines[0]
 
 
+def _window_offsets(flat, width, stride=(2, 2)):
+    """The offset inside its window of each flat position ``h * width + w``."""
+    rows, cols = np.divmod(flat, width)
+    return (rows % stride[0]) * stride[1] + cols % stride[1]
+
+
 def test_pool_writes_pooled_image_and_indices(run_cli, tmp_path, small_l):
     result = run_cli("pool", small_l, "-o", "p.png", "--stride", "2", "--indices-out", "i.npz")
     assert_ok(result)
@@ -36,9 +42,10 @@ def test_pool_writes_pooled_image_and_indices(run_cli, tmp_path, small_l):
     ref_pooled, ref_idx = upsamp.max_pool(src, 2)
     np.testing.assert_array_equal(pooled, ref_pooled)
     with np.load(tmp_path / "i.npz") as data:
-        assert {"indices", "input_shape", "stride"} <= set(data.files)
-        assert data["indices"].dtype == np.int64
-        np.testing.assert_array_equal(data["indices"].reshape(3, 4), ref_idx)
+        assert {"format", "offsets", "input_shape", "stride"} <= set(data.files)
+        assert str(data["format"]) == "window-offsets"
+        assert data["offsets"].dtype == np.uint8
+        np.testing.assert_array_equal(data["offsets"].reshape(3, 4), _window_offsets(ref_idx, 9))
         assert tuple(data["input_shape"]) == (7, 9)
         assert tuple(data["stride"]) == (2, 2)
 
@@ -52,7 +59,7 @@ def test_pool_rgba_keeps_alpha_and_stores_one_index_plane_per_channel(run_cli, t
         pooled = np.array(im)
     np.testing.assert_array_equal(pooled, upsamp.max_pool(src, 2)[0])
     with np.load(tmp_path / "i.npz") as data:
-        assert data["indices"].shape == (5, 6, 4)
+        assert data["offsets"].shape == (5, 6, 4)
 
 
 def test_pool_then_unpool_puts_maxima_back(run_cli, tmp_path, small_rgb):
@@ -102,7 +109,7 @@ def test_pool_with_guide_takes_positions_from_the_guide(run_cli, tmp_path):
                       "i.npz"))
     _, idx = upsamp.max_pool(guide, 2)
     with np.load(tmp_path / "i.npz") as data:
-        np.testing.assert_array_equal(data["indices"][:, :, 0], idx)
+        np.testing.assert_array_equal(data["offsets"][:, :, 0], _window_offsets(idx, 8))
     pooled = np.array(Image.open(tmp_path / "p.png"))
     np.testing.assert_array_equal(pooled, image.ravel()[idx])
     assert not np.array_equal(pooled, upsamp.max_pool(image, 2)[0])
@@ -214,7 +221,7 @@ def test_pool_refuses_existing_outputs(run_cli, tmp_path, small_l):
     assert not (tmp_path / "p.png").exists()
     assert_ok(run_cli("pool", small_l, "-o", "p.png", "--indices-out", "i.npz", "--overwrite"))
     with np.load(tmp_path / "i.npz") as data:
-        assert "indices" in data.files
+        assert "offsets" in data.files
 
 
 def test_pool_window_larger_than_the_image(run_cli, tmp_path, small_l, listing):
@@ -245,3 +252,20 @@ def test_max_unpool_default_name_and_json_report_the_indices_stride(run_cli, tmp
     assert doc["parameters"]["stride"] == [3, 3]
     assert Path(doc["output"]).name == "p_max-unpoolx3.png"
     assert (tmp_path / "p_max-unpoolx3.png").is_file()
+
+
+def test_an_old_int64_indices_file_unpools_like_the_compact_one(run_cli, tmp_path, small_rgb):
+    """Files of earlier versions (PyTorch-layout int64 indices) give the same image."""
+    assert_ok(run_cli("pool", small_rgb, "-o", "p.png", "--indices-out", "i.npz"))
+    src = np.array(Image.open(small_rgb))
+    _, idx = upsamp.max_pool(src, 2)
+    np.savez(tmp_path / "old.npz", indices=idx, input_shape=np.array([8, 10]),
+             stride=np.array([2, 2]))
+    assert_ok(run_cli("enlarge", "p.png", "-m", "max-unpool", "--indices", "i.npz", "-o",
+                      "new.png"))
+    assert_ok(run_cli("enlarge", "p.png", "-m", "max-unpool", "--indices", "old.npz", "-o",
+                      "old.png"))
+    pooled = np.array(Image.open(tmp_path / "p.png"))
+    expected = upsamp.max_unpool(pooled, idx, 2, keep_dtype=True)
+    for name in ("new.png", "old.png"):
+        np.testing.assert_array_equal(np.array(Image.open(tmp_path / name)), expected)

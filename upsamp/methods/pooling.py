@@ -6,11 +6,17 @@ pooled-from image (``H x W``), stored as int64 with the shape of the pooled arra
 ``s x s`` with stride ``s`` and no padding; rows/columns that do not fill a window are dropped, as
 ``max_pool2d`` does. Ties go to the first maximum in row-major order; a NaN always wins (the last
 NaN of the window, as PyTorch's ``val > maxval || isnan(val)`` update rule keeps).
+
+The compact form of the same positions, :class:`WindowOffsets`, keeps only the offset inside each
+pooling window, ``(row % s_h) * s_w + (col % s_w)``, one byte per value: max-unpool then writes the
+values of each of the ``s_h * s_w`` offsets with one strided copy, reading one byte per value
+instead of eight.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -26,10 +32,66 @@ from .._arrays import (
 from ..errors import ParameterError
 from ..geometry import format_size
 from ..kernels import Kernel, preset
+from ..threads import run_in_bands
 from .registry import Method, MethodOptions, Rows, register
 from .spread import spread
 
-__all__ = ["bed_of_nails", "max_pool", "max_unpool", "unpool_output_size"]
+__all__ = [
+    "WindowOffsets",
+    "bed_of_nails",
+    "check_window_offsets",
+    "max_pool",
+    "max_unpool",
+    "unpool_output_size",
+    "window_offsets",
+]
+
+#: The largest window whose offsets fit in one byte.
+MAX_WINDOW = 256
+
+
+@dataclass(frozen=True)
+class WindowOffsets:
+    """Max-pooling positions as offsets inside each ``s_h x s_w`` window (uint8).
+
+    ``offsets[i, j, c] = dy * s_w + dx`` names position ``(i * s_h + dy, j * s_w + dx)``; the
+    same positions as the flat index ``(i * s_h + dy) * W + j * s_w + dx``.
+    """
+
+    offsets: np.ndarray  # (H', W'[, C]) uint8
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.offsets.shape)
+
+
+def window_offsets(
+    indices: np.ndarray, stride: int | Iterable[int], output_size: Sequence[int]
+) -> WindowOffsets | None:
+    """The compact form of flat (PyTorch-layout) ``indices`` for an ``output_size`` plane, or
+    None when some index lies outside its own window (or a window has more than 256 positions):
+    such indices can only be scattered.
+
+    Examples
+    --------
+    >>> window_offsets(np.array([[5, 2], [9, 14]]), 2, (4, 4)).offsets
+    array([[3, 0],
+           [1, 2]], dtype=uint8)
+    """
+    sh, sw = int_pair(stride, "stride", minimum=1)
+    out_w = int(output_size[1])
+    idx = np.asarray(indices)
+    if idx.dtype.kind not in "iu" or idx.ndim not in (2, 3) or sh * sw > MAX_WINDOW:
+        return None
+    i3, was_2d = as_planes(idx.astype(np.int64, copy=False))
+    rows, cols = np.divmod(i3, out_w)
+    dy = rows - np.arange(i3.shape[0])[:, None, None] * sh
+    dx = cols - np.arange(i3.shape[1])[None, :, None] * sw
+    if i3.size and (dy.min() < 0 or dy.max() >= sh or dx.min() < 0 or dx.max() >= sw):
+        return None
+    offsets = (dy * sw + dx).astype(np.uint8)
+    return WindowOffsets(restore_rank(offsets, was_2d))
+
 
 
 def bed_of_nails(
@@ -146,7 +208,7 @@ def unpool_output_size(
 
 def max_unpool(
     x: np.ndarray,
-    indices: np.ndarray,
+    indices: np.ndarray | WindowOffsets,
     stride: int | Iterable[int],
     output_size: Sequence[int] | None = None,
     *,
@@ -162,8 +224,9 @@ def max_unpool(
     Parameters
     ----------
     x : ndarray, shape (H, W) or (H, W, C)
-    indices : integer ndarray, same shape as ``x``
-        Flat positions ``h * W_out + w`` from :func:`max_pool`.
+    indices : integer ndarray or WindowOffsets, same shape as ``x``
+        Flat positions ``h * W_out + w`` from :func:`max_pool`, or the same positions as
+        offsets inside each window (:func:`window_offsets`; the faster form).
     stride : int or (h, w)
     output_size : (h, w), optional
         The pooled-from size when it was not a multiple of the stride.
@@ -189,6 +252,8 @@ def max_unpool(
     """
     x = check_image(x)
     s = int_pair(stride, "stride", minimum=1)
+    if isinstance(indices, WindowOffsets):
+        return _unpool_offsets(x, indices.offsets, s, output_size, rows, keep_dtype)
     idx = np.asarray(indices)
     if idx.dtype.kind not in "iu":
         raise ParameterError(f"indices must be integers, got dtype {idx.dtype}")
@@ -214,6 +279,108 @@ def max_unpool(
         inside = (flat >= 0) & (flat < y.size)
         y[flat[inside]] = x3[inside]
     return restore_rank(y.reshape(r1 - r0, out_w, c), was_2d)
+
+
+def check_window_offsets(
+    offsets: np.ndarray,
+    stride: tuple[int, int],
+    output_size: tuple[int, int],
+    *,
+    window_rows: tuple[int, int] | None = None,
+) -> None:
+    """Raise :class:`ParameterError` unless ``offsets`` (uint8, ``(H', W'[, C])``) name positions
+    inside their ``stride`` windows and inside the ``output_size`` plane; ``window_rows``
+    ``(start, stop)`` checks the values of those rows of windows only (one band's)."""
+    sh, sw = stride
+    if offsets.dtype != np.uint8 or offsets.ndim not in (2, 3):
+        raise ParameterError(
+            f"window offsets must be a 2-D or 3-D uint8 array, got {offsets.ndim}-D {offsets.dtype}"
+        )
+    if sh * sw > MAX_WINDOW:
+        raise ParameterError(f"a {format_size(stride)} window has more than {MAX_WINDOW} positions")
+    unpool_output_size(offsets.shape[:2], stride, output_size)
+    o3, _ = as_planes(offsets)
+    ph, pw = o3.shape[:2]
+    a, b = window_rows if window_rows is not None else (0, ph)
+    o3 = o3[a:b]
+    if o3.size and int(o3.max()) >= sh * sw:
+        raise ParameterError(
+            f"window offsets must lie in [0, {sh * sw}) for {format_size(stride)} windows; "
+            f"found {int(o3.max())}"
+        )
+    # A window cut by a smaller output_size must not name a position outside the output.
+    sizes = ((ph, sh, output_size[0]), (pw, sw, output_size[1]))
+    for axis, (count, step, size) in enumerate(sizes):
+        cut = size - (count - 1) * step  # positions of the last window inside the output
+        if cut < step and o3.size and (axis == 1 or b == ph):
+            edge = o3[-1] if axis == 0 else o3[:, -1]
+            if not ((edge // sw if axis == 0 else edge % sw) < cut).all():
+                raise ParameterError(
+                    "window offsets name positions outside the "
+                    f"{format_size(output_size)} output"
+                )
+
+
+def _unpool_offsets(
+    x: np.ndarray,
+    offsets: np.ndarray,
+    stride: tuple[int, int],
+    output_size: Sequence[int] | None,
+    rows: tuple[int, int] | None,
+    keep_dtype: bool,
+) -> np.ndarray:
+    """:func:`max_unpool` from window offsets: for each offset ``k = dy * s_w + dx``,
+    ``y[dy::s_h, dx::s_w] = x where offsets == k else 0``, over the band's windows only."""
+    sh, sw = stride
+    if offsets.shape != x.shape:
+        raise ParameterError(
+            f"window offsets have shape {offsets.shape} but the input has shape {x.shape}"
+        )
+    out_h, out_w = unpool_output_size(x.shape[:2], stride, output_size)
+    r0, r1 = row_range(rows, out_h)
+    x3, was_2d = as_planes(x)
+    o3, _ = as_planes(offsets)
+    ph, pw, c = x3.shape
+    stop = min(r1, out_h)
+    first_window, last_window = r0 // sh, min(ph, -(-stop // sh))
+    # Only the band's windows are read, so only they are checked.
+    check_window_offsets(offsets, stride, (out_h, out_w), window_rows=(first_window, last_window))
+    dtype = x.dtype if keep_dtype else result_dtype(x)
+    y = np.zeros((r1 - r0, out_w, c), dtype=dtype)
+    # Multiplying by the match keeps integers exact; floats need a select (NaN * 0 is NaN and a
+    # negative value times 0 is -0.0).
+    exact_product = x3.dtype.kind in "biu"
+
+    def windows(a: int, b: int) -> None:
+        """Write the output rows of window rows ``[a, b)`` that lie in the band."""
+        for dy in range(sh):
+            i0 = max(a, -((dy - r0) // sh))  # first window whose row i * sh + dy >= r0
+            i1 = min(b, -((dy - stop) // sh))  # past the last with i * sh + dy < stop
+            if i1 <= i0:
+                continue
+            first = i0 * sh + dy - r0
+            out_rows = slice(first, first + (i1 - i0 - 1) * sh + 1, sh)
+            for dx in range(sw):
+                j1 = min(pw, -((dx - out_w) // sw))
+                if j1 <= 0:
+                    continue
+                values, match = x3[i0:i1, :j1], o3[i0:i1, :j1] == dy * sw + dx
+                kept = values * match if exact_product else np.where(match, values, 0)
+                target = y[out_rows, dx : dx + (j1 - 1) * sw + 1 : sw]
+                if c == 1:
+                    target[:, :, 0] = kept[:, :, 0]
+                else:  # one channel at a time: a long inner loop instead of one of C values
+                    for channel in range(c):
+                        target[:, :, channel] = kept[:, :, channel]
+
+    window_bytes = max(1, pw * c * sh * sw * y.itemsize)
+    run_in_bands(
+        windows,
+        first_window,
+        max(first_window, last_window),
+        rows_per_band=max(1, (1 << 20) // window_bytes),
+    )
+    return restore_rank(y, was_2d)
 
 
 def _bed_of_nails_backend(x: np.ndarray, options: MethodOptions, rows: Rows = None) -> np.ndarray:
