@@ -22,6 +22,7 @@ from __future__ import annotations
 import errno
 import io
 import os
+import re
 import secrets
 import stat
 import struct
@@ -29,6 +30,7 @@ import threading
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -1425,14 +1427,57 @@ def check_target(
         raise OutputError(f"{path}: exists; use --overwrite to replace it")
 
 
-def _create_temp(path: Path) -> Path:
-    """Create an empty, uniquely named temporary file next to ``path`` and return its path.
+#: The run part of the temporary names this process makes (see :func:`temp_run`).
+_PROCESS_RUN = secrets.token_hex(4)
+_temp_run: ContextVar[str] = ContextVar("upsamp_temp_run", default=_PROCESS_RUN)
 
-    The name is ``.<name>.<random>.tmp``; the file gets the default permissions (umask).
+#: At most this many bytes (UTF-8, as the file system counts) of the target's name go into
+#: its temporary name, which then stays under the usual 255-byte limit.
+_TEMP_NAME_BYTES = 200
+
+
+def temp_run_token() -> str:
+    """The run part of the temporary names written now: this process's own token unless a
+    :func:`temp_run` block gave another (a batch's workers write with their parent's)."""
+    return _temp_run.get()
+
+
+@contextmanager
+def temp_run(token: str) -> Iterator[None]:
+    """Within the block (in this thread), temporary files are named with ``token`` as their
+    run part, so that the run that chose it can later remove exactly its own leftovers."""
+    if not re.fullmatch(r"[0-9a-f]{8}", token):
+        raise ValueError(f"a run token is 8 hex digits, got {token!r}")
+    reset = _temp_run.set(token)
+    try:
+        yield
+    finally:
+        _temp_run.reset(reset)
+
+
+def _temp_stem(name: str) -> str:
+    """``name`` cut to at most :data:`_TEMP_NAME_BYTES` characters."""
+    return name[:_TEMP_NAME_BYTES]
+
+
+def temp_name_pattern(path: PathLike, run: str) -> re.Pattern[str]:
+    """The names of the temporary files :func:`atomic_write` makes for ``path`` in run ``run``:
+    ``.<name, at most 200 bytes>.<run>.<12 hex digits>.tmp``."""
+    stem = _temp_stem(Path(path).name)
+    return re.compile(re.escape(f".{stem}.{run}.") + r"[0-9a-f]{12}\.tmp")
+
+
+def _create_temp(path: Path, made: list[Path]) -> Path:
+    """Create an empty, uniquely named temporary file next to ``path``, append its path to
+    ``made`` (at once, so that a caller interrupted afterwards can still remove it) and return it.
+
+    The name is ``.<name>.<run>.<random>.tmp`` (:func:`temp_name_pattern`); the file gets the
+    default permissions (umask).
     """
-    name = path.name[:200]
+    name = _temp_stem(path.name)
+    run = temp_run_token()
     for _ in range(100):
-        tmp = path.with_name(f".{name}.{secrets.token_hex(6)}.tmp")
+        tmp = path.with_name(f".{name}.{run}.{secrets.token_hex(6)}.tmp")
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         except FileExistsError:
@@ -1441,6 +1486,7 @@ def _create_temp(path: Path) -> Path:
             raise OutputError(f"{path}: cannot write in {path.parent}: permission denied") from None
         except OSError as exc:
             raise OutputError(f"{path}: cannot create a file ({_reason(exc)})") from None
+        made.append(tmp)
         os.close(fd)
         return tmp
     raise OutputError(f"{path}: cannot create a temporary file in {path.parent}")
@@ -1500,8 +1546,8 @@ def atomic_write(path: PathLike, write: Callable[[Path], None], *, overwrite: bo
         The target. Its folder must exist.
     write : callable
         Called once with the path of an empty temporary file in the same folder, named
-        ``.<name>.<random>.tmp``, which it must fill (the suffix is not the target's: a writer
-        that picks a format must be told it explicitly).
+        ``.<name>.<run>.<random>.tmp`` (:func:`temp_name_pattern`), which it must fill (the
+        suffix is not the target's: a writer that picks a format must be told it explicitly).
     overwrite : bool
         Replace an existing ``path``; otherwise an existing file is left untouched.
 
@@ -1520,7 +1566,8 @@ def atomic_write(path: PathLike, write: Callable[[Path], None], *, overwrite: bo
     """
     target = Path(path)
     check_target(target, overwrite)
-    tmp = _create_temp(target)
+    made: list[Path] = []
+    tmp = _create_temp(target, made)
     try:
         write(tmp)
         try:
@@ -1529,10 +1576,11 @@ def atomic_write(path: PathLike, write: Callable[[Path], None], *, overwrite: bo
         except OSError as exc:
             raise OutputError(f"{target}: cannot write ({_reason(exc)})") from None
     except BaseException:
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
+        for leftover in made:
+            try:
+                leftover.unlink()
+            except OSError:
+                pass
         raise
     _fsync_folder(target.parent)
 
