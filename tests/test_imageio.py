@@ -917,6 +917,40 @@ def test_atomic_write_success_leaves_only_target(tmp_path: Path) -> None:
     assert len(seen) == 1 and not seen[0].exists()
 
 
+@pytest.mark.parametrize(
+    "name",
+    [
+        "a" * 240 + ".png",  # 244 bytes, one byte each
+        "é" * 120 + ".png",  # 244 bytes, two bytes each: byte 200 starts a character
+        "a" + "é" * 119 + "b" + ".png",  # 244 bytes: byte 200 is inside a character
+        "x" + "漢" * 79 + "yy.png",  # 244 bytes, three bytes each
+    ],
+    ids=["ascii", "two-byte", "cut-inside", "three-byte"],
+)
+def test_atomic_write_accepts_a_244_byte_name(tmp_path: Path, name: str) -> None:
+    """The longest names a file system takes (255 bytes) leave room for nothing more: the
+    temporary name is cut by bytes (never inside a character) and stays unique."""
+    assert len(os.fsencode(name)) == 244
+    target = tmp_path / name
+    seen: list[str] = []
+
+    def write(tmp: Path) -> None:
+        seen.append(tmp.name)
+        tmp.write_bytes(b"payload")
+
+    atomic_write(target, write)
+    atomic_write(target, write, overwrite=True)
+    assert target.read_bytes() == b"payload"
+    assert list(tmp_path.iterdir()) == [target]
+    assert len(set(seen)) == 2  # unique
+    for tmp_name in seen:
+        raw = os.fsencode(tmp_name)
+        assert len(raw) <= 255
+        raw.decode("utf-8")  # whole characters only
+        pattern = imageio.temp_name_pattern(target, imageio.temp_run_token())
+        assert pattern.fullmatch(tmp_name)
+
+
 def test_atomic_write_uses_default_permissions(tmp_path: Path) -> None:
     old = os.umask(0o022)
     try:

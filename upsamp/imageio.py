@@ -1456,8 +1456,14 @@ def temp_run(token: str) -> Iterator[None]:
 
 
 def _temp_stem(name: str) -> str:
-    """``name`` cut to at most :data:`_TEMP_NAME_BYTES` characters."""
-    return name[:_TEMP_NAME_BYTES]
+    """``name`` cut to at most :data:`_TEMP_NAME_BYTES` bytes, never inside a character."""
+    raw = os.fsencode(name)
+    if len(raw) <= _TEMP_NAME_BYTES:
+        return name
+    cut = _TEMP_NAME_BYTES
+    while cut > 0 and raw[cut] & 0xC0 == 0x80:  # a UTF-8 continuation byte
+        cut -= 1
+    return os.fsdecode(raw[:cut])
 
 
 def temp_name_pattern(path: PathLike, run: str) -> re.Pattern[str]:
