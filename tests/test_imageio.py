@@ -6,6 +6,7 @@ Every image is generated in tmp_path with Pillow (or byte by byte where Pillow c
 from __future__ import annotations
 
 import os
+import signal
 import stat
 import struct
 import warnings
@@ -949,6 +950,33 @@ def test_atomic_write_accepts_a_244_byte_name(tmp_path: Path, name: str) -> None
         raw.decode("utf-8")  # whole characters only
         pattern = imageio.temp_name_pattern(target, imageio.temp_run_token())
         assert pattern.fullmatch(tmp_name)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_signal_right_after_the_temporary_file_is_created_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, signum: int
+) -> None:
+    """A Ctrl-C or SIGTERM (which the commands turn into KeyboardInterrupt) that lands just
+    after the temporary file exists, before anything is written, still removes it."""
+    from upsamp.process import sigterm_as_keyboard_interrupt
+
+    create = imageio._create_temp
+    created: list[Path] = []
+
+    def create_then_signal(path: Path, *args: object) -> Path:
+        tmp = create(path, *args)
+        created.append(tmp)
+        os.kill(os.getpid(), signum)
+        for _ in range(10_000):  # the handler runs at the next check, inside this function
+            pass
+        return tmp
+
+    monkeypatch.setattr(imageio, "_create_temp", create_then_signal)
+    writes: list[Path] = []
+    with sigterm_as_keyboard_interrupt(), pytest.raises(KeyboardInterrupt):
+        atomic_write(tmp_path / "out.bin", writes.append)
+    assert len(created) == 1 and not writes  # the temporary file existed, nothing was written
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_atomic_write_uses_default_permissions(tmp_path: Path) -> None:

@@ -47,6 +47,7 @@ from PIL import (
 from .errors import InputError, OutputError, ParameterError
 from .geometry import format_size
 from .png import PNG_MODES, PngWriter, write_png
+from .process import signals_deferred
 
 __all__ = [
     "LoadedImage",
@@ -1485,15 +1486,15 @@ def _create_temp(path: Path, made: list[Path]) -> Path:
     for _ in range(100):
         tmp = path.with_name(f".{name}.{run}.{secrets.token_hex(6)}.tmp")
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            with signals_deferred():  # no interruption between creating and recording it
+                os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+                made.append(tmp)
         except FileExistsError:
             continue
         except PermissionError:
             raise OutputError(f"{path}: cannot write in {path.parent}: permission denied") from None
         except OSError as exc:
             raise OutputError(f"{path}: cannot create a file ({_reason(exc)})") from None
-        made.append(tmp)
-        os.close(fd)
         return tmp
     raise OutputError(f"{path}: cannot create a temporary file in {path.parent}")
 
@@ -1573,8 +1574,8 @@ def atomic_write(path: PathLike, write: Callable[[Path], None], *, overwrite: bo
     target = Path(path)
     check_target(target, overwrite)
     made: list[Path] = []
-    tmp = _create_temp(target, made)
-    try:
+    try:  # created inside the try: an interruption right after still removes it
+        tmp = _create_temp(target, made)
         write(tmp)
         try:
             _fsync_file(tmp)
