@@ -1167,6 +1167,44 @@ def test_load_input_npy(tmp_path: Path, array: np.ndarray, mode: str) -> None:
     np.testing.assert_array_equal(img.pixels, array)
 
 
+@pytest.mark.parametrize(("shape", "mode"), [((H, W), "L"), ((H, W, 3), "RGB")])
+def test_load_input_reads_a_bool_array_as_0_and_1(
+    tmp_path: Path, shape: tuple[int, ...], mode: str
+) -> None:
+    """A bool array is an image of 0s and 1s (uint8), not a floating-point one."""
+    array = np.random.default_rng(3).random(shape) > 0.5
+    path = tmp_path / "mask.npy"
+    np.save(path, array)
+    img = load_input(path)
+    assert img.mode == mode and img.source_mode == "bool"
+    assert img.pixels.dtype == np.uint8
+    np.testing.assert_array_equal(img.pixels, np.where(array, 1, 0))
+    assert imageio.array_mode(array) == mode
+
+
+def test_enlarge_bool_array_to_png(tmp_path: Path) -> None:
+    """``enlarge mask.npy -o out.png`` writes the 0/1 values (it was refused as floating-point)."""
+    import subprocess
+    import sys
+
+    array = np.array([[True, False], [False, True]])
+    np.save(tmp_path / "mask.npy", array)
+    out = tmp_path / "out.png"
+    done = subprocess.run(
+        [sys.executable, "-m", "upsamp", "enlarge", str(tmp_path / "mask.npy"), "-o", str(out)]
+        + ["--method", "nearest", "--stride", "2"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    assert done.returncode == 0, done.stderr
+    with Image.open(out) as im:
+        assert im.mode == "L"
+        expected = np.kron(array, np.ones((2, 2))).astype(np.uint8)
+        np.testing.assert_array_equal(np.asarray(im), expected)
+
+
 def test_load_input_npy_default_limit(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -953,14 +953,17 @@ def load_array(path: PathLike, *, max_pixels: int | None = None) -> np.ndarray:
 
 
 def array_mode(array: np.ndarray) -> str:
-    """The mode an array is loaded and saved in: its dtype and channel count decide (uint8 with
-    1 or 3 channels -> "L" or "RGB", uint16 with 1 channel -> "I;16", anything else -> "F").
+    """The mode an array is loaded and saved in: its dtype and channel count decide (uint8 or
+    bool with 1 or 3 channels -> "L" or "RGB", uint16 with 1 or 3 -> "I;16" or "RGB;16",
+    anything else -> "F"). A bool array counts as 0 and 1 in the 0-255 range of uint8.
 
     >>> array_mode(np.zeros((2, 2, 3), np.uint8)), array_mode(np.zeros((2, 2), np.int32))
     ('RGB', 'F')
+    >>> array_mode(np.zeros((2, 2), bool))
+    'L'
     """
     channels = 1 if array.ndim == 2 else array.shape[2]
-    if array.dtype == np.uint8 and channels in (1, 3):
+    if array.dtype in (np.uint8, np.bool_) and channels in (1, 3):
         return "L" if channels == 1 else "RGB"
     if array.dtype == np.uint16 and channels in (1, 3):
         return "I;16" if channels == 1 else "RGB;16"
@@ -989,9 +992,11 @@ def load_input(
     LoadedImage
         For an array: ``pixels`` is the array as stored (any numeric dtype, ``(H, W)`` or
         ``(H, W, C)``), ``alpha`` is None, ``source_mode`` is the dtype name, ``format`` is
-        "NPY" and ``info`` is empty. ``mode`` follows the dtype: uint8 with 1 or 3 channels ->
-        "L" or "RGB", uint16 with 1 or 3 -> "I;16" or "RGB;16", anything else -> "F" (a
-        single-channel "F" result can be saved as a float TIFF; others only as .npy).
+        "NPY" and ``info`` is empty. A bool array is read as uint8 0 and 1 (``pixels`` is
+        uint8, ``source_mode`` stays "bool"). ``mode`` follows the dtype: uint8 (or bool) with
+        1 or 3 channels -> "L" or "RGB", uint16 with 1 or 3 -> "I;16" or "RGB;16", anything
+        else -> "F" (a single-channel "F" result can be saved as a float TIFF; others only as
+        .npy).
 
     Raises
     ------
@@ -1007,11 +1012,14 @@ def load_input(
     if frame not in (None, 0):
         raise InputError(f"{p}: frame {frame} does not exist; an array has 1 frame")
     array = load_array(p, max_pixels=DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels)
+    stored = array.dtype.name
+    if array.dtype == np.bool_:  # False and True are the values 0 and 1 of a uint8 image
+        array = array.astype(np.uint8)
     return LoadedImage(
         pixels=array,
         alpha=None,
         mode=array_mode(array),
-        source_mode=array.dtype.name,
+        source_mode=stored,
         format="NPY",
         info={},
         path=p,
