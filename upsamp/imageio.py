@@ -2390,7 +2390,10 @@ def _animation_options(
 
 
 def _deliver(target: Path, write: Callable[[Path], None], overwrite: bool) -> None:
-    """:func:`atomic_write` to ``target``, or, for ``-``, to standard output in one piece."""
+    """:func:`atomic_write` to ``target``, or, for ``-``, to standard output in one piece.
+
+    A reader that goes away (``... -o - | head -c 10``) raises BrokenPipeError, which the
+    command line ends quietly with status 0, as for any other output to a closed pipe."""
     if str(target) != "-":
         atomic_write(target, write, overwrite=overwrite)
         return
@@ -2405,10 +2408,12 @@ def _deliver(target: Path, write: Callable[[Path], None], overwrite: bool) -> No
         with tmp.open("rb") as fh:
             out = sys.stdout.buffer
             while block := fh.read(1 << 20):
-                out.write(block)
+                # A write can stop part-way without an error (the reader left during it): go on
+                # with the rest, so that the closed pipe is noticed by the next write.
+                view = memoryview(block)
+                while view:
+                    view = view[out.write(view) :]
             out.flush()
-    except BrokenPipeError:
-        raise OutputError("standard output: the reading program closed the pipe") from None
     finally:
         try:
             tmp.unlink()
