@@ -361,7 +361,8 @@ def test_runner_hook_reuses_results_order_and_clean_up(tmp_path: Path) -> None:
         for task in tasks:
             if task.input.name == "img1.png":  # a "worker" that died mid-write
                 task.output.parent.mkdir(parents=True, exist_ok=True)
-                (task.output.parent / f".{task.output.name}.0123456789ab.tmp").write_bytes(b"x")
+                leftover = f".{task.output.name}.{task.run}.0123456789ab.tmp"
+                (task.output.parent / leftover).write_bytes(b"x")
                 report(lib.FileResult(task.index, task.input, task.output, "failed", "died"))
             else:
                 report(lib.run_task(task))
@@ -389,7 +390,8 @@ def test_runner_interrupted_is_a_clean_interruption(tmp_path: Path) -> None:
         report(lib.run_task(tasks[0]))
         finished.append(tasks[0].output.name)
         tasks[1].output.parent.mkdir(parents=True, exist_ok=True)
-        (tasks[1].output.parent / f".{tasks[1].output.name}.0123456789ab.tmp").write_bytes(b"")
+        leftover = f".{tasks[1].output.name}.{tasks[1].run}.0123456789ab.tmp"
+        (tasks[1].output.parent / leftover).write_bytes(b"")
         raise KeyboardInterrupt
 
     report = lib.run_batch(plan, runner=runner)

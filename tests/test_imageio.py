@@ -6,6 +6,7 @@ Every image is generated in tmp_path with Pillow (or byte by byte where Pillow c
 from __future__ import annotations
 
 import os
+import signal
 import stat
 import struct
 import warnings
@@ -917,6 +918,67 @@ def test_atomic_write_success_leaves_only_target(tmp_path: Path) -> None:
     assert len(seen) == 1 and not seen[0].exists()
 
 
+@pytest.mark.parametrize(
+    "name",
+    [
+        "a" * 240 + ".png",  # 244 bytes, one byte each
+        "é" * 120 + ".png",  # 244 bytes, two bytes each: byte 200 starts a character
+        "a" + "é" * 119 + "b" + ".png",  # 244 bytes: byte 200 is inside a character
+        "x" + "漢" * 79 + "yy.png",  # 244 bytes, three bytes each
+    ],
+    ids=["ascii", "two-byte", "cut-inside", "three-byte"],
+)
+def test_atomic_write_accepts_a_244_byte_name(tmp_path: Path, name: str) -> None:
+    """The longest names a file system takes (255 bytes) leave room for nothing more: the
+    temporary name is cut by bytes (never inside a character) and stays unique."""
+    assert len(os.fsencode(name)) == 244
+    target = tmp_path / name
+    seen: list[str] = []
+
+    def write(tmp: Path) -> None:
+        seen.append(tmp.name)
+        tmp.write_bytes(b"payload")
+
+    atomic_write(target, write)
+    atomic_write(target, write, overwrite=True)
+    assert target.read_bytes() == b"payload"
+    assert list(tmp_path.iterdir()) == [target]
+    assert len(set(seen)) == 2  # unique
+    for tmp_name in seen:
+        raw = os.fsencode(tmp_name)
+        assert len(raw) <= 255
+        raw.decode("utf-8")  # whole characters only
+        pattern = imageio.temp_name_pattern(target, imageio.temp_run_token())
+        assert pattern.fullmatch(tmp_name)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_signal_right_after_the_temporary_file_is_created_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, signum: int
+) -> None:
+    """A Ctrl-C or SIGTERM (which the commands turn into KeyboardInterrupt) that lands just
+    after the temporary file exists, before anything is written, still removes it."""
+    from upsamp.process import sigterm_as_keyboard_interrupt
+
+    create = imageio._create_temp
+    created: list[Path] = []
+
+    def create_then_signal(path: Path, *args: object) -> Path:
+        tmp = create(path, *args)
+        created.append(tmp)
+        os.kill(os.getpid(), signum)
+        for _ in range(10_000):  # the handler runs at the next check, inside this function
+            pass
+        return tmp
+
+    monkeypatch.setattr(imageio, "_create_temp", create_then_signal)
+    writes: list[Path] = []
+    with sigterm_as_keyboard_interrupt(), pytest.raises(KeyboardInterrupt):
+        atomic_write(tmp_path / "out.bin", writes.append)
+    assert len(created) == 1 and not writes  # the temporary file existed, nothing was written
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_atomic_write_uses_default_permissions(tmp_path: Path) -> None:
     old = os.umask(0o022)
     try:
@@ -1103,6 +1165,44 @@ def test_load_input_npy(tmp_path: Path, array: np.ndarray, mode: str) -> None:
     assert img.source_mode == array.dtype.name and img.info == {}
     assert img.pixels.dtype == array.dtype
     np.testing.assert_array_equal(img.pixels, array)
+
+
+@pytest.mark.parametrize(("shape", "mode"), [((H, W), "L"), ((H, W, 3), "RGB")])
+def test_load_input_reads_a_bool_array_as_0_and_1(
+    tmp_path: Path, shape: tuple[int, ...], mode: str
+) -> None:
+    """A bool array is an image of 0s and 1s (uint8), not a floating-point one."""
+    array = np.random.default_rng(3).random(shape) > 0.5
+    path = tmp_path / "mask.npy"
+    np.save(path, array)
+    img = load_input(path)
+    assert img.mode == mode and img.source_mode == "bool"
+    assert img.pixels.dtype == np.uint8
+    np.testing.assert_array_equal(img.pixels, np.where(array, 1, 0))
+    assert imageio.array_mode(array) == mode
+
+
+def test_enlarge_bool_array_to_png(tmp_path: Path) -> None:
+    """``enlarge mask.npy -o out.png`` writes the 0/1 values (it was refused as floating-point)."""
+    import subprocess
+    import sys
+
+    array = np.array([[True, False], [False, True]])
+    np.save(tmp_path / "mask.npy", array)
+    out = tmp_path / "out.png"
+    done = subprocess.run(
+        [sys.executable, "-m", "upsamp", "enlarge", str(tmp_path / "mask.npy"), "-o", str(out)]
+        + ["--method", "nearest", "--stride", "2"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    assert done.returncode == 0, done.stderr
+    with Image.open(out) as im:
+        assert im.mode == "L"
+        expected = np.kron(array, np.ones((2, 2))).astype(np.uint8)
+        np.testing.assert_array_equal(np.asarray(im), expected)
 
 
 def test_load_input_npy_default_limit(

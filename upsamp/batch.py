@@ -18,8 +18,9 @@ The work is done in three steps:
 Safety
 ------
 * Outputs are written atomically by :mod:`upsamp.imageio` (a hidden temporary file
-  ``.<name>.<random>.tmp`` next to the output, then a rename), so the output tree only ever holds
-  complete files, and ``skip-existing`` can resume an interrupted run.
+  ``.<name>.<run>.<random>.tmp`` next to the output, then a rename; ``<run>`` is the parent's
+  token, so another batch writing into the same folder keeps its own temporary files), so the
+  output tree only ever holds complete files, and ``skip-existing`` can resume an interrupted run.
 * Ctrl-C (SIGINT) and SIGTERM stop the run promptly: workers ignore SIGINT so that the parent
   controls the shutdown, pending files are cancelled, the workers are terminated, and the parent
   removes the temporary files they leave behind and any folder it created that stayed empty.
@@ -41,7 +42,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -223,6 +224,9 @@ class BatchTask:
     input_shape: tuple[int, ...] | None = None
     output_shape: tuple[int, ...] | None = None
     estimated_bytes: int | None = None
+    #: The run part of the temporary names the file is written with (set by :func:`run_batch`,
+    #: so that the run removes its own leftovers only); None: the writing process's own.
+    run: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready description of the planned step (``--dry-run --json``)."""
@@ -799,6 +803,7 @@ def _init_worker(threads: int, parent_pid: int | None = None) -> None:
 def run_task(task: BatchTask) -> FileResult:
     """Enlarge one file (in a worker, or in the main process for one job); never raises for a
     problem with the file, only for an interruption."""
+    from . import imageio  # here, not at the top: for start-up time (numpy, Pillow)
     from .pipeline import enlarge_file
 
     started = time.perf_counter()
@@ -818,7 +823,8 @@ def run_task(task: BatchTask) -> FileResult:
     assert task.settings is not None
     try:
         task.output.parent.mkdir(parents=True, exist_ok=True)
-        outcome = enlarge_file(task.input, task.output, task.settings)
+        with imageio.temp_run(task.run) if task.run else nullcontext():
+            outcome = enlarge_file(task.input, task.output, task.settings)
     except UpsampError as exc:
         return failed(str(exc))
     except MemoryError:
@@ -1022,23 +1028,23 @@ def _run_here(tasks: list[BatchTask], fail_fast: bool, collector: _Collector) ->
     return False
 
 
-_TEMP_NAME = r"[0-9a-f]{12}\.tmp"
-
-
-def sweep_temporary_files(outputs: Iterable[Path]) -> list[Path]:
+def sweep_temporary_files(outputs: Iterable[Path], run: str) -> list[Path]:
     """Remove the temporary files :func:`upsamp.imageio.atomic_write` may have left for
-    ``outputs`` (``.<name>.<12 hex digits>.tmp`` next to each) and return those removed.
+    ``outputs`` in run ``run`` (``.<name>.<run>.<12 hex digits>.tmp`` next to each, see
+    :func:`upsamp.imageio.temp_name_pattern`) and return those removed. The temporary files of
+    other runs writing into the same folder are left alone.
 
-    Call it only when no process is writing these outputs any more.
+    Call it only when no process of this run is writing these outputs any more.
     """
+    from . import imageio  # here, not at the top: for start-up time (numpy, Pillow)
+
     removed = []
-    by_folder: dict[Path, set[str]] = {}
+    by_folder: dict[Path, list[re.Pattern[str]]] = {}
     for output in outputs:
-        by_folder.setdefault(output.parent, set()).add(output.name[:200])
-    for folder, names in by_folder.items():
+        by_folder.setdefault(output.parent, []).append(imageio.temp_name_pattern(output, run))
+    for folder, patterns in by_folder.items():
         if not folder.is_dir():
             continue
-        patterns = [re.compile(re.escape(f".{name}.") + _TEMP_NAME) for name in names]
         try:
             entries = list(folder.iterdir())
         except OSError:
@@ -1117,7 +1123,12 @@ def run_batch(
     started = time.perf_counter()
     collector = _Collector(on_result, on_progress)
     collector.set_order([t.index for t in plan.tasks])
-    to_run = plan.to_run
+    # Every file of this run is written with this process's run token (in the workers too,
+    # here or on a cluster), so the final sweep removes only this run's temporary files.
+    from . import imageio  # here, not at the top: for start-up time (numpy, Pillow)
+
+    run = imageio.temp_run_token()
+    to_run = [replace(t, run=run) for t in plan.to_run]
     folders = _new_folders(t.output for t in to_run)
     interrupted = stopped = False
     with sigterm_as_keyboard_interrupt():
@@ -1142,7 +1153,7 @@ def run_batch(
             interrupted = True
         finally:
             with signals_held():  # every writer is gone now (workers stopped or joined)
-                sweep_temporary_files(t.output for t in to_run)
+                sweep_temporary_files((t.output for t in to_run), run)
                 _remove_empty(folders)
     by_index = {t.index: t for t in plan.tasks}
     why = "the run was interrupted" if interrupted else "the run stopped at the first failure"

@@ -56,15 +56,21 @@ def check_output_size(
 ) -> tuple[int, int]:
     """``(out_h, out_w)`` as ints when both are at least 1; else
     :class:`~upsamp.errors.EmptyOutputError`: ``output size would be W×H: <cause> for a W×H
-    input``. The one check of an empty or negative output size, for every method and command.
+    input``. The one check of an empty or negative output size, for every method and command;
+    it comes before any message that prints the output's size or pixel count. A side that
+    works out negative (more padding than image) is shown as 0: nothing of it is left.
 
     >>> check_output_size((4, 6), (2, 3))
     (4, 6)
+    >>> check_output_size((-15, 3), (1, 1), "too much padding")
+    Traceback (most recent call last):
+    upsamp.errors.EmptyOutputError: output size would be 3×0: too much padding for a 1×1 input
     """
     out = (int(out_hw[0]), int(out_hw[1]))
     if min(out) < 1:
+        shown = (max(out[0], 0), max(out[1], 0))
         raise EmptyOutputError(
-            f"output size would be {format_size(out)}: {cause} for a {format_size(in_hw)} input"
+            f"output size would be {format_size(shown)}: {cause} for a {format_size(in_hw)} input"
         )
     return out
 

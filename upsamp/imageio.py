@@ -22,6 +22,7 @@ from __future__ import annotations
 import errno
 import io
 import os
+import re
 import secrets
 import stat
 import struct
@@ -29,6 +30,7 @@ import threading
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +47,7 @@ from PIL import (
 from .errors import InputError, OutputError, ParameterError
 from .geometry import format_size
 from .png import PNG_MODES, PngWriter, write_png
+from .process import signals_deferred
 
 __all__ = [
     "LoadedImage",
@@ -1034,14 +1037,17 @@ def load_array(path: PathLike, *, max_pixels: int | None = None) -> np.ndarray:
 
 
 def array_mode(array: np.ndarray) -> str:
-    """The mode an array is loaded and saved in: its dtype and channel count decide (uint8 with
-    1 or 3 channels -> "L" or "RGB", uint16 with 1 channel -> "I;16", anything else -> "F").
+    """The mode an array is loaded and saved in: its dtype and channel count decide (uint8 or
+    bool with 1 or 3 channels -> "L" or "RGB", uint16 with 1 or 3 -> "I;16" or "RGB;16",
+    anything else -> "F"). A bool array counts as 0 and 1 in the 0-255 range of uint8.
 
     >>> array_mode(np.zeros((2, 2, 3), np.uint8)), array_mode(np.zeros((2, 2), np.int32))
     ('RGB', 'F')
+    >>> array_mode(np.zeros((2, 2), bool))
+    'L'
     """
     channels = 1 if array.ndim == 2 else array.shape[2]
-    if array.dtype == np.uint8 and channels in (1, 3):
+    if array.dtype in (np.uint8, np.bool_) and channels in (1, 3):
         return "L" if channels == 1 else "RGB"
     if array.dtype == np.uint16 and channels in (1, 3):
         return "I;16" if channels == 1 else "RGB;16"
@@ -1070,9 +1076,11 @@ def load_input(
     LoadedImage
         For an array: ``pixels`` is the array as stored (any numeric dtype, ``(H, W)`` or
         ``(H, W, C)``), ``alpha`` is None, ``source_mode`` is the dtype name, ``format`` is
-        "NPY" and ``info`` is empty. ``mode`` follows the dtype: uint8 with 1 or 3 channels ->
-        "L" or "RGB", uint16 with 1 or 3 -> "I;16" or "RGB;16", anything else -> "F" (a
-        single-channel "F" result can be saved as a float TIFF; others only as .npy).
+        "NPY" and ``info`` is empty. A bool array is read as uint8 0 and 1 (``pixels`` is
+        uint8, ``source_mode`` stays "bool"). ``mode`` follows the dtype: uint8 (or bool) with
+        1 or 3 channels -> "L" or "RGB", uint16 with 1 or 3 -> "I;16" or "RGB;16", anything
+        else -> "F" (a single-channel "F" result can be saved as a float TIFF; others only as
+        .npy).
 
     Raises
     ------
@@ -1088,11 +1096,14 @@ def load_input(
     if frame not in (None, 0):
         raise InputError(f"{p}: frame {frame} does not exist; an array has 1 frame")
     array = load_array(p, max_pixels=DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels)
+    stored = array.dtype.name
+    if array.dtype == np.bool_:  # False and True are the values 0 and 1 of a uint8 image
+        array = array.astype(np.uint8)
     return LoadedImage(
         pixels=array,
         alpha=None,
         mode=array_mode(array),
-        source_mode=array.dtype.name,
+        source_mode=stored,
         format="NPY",
         info={},
         path=p,
@@ -1509,23 +1520,73 @@ def check_target(
         raise OutputError(f"{path}: exists; use --overwrite to replace it")
 
 
-def _create_temp(path: Path) -> Path:
-    """Create an empty, uniquely named temporary file next to ``path`` and return its path.
+#: The run part of the temporary names this process makes (see :func:`temp_run`).
+_PROCESS_RUN = secrets.token_hex(4)
+_temp_run: ContextVar[str] = ContextVar("upsamp_temp_run", default=_PROCESS_RUN)
 
-    The name is ``.<name>.<random>.tmp``; the file gets the default permissions (umask).
+#: At most this many bytes (UTF-8, as the file system counts) of the target's name go into
+#: its temporary name, which then stays under the usual 255-byte limit.
+_TEMP_NAME_BYTES = 200
+
+
+def temp_run_token() -> str:
+    """The run part of the temporary names written now: this process's own token unless a
+    :func:`temp_run` block gave another (a batch's workers write with their parent's)."""
+    return _temp_run.get()
+
+
+@contextmanager
+def temp_run(token: str) -> Iterator[None]:
+    """Within the block (in this thread), temporary files are named with ``token`` as their
+    run part, so that the run that chose it can later remove exactly its own leftovers."""
+    if not re.fullmatch(r"[0-9a-f]{8}", token):
+        raise ValueError(f"a run token is 8 hex digits, got {token!r}")
+    reset = _temp_run.set(token)
+    try:
+        yield
+    finally:
+        _temp_run.reset(reset)
+
+
+def _temp_stem(name: str) -> str:
+    """``name`` cut to at most :data:`_TEMP_NAME_BYTES` bytes, never inside a character."""
+    raw = os.fsencode(name)
+    if len(raw) <= _TEMP_NAME_BYTES:
+        return name
+    cut = _TEMP_NAME_BYTES
+    while cut > 0 and raw[cut] & 0xC0 == 0x80:  # a UTF-8 continuation byte
+        cut -= 1
+    return os.fsdecode(raw[:cut])
+
+
+def temp_name_pattern(path: PathLike, run: str) -> re.Pattern[str]:
+    """The names of the temporary files :func:`atomic_write` makes for ``path`` in run ``run``:
+    ``.<name, at most 200 bytes>.<run>.<12 hex digits>.tmp``."""
+    stem = _temp_stem(Path(path).name)
+    return re.compile(re.escape(f".{stem}.{run}.") + r"[0-9a-f]{12}\.tmp")
+
+
+def _create_temp(path: Path, made: list[Path]) -> Path:
+    """Create an empty, uniquely named temporary file next to ``path``, append its path to
+    ``made`` (at once, so that a caller interrupted afterwards can still remove it) and return it.
+
+    The name is ``.<name>.<run>.<random>.tmp`` (:func:`temp_name_pattern`); the file gets the
+    default permissions (umask).
     """
-    name = path.name[:200]
+    name = _temp_stem(path.name)
+    run = temp_run_token()
     for _ in range(100):
-        tmp = path.with_name(f".{name}.{secrets.token_hex(6)}.tmp")
+        tmp = path.with_name(f".{name}.{run}.{secrets.token_hex(6)}.tmp")
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            with signals_deferred():  # no interruption between creating and recording it
+                os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+                made.append(tmp)
         except FileExistsError:
             continue
         except PermissionError:
             raise OutputError(f"{path}: cannot write in {path.parent}: permission denied") from None
         except OSError as exc:
             raise OutputError(f"{path}: cannot create a file ({_reason(exc)})") from None
-        os.close(fd)
         return tmp
     raise OutputError(f"{path}: cannot create a temporary file in {path.parent}")
 
@@ -1584,8 +1645,8 @@ def atomic_write(path: PathLike, write: Callable[[Path], None], *, overwrite: bo
         The target. Its folder must exist.
     write : callable
         Called once with the path of an empty temporary file in the same folder, named
-        ``.<name>.<random>.tmp``, which it must fill (the suffix is not the target's: a writer
-        that picks a format must be told it explicitly).
+        ``.<name>.<run>.<random>.tmp`` (:func:`temp_name_pattern`), which it must fill (the
+        suffix is not the target's: a writer that picks a format must be told it explicitly).
     overwrite : bool
         Replace an existing ``path``; otherwise an existing file is left untouched.
 
@@ -1604,8 +1665,9 @@ def atomic_write(path: PathLike, write: Callable[[Path], None], *, overwrite: bo
     """
     target = Path(path)
     check_target(target, overwrite)
-    tmp = _create_temp(target)
-    try:
+    made: list[Path] = []
+    try:  # created inside the try: an interruption right after still removes it
+        tmp = _create_temp(target, made)
         write(tmp)
         try:
             _fsync_file(tmp)
@@ -1613,10 +1675,11 @@ def atomic_write(path: PathLike, write: Callable[[Path], None], *, overwrite: bo
         except OSError as exc:
             raise OutputError(f"{target}: cannot write ({_reason(exc)})") from None
     except BaseException:
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
+        for leftover in made:
+            try:
+                leftover.unlink()
+            except OSError:
+                pass
         raise
     _fsync_folder(target.parent)
 
@@ -2411,7 +2474,10 @@ def _animation_options(
 
 
 def _deliver(target: Path, write: Callable[[Path], None], overwrite: bool) -> None:
-    """:func:`atomic_write` to ``target``, or, for ``-``, to standard output in one piece."""
+    """:func:`atomic_write` to ``target``, or, for ``-``, to standard output in one piece.
+
+    A reader that goes away (``... -o - | head -c 10``) raises BrokenPipeError, which the
+    command line ends quietly with status 0, as for any other output to a closed pipe."""
     if str(target) != "-":
         atomic_write(target, write, overwrite=overwrite)
         return
@@ -2426,10 +2492,12 @@ def _deliver(target: Path, write: Callable[[Path], None], overwrite: bool) -> No
         with tmp.open("rb") as fh:
             out = sys.stdout.buffer
             while block := fh.read(1 << 20):
-                out.write(block)
+                # A write can stop part-way without an error (the reader left during it): go on
+                # with the rest, so that the closed pipe is noticed by the next write.
+                view = memoryview(block)
+                while view:
+                    view = view[out.write(view) :]
             out.flush()
-    except BrokenPipeError:
-        raise OutputError("standard output: the reading program closed the pipe") from None
     finally:
         try:
             tmp.unlink()

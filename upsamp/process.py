@@ -3,6 +3,8 @@
 * :func:`sigterm_as_keyboard_interrupt`: the one signal handler. SIGTERM raises
   KeyboardInterrupt in the main thread, so a terminated run goes through the same clean-up as
   Ctrl-C (temporary files removed, exit 130).
+* :func:`signals_deferred`: SIGINT and SIGTERM wait until a few statements that belong
+  together (create a temporary file, record its name) are done.
 * :func:`die_with_parent`: a worker process ends when the process that started it dies, even
   by SIGKILL (``prctl(PR_SET_PDEATHSIG)`` on Linux, and a watch on the parent's id everywhere).
 * :func:`standard_streams`: a missing stdout/stderr (``>&-``) is replaced by the null device,
@@ -33,6 +35,7 @@ __all__ = [
     "one_line_warnings",
     "one_line",
     "printable",
+    "signals_deferred",
     "sigterm_as_keyboard_interrupt",
     "standard_streams",
 ]
@@ -54,6 +57,22 @@ def sigterm_as_keyboard_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Within the block, SIGINT and SIGTERM wait (blocked for this thread) and are delivered
+    when it ends: for a few statements that must not be cut in two, such as creating a file
+    and recording its name for the clean-up. Does nothing where signals cannot be blocked."""
+    block = getattr(signal, "pthread_sigmask", None)
+    if block is None:
+        yield
+        return
+    previous = block(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        block(signal.SIG_SETMASK, previous)
 
 
 # --------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import numpy as np
 
 from . import cgroup
 from .errors import KernelError, OutputError
-from .geometry import format_size
+from .geometry import check_output_size, format_size
 
 __all__ = [
     "DEFAULT_MAX_OUTPUT_PIXELS",
@@ -174,7 +174,10 @@ def check_output_budget(
     estimate: Callable[[tuple[int, ...], tuple[int, ...]], int] = estimate_bytes,
 ) -> None:
     """Refuse an output larger than ``max_output_pixels`` or than the memory available (as
-    ``estimate(input_shape, out_shape)`` bytes: :func:`estimate_bytes` for work done here)."""
+    ``estimate(input_shape, out_shape)`` bytes: :func:`estimate_bytes` for work done here),
+    after refusing an empty or negative one (:func:`upsamp.geometry.check_output_size`), so that
+    no pixel count is worked out from a negative size."""
+    check_output_size(out_shape[:2], input_shape[:2])
     pixels = int(out_shape[0]) * int(out_shape[1])
     if pixels > max_output_pixels:
         raise OutputError(

@@ -723,13 +723,51 @@ def test_probe_sees_exif_rotation(tmp_path: Path) -> None:
 
 def test_sweep_removes_only_this_runs_temporary_files(tmp_path: Path) -> None:
     out = tmp_path / "a_x2.png"
-    leftover = tmp_path / ".a_x2.png.0123456789ab.tmp"
-    other = tmp_path / ".b_x2.png.0123456789ab.tmp"
+    leftover = tmp_path / ".a_x2.png.0badcafe.0123456789ab.tmp"
+    other_run = tmp_path / ".a_x2.png.12345678.0123456789ab.tmp"
+    other = tmp_path / ".b_x2.png.0badcafe.0123456789ab.tmp"
     unrelated = tmp_path / ".a_x2.png.tmp"
-    for path in (leftover, other, unrelated):
+    old_style = tmp_path / ".a_x2.png.0123456789ab.tmp"
+    for path in (leftover, other_run, other, unrelated, old_style):
         path.write_bytes(b"partial")
-    assert lib.sweep_temporary_files([out]) == [leftover]
-    assert not leftover.exists() and other.exists() and unrelated.exists()
+    assert lib.sweep_temporary_files([out], "0badcafe") == [leftover]
+    assert not leftover.exists()
+    assert all(p.exists() for p in (other_run, other, unrelated, old_style))
+
+
+def test_two_runs_into_one_folder_keep_each_others_temporary_files(tmp_path: Path) -> None:
+    """Another batch writing into the same folder at the same time: its temporary file (here
+    one it is still writing) survives this run's final sweep; this run's own leftover (from a
+    worker that died mid-file) does not."""
+    from upsamp import imageio
+    from upsamp.pipeline import EnlargeSettings
+
+    src = tmp_path / "in"
+    src.mkdir()
+    for name in ("a.png", "b.png"):
+        _save(src / name, _noise((5, 7, 3), len(name)))
+    out = tmp_path / "out"
+    out.mkdir()
+    plan = lib.plan_batch(src, out, EnlargeSettings(method="nearest"))
+    other_token = "f" * 8 if imageio.temp_run_token() != "f" * 8 else "e" * 8
+    with imageio.temp_run(other_token):  # the other run, busy with the same output name
+        theirs = imageio._create_temp(plan.to_run[0].output, [])
+    ours: list[Path] = []
+
+    def runner(tasks, fail_fast, report) -> bool:
+        for task in tasks:
+            if task.input.name == "a.png":  # a worker of this run that died mid-write
+                with imageio.temp_run(task.run):
+                    imageio._create_temp(task.output, ours)
+                report(lib.FileResult(task.index, task.input, task.output, "failed", "died"))
+            else:
+                report(lib.run_task(task))
+        return False
+
+    lib.run_batch(plan, runner=runner)
+    assert len(ours) == 1 and not ours[0].exists()
+    assert theirs.exists()
+    assert sorted(p.name for p in out.iterdir()) == sorted([theirs.name, "b_nearestx2.png"])
 
 
 def test_default_suffix_is_the_enlarge_tag() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -190,7 +191,44 @@ def test_padding_that_leaves_no_output_report(check, tmp_path):
     (tmp_path / "kpad.json").write_text(json.dumps({"weight": np.ones((3, 3)).tolist(),
                                                     "padding": 20}))
     check(["report", "in12.npy", "--methods", "transconv:kpad.json"], 2,
-          "output size would be -15×-15: padding 20 is too large for a 12×12 input")
+          "output size would be 0×0: padding 20 is too large for a 12×12 input")
+
+
+HUGE_PADDING = ["-m", "transconv", "-k", "k3.json", "--stride", "2", "--padding", "1000000"]
+HUGE_EMPTY = "output size would be 0×0: padding 1000000 is too large for a 4×4 input"
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [[], ["--max-output-pixels", "10"], ["--report"], ["--json"], ["--show"]],
+    ids=["plain", "pixel-limit", "report", "json", "show"],
+)
+def test_huge_padding_never_prints_a_negative_size(check, no_output_case, extra):
+    """Padding far larger than the image: one size check comes first, and no message prints a
+    negative size or a pixel count worked out from one."""
+    result = check(["enlarge", "in4.npy", *HUGE_PADDING, *extra, "-o", "zz.png"], 2, HUGE_EMPTY)
+    assert not re.search(r"-\d", result.stderr), result.stderr
+    assert "pixels" not in result.stderr
+
+
+def test_huge_padding_in_batch_never_prints_a_negative_size(run_cli, tmp_path, no_output_case):
+    (tmp_path / "src").mkdir()
+    (tmp_path / "in4.npy").rename(tmp_path / "src" / "in4.npy")
+    result = run_cli("batch", "src", "-o", "out", *HUGE_PADDING, "--json")
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(r["status"], r["reason"]) for r in records] == [("failed", HUGE_EMPTY)]
+    assert not re.search(r"-\d", result.output), result.output
+
+
+def test_output_budget_checks_the_size_first() -> None:
+    """The pixel limit's message is never reached with a negative size (whose product of two
+    negative sides would look like a huge output)."""
+    from upsamp.errors import EmptyOutputError
+    from upsamp.resources import check_output_budget
+
+    with pytest.raises(EmptyOutputError, match="output size would be 0×0") as caught:
+        check_output_budget((4, 4), (-1999934, -1999902), 10)
+    assert not re.search(r"-\d", str(caught.value)) and "pixels" not in str(caught.value)
 
 
 def test_padding_that_leaves_no_output_explain(check, tmp_path):

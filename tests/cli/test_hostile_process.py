@@ -223,10 +223,13 @@ BROKEN_PIPE = [
     ("batch", "many", "-o", "out", "--method", "nearest", "--dry-run"),
     ("batch", "many", "-o", "out", "--method", "nearest", "--json", "-j", "1"),
     ("enlarge", "x.npy", "--method", "nearest", "--stride", "8", "-o", "y.npy", "--show"),
+    # the image itself on stdout, larger than a pipe's buffer
+    ("enlarge", "noise.png", "--method", "nearest", "--stride", "4", "-o", "-", "--format", "png"),
+    ("enlarge", "noise.png", "--method", "nearest", "--stride", "4", "-o", "-", "--format", "tiff"),
 ]
 
 
-@pytest.mark.parametrize("args", BROKEN_PIPE, ids=lambda a: "-".join(a[:2]) + str(len(a)))
+@pytest.mark.parametrize("args", BROKEN_PIPE, ids=lambda a: "-".join((*a[:2], a[-1])) + str(len(a)))
 def test_broken_pipe_ends_quietly(tmp_path, args):
     """``upsamp ... | head -c 10``: exit 0, nothing on stderr (as ``ls | head``)."""
     tiny = _png(tmp_path / "tiny.png", (2, 2)).read_bytes()
@@ -234,6 +237,7 @@ def test_broken_pipe_ends_quietly(tmp_path, args):
     for i in range(1500):  # a plan longer than a pipe's buffer (64 KiB)
         (tmp_path / "many" / f"image_with_a_long_name_{i:04d}.png").write_bytes(tiny)
     np.save(tmp_path / "x.npy", np.arange(4.0).reshape(2, 2))
+    _png(tmp_path / "noise.png", (300, 300, 3))  # > 64 KiB even compressed
     process = subprocess.Popen(
         [sys.executable, "-m", "upsamp", *args],
         cwd=tmp_path,
