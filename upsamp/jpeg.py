@@ -21,12 +21,12 @@ is read from the probe's frame header. This module imports no PIL.
 from __future__ import annotations
 
 import struct
-from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, BinaryIO
 
 import numpy as np
+
+from .threads import OrderedJobs
 
 __all__ = ["JpegStripWriter", "UnsupportedJpeg", "split_jpeg"]
 
@@ -119,9 +119,7 @@ class JpegStripWriter:
         mcu_rows = min(mcu_rows, _MAX_INTERVAL // mcus_per_row)
         self.strip_rows = mcu_rows * mcu[0]
         self.interval = mcu_rows * mcus_per_row
-        self._threads = max(1, int(threads))
-        self._pool: ThreadPoolExecutor | None = None
-        self._pending: deque[Future] = deque()
+        self._jobs = OrderedJobs(threads, self._emit)
         self._buffer = np.empty((self.strip_rows,) + shape[1:], dtype=np.uint8)
         self._filled = 0
         self._done = 0
@@ -158,14 +156,7 @@ class JpegStripWriter:
         self._done += self._filled
         self._buffer = np.empty_like(self._buffer)
         self._filled = 0
-        if self._threads == 1:
-            self._emit(self._encode(strip))
-            return
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=self._threads)
-        self._pending.append(self._pool.submit(self._encode, strip))
-        while len(self._pending) >= 2 * self._threads:
-            self._emit(self._pending.popleft().result())
+        self._jobs.submit(self._encode, strip)
 
     def _emit(self, data: bytes) -> None:
         header, body, sof, _ = split_jpeg(data)
@@ -190,8 +181,7 @@ class JpegStripWriter:
                 raise ValueError(f"JPEG of {self.height} rows: only {self.rows_written} given")
             if self._filled:
                 self._submit()
-            while self._pending:
-                self._emit(self._pending.popleft().result())
+            self._jobs.drain()
             self._fh.write(b"\xff\xd9")
             self._fh.flush()
         except BaseException:
@@ -201,16 +191,12 @@ class JpegStripWriter:
 
     def abort(self) -> None:
         """Stop without ending the file."""
-        for future in self._pending:
-            future.cancel()
-        self._pending.clear()
+        self._jobs.cancel()
         self._finish()
 
     def _finish(self) -> None:
         self._closed = True
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
+        self._jobs.shutdown()
 
     def __enter__(self) -> JpegStripWriter:
         return self

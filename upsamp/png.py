@@ -34,9 +34,7 @@ import importlib
 import os
 import struct
 import zlib
-from collections import deque
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -44,6 +42,8 @@ from types import ModuleType
 from typing import Any, BinaryIO
 
 import numpy as np
+
+from .threads import OrderedJobs
 
 __all__ = [
     "FILTER_STRATEGIES",
@@ -384,11 +384,9 @@ class PngWriter:
         self._strategy = filter_strategy
         self._piece_rows = max(1, _CHUNK_BYTES // (self._row_bytes + 1))
         self._context_rows = -(-_WINDOW // (self._row_bytes + 1)) + 1  # primer rows + one above
-        self._threads = max(1, int(threads))
         self._owns_file = not hasattr(target, "write")
         self._fh: BinaryIO = open(target, "wb") if self._owns_file else target  # type: ignore[arg-type]
-        self._pool: ThreadPoolExecutor | None = None
-        self._pending: deque[Future] = deque()
+        self._jobs = OrderedJobs(threads, self._emit)
         self._buffer = np.empty((self._piece_rows, self._row_bytes), dtype=np.uint8)
         self._filled = 0  # rows in the buffer
         self._done = 0  # rows handed to pieces
@@ -474,14 +472,7 @@ class PngWriter:
             self._context = np.concatenate([self._context, piece])[-keep:]
         self._buffer = np.empty_like(self._buffer)
         self._filled = 0
-        if self._threads == 1:
-            self._emit(_deflate_piece(*job))
-            return
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=self._threads)
-        self._pending.append(self._pool.submit(_deflate_piece, *job))
-        while len(self._pending) >= 2 * self._threads:
-            self._emit(self._pending.popleft().result())
+        self._jobs.submit(_deflate_piece, *job)
 
     def _emit(self, piece: tuple[bytes, int, int]) -> None:
         body, adler, length = piece
@@ -500,8 +491,7 @@ class PngWriter:
                 raise ValueError(f"PNG of {self.height} rows: only {self.rows_written} given")
             if self._filled:
                 self._submit()
-            while self._pending:
-                self._emit(self._pending.popleft().result())
+            self._jobs.drain()
             self._fh.write(_chunk(b"IDAT", struct.pack(">I", self._checksum)))
             self._fh.write(_chunk(b"IEND", b""))
             self._fh.flush()
@@ -512,16 +502,12 @@ class PngWriter:
 
     def abort(self) -> None:
         """Stop without ending the file (its content is then not a valid PNG)."""
-        for future in self._pending:
-            future.cancel()
-        self._pending.clear()
+        self._jobs.cancel()
         self._finish()
 
     def _finish(self) -> None:
         self._closed = True
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
+        self._jobs.shutdown()
         if self._owns_file:
             self._fh.close()
 

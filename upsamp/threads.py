@@ -11,12 +11,14 @@ numeric engines share.
 from __future__ import annotations
 
 import os
+from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
 
 from .resources import usable_cpus
 
-__all__ = ["THREADS_VARIABLE", "image_threads", "run_in_bands"]
+__all__ = ["THREADS_VARIABLE", "OrderedJobs", "image_threads", "run_in_bands"]
 
 THREADS_VARIABLE = "UPSAMP_THREADS"
 
@@ -49,3 +51,45 @@ def run_in_bands(
         return
     with ThreadPoolExecutor(max_workers=n_threads) as pool:
         list(pool.map(lambda ab: work(*ab), bounds))
+
+
+class OrderedJobs:
+    """Jobs run on up to ``threads`` worker threads, their results handed to ``emit`` in the
+    order the jobs were submitted, with at most ``2 · threads`` jobs in flight (so a producer
+    faster than the workers waits instead of queueing without bound). With one thread each job
+    runs at once in the caller's thread. The stream encoders (PNG pieces, JPEG strips) use it.
+    """
+
+    def __init__(self, threads: int, emit: Callable[[Any], None]) -> None:
+        self._threads = max(1, int(threads))
+        self._emit = emit
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: deque[Future] = deque()
+
+    def submit(self, job: Callable[..., Any], *args: Any) -> None:
+        """Run ``job(*args)``; emit the results that are due."""
+        if self._threads == 1:
+            self._emit(job(*args))
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=self._threads)
+        self._pending.append(self._pool.submit(job, *args))
+        while len(self._pending) >= 2 * self._threads:
+            self._emit(self._pending.popleft().result())
+
+    def drain(self) -> None:
+        """Wait for every job and emit the remaining results in order."""
+        while self._pending:
+            self._emit(self._pending.popleft().result())
+
+    def cancel(self) -> None:
+        """Drop the jobs not started; their results are never emitted."""
+        for future in self._pending:
+            future.cancel()
+        self._pending.clear()
+
+    def shutdown(self) -> None:
+        """Stop the worker threads (after the running jobs end)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
