@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from ..errors import ParameterError
 from ..explain import ALL_VIEWS
 from .options import CubicAType, PairType, ScaleType, stride_option
 
@@ -158,16 +159,15 @@ def explain(
         if target is not None:
             check_target(target, overwrite, folder_made_later=True)
     try:
-        doc = _explanation(
+        settings = (
             method, input_array, kernel, guide, stride, padding, output_padding, dilation,
-            edge, scale, align_corners, cubic_a, views, products,
+            edge, scale, align_corners, cubic_a,
         )  # fmt: skip
+        doc = _explanation(*settings, views, products)
         page_doc = None
         if html_path is not None or gif_path is not None:
-            page_doc = _explanation(
-                method, input_array, kernel, guide, stride, padding, output_padding, dilation,
-                edge, scale, align_corners, cubic_a, (), products,
-            )  # fmt: skip
+            # The page shows every view that applies: the same document unless --view chose.
+            page_doc = doc if not views else _explanation(*settings, (), products)
             if gif_path is not None and "scatter" not in page_doc:
                 raise _usage(f"--gif animates the scatter view, which {method} does not have")
     except UpsampError as exc:
@@ -188,8 +188,6 @@ def explain(
 
 
 def _usage(message: str) -> Exception:
-    from ..errors import ParameterError
-
     return ParameterError(message)
 
 
