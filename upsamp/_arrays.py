@@ -102,6 +102,22 @@ def row_range(rows: tuple[int, int] | None, out_h: int) -> tuple[int, int]:
     return r0, r1
 
 
+def check_weight(weight: Any, channels: int, groups: int | None) -> np.ndarray:
+    """A convolution weight as an array, refused when it is not numeric, empty or not finite;
+    a 2-D ``(kH, kW)`` weight (each channel alone) also when ``groups`` is not None or
+    ``channels``. The layout of a 4-D weight is the caller's to check."""
+    w = np.asarray(weight)
+    if w.dtype.kind not in "biuf":
+        raise KernelError(f"kernel must be numeric, got dtype {w.dtype}")
+    if w.size == 0:
+        raise KernelError(f"kernel must not be empty, got shape {w.shape}")
+    if not np.all(np.isfinite(w)):
+        raise KernelError("kernel contains NaN or infinite values")
+    if w.ndim == 2 and groups not in (None, channels):
+        raise KernelError(f"a 2-D kernel acts on each channel alone; groups must be {channels}")
+    return w
+
+
 def bias_vector(bias: Any, c_out: int) -> np.ndarray | None:
     """``bias`` as one finite float64 value per output channel (a scalar is repeated), or None.
 

@@ -24,6 +24,7 @@ from .._arrays import (
     as_planes,
     bias_vector,
     check_image,
+    check_weight,
     choice,
     restore_rank,
     result_dtype,
@@ -114,16 +115,8 @@ def conv2d_weight(weight: object, channels: int, groups: int | None = None) -> C
     ``weight`` is 2-D ``(kH, kW)`` (each channel alone) or 4-D ``(C_out, C_in/groups, kH, kW)``
     (PyTorch's ``Conv2d`` layout); ``groups`` defaults to 1 for a 4-D weight.
     """
-    w = np.asarray(weight)
-    if w.dtype.kind not in "biuf":
-        raise KernelError(f"kernel must be numeric, got dtype {w.dtype}")
-    if w.size == 0:
-        raise KernelError(f"kernel must not be empty, got shape {w.shape}")
-    if not np.all(np.isfinite(w)):
-        raise KernelError("kernel contains NaN or infinite values")
+    w = check_weight(weight, channels, groups)
     if w.ndim == 2:
-        if groups not in (None, channels):
-            raise KernelError(f"a 2-D kernel acts on each channel alone; groups must be {channels}")
         return Conv2dWeight(w.astype(np.float64)[None, None], channels, True)
     if w.ndim != 4:
         raise KernelError(

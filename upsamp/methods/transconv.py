@@ -31,6 +31,7 @@ from .._arrays import (
     as_planes,
     bias_vector,
     check_image,
+    check_weight,
     choice,
     restore_rank,
     result_dtype,
@@ -57,16 +58,8 @@ def _as_weight(
     weight: np.ndarray, channels: int, groups: int | None
 ) -> tuple[np.ndarray, int, bool]:
     """Return ``(w4, groups, depthwise)`` with ``w4`` of layout ``(C_in, C_out/groups, kH, kW)``."""
-    w = np.asarray(weight)
-    if w.dtype.kind not in "biuf":
-        raise KernelError(f"kernel must be numeric, got dtype {w.dtype}")
-    if w.size == 0:
-        raise KernelError(f"kernel must not be empty, got shape {w.shape}")
-    if not np.all(np.isfinite(w)):
-        raise KernelError("kernel contains NaN or infinite values")
+    w = check_weight(weight, channels, groups)
     if w.ndim == 2:
-        if groups not in (None, channels):
-            raise KernelError(f"a 2-D kernel acts on each channel alone; groups must be {channels}")
         return w[None, None, :, :], channels, True
     if w.ndim != 4:
         raise KernelError(
