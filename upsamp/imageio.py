@@ -296,6 +296,17 @@ def _refusal(path: Path, head: bytes) -> InputError:
     return InputError(f"{path}: {what}; upsamp decodes only raster images ({allowed})")
 
 
+@contextmanager
+def _write_errors(target: Any, fmt: str) -> Iterator[None]:
+    """Turn an encoder's or the file system's failure into one OutputError naming ``target``."""
+    try:
+        yield
+    except OutputError:
+        raise
+    except (OSError, ValueError, TypeError, KeyError) as exc:
+        raise OutputError(f"{target}: cannot write {fmt} ({_reason(exc)})") from None
+
+
 def _open_for_reading(path: Path) -> Any:
     """Open ``path`` in binary mode, turning the usual OS failures into InputError."""
     try:
@@ -2283,7 +2294,7 @@ def save_stored_bands(
     options = _pillow_options(fmt, meta, encoding)
 
     def write(tmp: Path) -> None:
-        try:
+        with _write_errors(target, fmt):
             with open(tmp, "wb") as fh:
                 if png:
                     _stream_png(fh, bands, width, height, full_mode, options)
@@ -2293,10 +2304,6 @@ def save_stored_bands(
                 _append_png_chunks(tmp, _png_text_chunks(meta))
             elif meta.get("iptc"):
                 _splice_jpeg_app13(tmp, bytes(meta["iptc"]))
-        except OutputError:
-            raise
-        except (OSError, ValueError, TypeError, KeyError) as exc:
-            raise OutputError(f"{target}: cannot write {fmt} ({_reason(exc)})") from None
 
     _deliver(target, write, overwrite)
 
@@ -2418,7 +2425,7 @@ def save_frames(
         check_target(target, overwrite)
 
     def write(tmp: Path) -> None:
-        try:
+        with _write_errors(target, fmt):
             if fmt == "TIFF" and sixteen:
                 _write_tiff16(tmp, arrays, full_mode, meta, enc)
             elif fmt == "PNG" and not several and full_mode in PNG_MODES:
@@ -2435,10 +2442,6 @@ def save_frames(
                 images[0].save(tmp, format=fmt, **options)
                 if fmt == "JPEG" and meta.get("iptc"):
                     _splice_jpeg_app13(tmp, bytes(meta["iptc"]))
-        except OutputError:
-            raise
-        except (OSError, ValueError, TypeError, KeyError) as exc:
-            raise OutputError(f"{target}: cannot write {fmt} ({_reason(exc)})") from None
 
     _deliver(target, write, overwrite)
 
